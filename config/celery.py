@@ -1,0 +1,52 @@
+"""Celery configuration shared by producers (to publish) and workers (to consume).
+
+Building a Celery app here imports no worker code: producers use it only to publish by task name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from config import names
+from config.settings import Settings
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "broker_url": settings.effective_broker_url,
+        "result_backend": settings.effective_result_backend,
+        "broker_transport_options": {
+            # BRPOP the lane queues in the order given, so high always wins (not round-robin).
+            "queue_order_strategy": "priority",
+            # Unacked (acks_late) tasks come back after this; it must exceed every task's run time.
+            # Long waits never use ETA/countdown (kombu#337): they go through smsq's own schedule.
+            "visibility_timeout": settings.visibility_timeout,
+        },
+        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
+        "task_queues": [Queue(name, routing_key=name) for name in names.ALL_QUEUES],
+        "task_default_queue": names.REGULAR,
+        "task_routes": names.TASK_ROUTES,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_ignore_result": True,
+        "result_expires": 7 * 24 * 3600,
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
+        "enable_utc": True,
+        "timezone": "UTC",
+    }
+
+
+def make_celery(settings: Settings, main: str = "smsq") -> Celery:
+    app = Celery(main, set_as_current=False)
+    app.conf.update(celery_config(settings))
+    return app

@@ -1,0 +1,29 @@
+"""Queue and task names: the wire contract with other applications.
+
+An application that does not import smsq can enqueue work with Celery's ``send_task`` using these
+names and a JSON payload; see the README. Changing a value here is a breaking change.
+"""
+
+from typing import Final, Literal
+
+# Queues, one per lane. Priority is separate queues, never kombu's emulated per-message priority.
+HIGH: Final = "high"
+REGULAR: Final = "regular"
+LOW: Final = "low"
+STATUS: Final = "status"
+SYNC: Final = "sync"
+
+# The order a general worker consumes in, with the `priority` queue-order strategy: first non-empty wins.
+ALL_QUEUES: Final = (HIGH, REGULAR, LOW, STATUS, SYNC)
+
+Priority = Literal["low", "regular", "high"]
+LANE_FOR_PRIORITY: Final[dict[str, str]] = {"high": HIGH, "regular": REGULAR, "low": LOW}
+
+# Tasks.
+SEND_TASK: Final = "smsq.send"  # kwargs: {"message_id": "<uuid>"}; the record already exists
+SUBMIT_TASK: Final = "smsq.submit"  # kwargs: {"message": {omnimessage}, "idempotency_key": str | null}
+
+TASK_ROUTES: Final[dict[str, dict[str, str]]] = {
+    SEND_TASK: {"queue": REGULAR},
+    SUBMIT_TASK: {"queue": REGULAR},
+}

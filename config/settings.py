@@ -1,0 +1,150 @@
+"""The one root settings object. Read once at start-up (``load_settings``), then passed in."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProviderName = Literal["messente", "smsapi", "direct_messenger"]
+PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger")
+
+
+class Timeouts(BaseModel):
+    connect: float = Field(3.0, gt=0)
+    read: float = Field(10.0, gt=0)
+    write: float = Field(10.0, gt=0)
+    pool: float = Field(5.0, gt=0)
+
+
+class MessenteSettings(BaseModel):
+    enabled: bool = True
+    base_url: str = "https://api.messente.com/v1"
+    username: SecretStr = SecretStr("")
+    password: SecretStr = SecretStr("")
+    timeouts: Timeouts = Timeouts()
+    # Messente answers 429 above ~150 requests/s per client IP.
+    rate_per_second: float = Field(150.0, gt=0)
+
+
+class SmsapiSettings(BaseModel):
+    enabled: bool = False
+    base_url: str = "https://api.smsapi.com"
+    token: SecretStr = SecretStr("")
+    timeouts: Timeouts = Timeouts()
+    rate_per_second: float = Field(100.0, gt=0)
+
+
+class DirectMessengerSettings(BaseModel):
+    enabled: bool = False
+    # The base URL is per account; there is no public default.
+    base_url: str = ""
+    two_factor_base_url: str = ""
+    api_token: SecretStr = SecretStr("")
+    timeouts: Timeouts = Timeouts()
+    rate_per_second: float = Field(50.0, gt=0)
+
+
+class RetrySettings(BaseModel):
+    max_attempts: int = Field(5, ge=1, le=100)
+    base_delay: float = Field(2.0, gt=0, description="seconds before the first retry")
+    max_delay: float = Field(300.0, gt=0, description="cap on one backoff delay, seconds")
+    jitter: float = Field(0.5, ge=0, le=1, description="fraction of the delay that is randomised")
+
+
+LeaseExpiry = Literal["resend", "unknown"]
+
+
+class LaneSettings(BaseModel):
+    # How long a worker may hold a message in `sending` before its outcome is considered lost.
+    lease_seconds: float = Field(120.0, gt=0)
+    # What to do with a message whose lease expired (worker killed mid-call): an OTP is worth a
+    # possible duplicate; a marketing message is not.
+    on_lease_expiry: dict[str, LeaseExpiry] = {"high": "resend", "regular": "unknown", "low": "unknown"}
+
+
+class ScheduleSettings(BaseModel):
+    release_interval: float = Field(0.2, gt=0, le=5, description="seconds between release passes")
+    release_batch: int = Field(1000, ge=1)
+    # Refuse time_to_send further ahead than this.
+    horizon_days: float = Field(90.0, gt=0)
+    # A message claimed for release is re-released after this long if its publisher died.
+    claim_lease_seconds: float = Field(30.0, gt=0)
+
+
+class Routing(BaseModel):
+    sms: list[ProviderName] = ["messente", "direct_messenger", "smsapi"]
+    viber: list[ProviderName] = ["messente"]
+    whatsapp: list[ProviderName] = ["messente"]
+    telegram: list[ProviderName] = ["messente"]
+
+    @field_validator("viber", "whatsapp", "telegram")
+    @classmethod
+    def _messente_only(cls, value: list[ProviderName]) -> list[ProviderName]:
+        if any(name != "messente" for name in value):
+            raise ValueError("only messente delivers this channel")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SMSQ_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str | None = None  # defaults to redis_url
+    result_backend: str | None = None  # defaults to redis_url
+    key_prefix: str = Field("smsq", pattern=r"^[A-Za-z0-9_.-]+$")
+
+    messente: MessenteSettings = MessenteSettings()
+    smsapi: SmsapiSettings = SmsapiSettings()
+    direct_messenger: DirectMessengerSettings = DirectMessengerSettings()
+    routing: Routing = Routing()
+
+    retry: RetrySettings = RetrySettings()
+    lanes: LaneSettings = LaneSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+
+    # Finished records expire after this long.
+    retention_days: float = Field(30.0, gt=0)
+    # Must exceed any countdown the code uses and any task's run time; long waits use the schedule.
+    visibility_timeout: int = Field(3600, ge=60)
+
+    @field_validator("redis_url", "broker_url", "result_backend")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// , rediss:// or unix:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _enabled_providers_are_configured(self) -> Settings:
+        if self.direct_messenger.enabled and not self.direct_messenger.base_url:
+            raise ValueError("direct_messenger.base_url is required when direct_messenger is enabled")
+        return self
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @property
+    def effective_result_backend(self) -> str:
+        return self.result_backend or self.redis_url
+
+
+class SettingsError(Exception):
+    """A setting has a bad value. The message names the setting and never echoes its value."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and .env) once; turn pydantic's error into one readable line per setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            location = "__".join(str(part) for part in error["loc"]).upper()
+            name = f"SMSQ_{location}" if location else "SMSQ settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

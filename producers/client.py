@@ -1,0 +1,150 @@
+"""The producer API other applications call: validate, store, enqueue; read results; cancel."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import redis
+
+from config import names
+from config.celery import make_celery
+from config.settings import Settings
+from producers.errors import CannotCancel, InvalidInput, MessageNotFound
+from producers.models import Omnimessage, parse_omnimessage
+from producers.publisher import CeleryPublisher, Publisher
+from producers.results import MessageResult
+from producers.store import Clock, MessageStore, to_ms
+
+# A message published straight to its lane also gets a schedule entry this far ahead, removed once
+# the publish succeeds; if the producer dies in between, the release loop publishes it instead.
+PUBLISH_GRACE_MS = 10_000
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    message_id: str
+    status: str  # scheduled or queued
+    duplicate: bool  # True: the idempotency key was seen before; nothing new was queued
+
+
+class Smsq:
+    """Thread-safe once built; build one per process with ``Smsq.from_settings``."""
+
+    def __init__(
+        self,
+        store: MessageStore,
+        publisher: Publisher,
+        *,
+        schedule_horizon: timedelta = timedelta(days=90),
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.schedule_horizon = schedule_horizon
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Smsq:
+        client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        store = MessageStore(
+            client,
+            prefix=settings.key_prefix,
+            clock=clock,
+            retention_seconds=int(settings.retention_days * 86400),
+        )
+        publisher = CeleryPublisher(make_celery(settings))
+        return cls(store, publisher, schedule_horizon=timedelta(days=settings.schedule.horizon_days))
+
+    def send(
+        self, message: Omnimessage | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> Receipt:
+        """Validate and accept one message. Raises InvalidInput (nothing stored or queued) on bad input.
+
+        With ``idempotency_key``, a second call with the same key returns the first message's id and
+        queues nothing."""
+        omnimessage = parse_omnimessage(message)
+        if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
+            raise InvalidInput([("idempotency_key", "must be 1-200 printable ASCII characters, no spaces")])
+        now_ms = self.store.now_ms()
+        due_ms = None if omnimessage.time_to_send is None else to_ms(omnimessage.time_to_send.timestamp())
+        horizon_ms = now_ms + int(self.schedule_horizon.total_seconds() * 1000)
+        if due_ms is not None and due_ms > horizon_ms:
+            days = self.schedule_horizon.total_seconds() / 86400
+            raise InvalidInput([("time_to_send", f"is more than {days:g} days ahead")])
+        scheduled = due_ms is not None and due_ms > now_ms
+
+        message_id = str(uuid.uuid4())
+        fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
+        if idempotency_key:
+            fields["idempotency_key"] = idempotency_key
+        outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
+        assert outbox_ms is not None
+        created, message_id = self.store.create(
+            message_id, fields, idempotency_key=idempotency_key, due_ms=outbox_ms
+        )
+        if not created:
+            existing = self.store.get(message_id)
+            return Receipt(message_id, existing["status"] if existing else "unknown", duplicate=True)
+        if not scheduled:
+            lane = names.LANE_FOR_PRIORITY[omnimessage.priority]
+            self.publisher.publish(names.SEND_TASK, {"message_id": message_id}, lane)
+            self.store.complete_release(message_id, outbox_ms)
+        return Receipt(message_id, str(fields["status"]), duplicate=False)
+
+    def result(self, message_id: str) -> MessageResult:
+        record = self.store.get(_checked_id(message_id))
+        if record is None:
+            raise MessageNotFound(message_id)
+        return MessageResult.from_record(record)
+
+    def results(self, message_ids: Sequence[str]) -> dict[str, MessageResult | None]:
+        """Many at once, in one round trip; an unknown (or expired) id maps to None."""
+        checked = [_checked_id(message_id) for message_id in message_ids]
+        records = self.store.get_many(checked)
+        return {
+            message_id: MessageResult.from_record(record) if record else None
+            for message_id, record in zip(checked, records, strict=True)
+        }
+
+    def cancel(self, message_id: str) -> MessageResult:
+        """Cancel a scheduled message. Raises CannotCancel if it was already released or finished."""
+        outcome = self.store.transition(
+            _checked_id(message_id), "cancelled", allowed_from={"scheduled"}, unschedule=True
+        )
+        if outcome.previous is None:
+            raise MessageNotFound(message_id)
+        if not outcome.ok:
+            raise CannotCancel(message_id, outcome.previous)
+        return self.result(message_id)
+
+
+def record_fields(message_id: str, message: Omnimessage, now_ms: int, status: str) -> dict[str, str | int]:
+    fields: dict[str, str | int] = {
+        "id": message_id,
+        "status": status,
+        "to": message.to,
+        "priority": message.priority,
+        "channels": ",".join(message.channels),
+        "body": message.model_dump_json(exclude_none=True),
+        "created_ms": now_ms,
+        "updated_ms": now_ms,
+        "attempts": 0,
+    }
+    if message.time_to_send is not None:
+        fields["scheduled_for_ms"] = to_ms(message.time_to_send.timestamp())
+    if status == "queued":
+        fields["queued_ms"] = now_ms
+    return fields
+
+
+def _checked_id(message_id: str) -> str:
+    try:
+        return str(uuid.UUID(message_id))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInput([("message_id", f"{message_id!r} is not a message id (a UUID)")]) from None

@@ -1,0 +1,61 @@
+"""The error tree callers see. Provider failures extend it in ``workers.providers.errors``.
+
+SmsqError
+  InvalidInput        bad input: names each offending field; nothing was stored, queued or sent
+  MessageNotFound     no record for that message id
+  CannotCancel        the message was already released or finished; ``status`` says which
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+
+class SmsqError(Exception):
+    """Root of every error smsq raises on purpose."""
+
+
+class InvalidInput(SmsqError, ValueError):
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(f"{field}: {message}" for field, message in self.problems))
+
+    @classmethod
+    def from_validation_error(cls, error: ValidationError, prefix: str = "") -> InvalidInput:
+        return cls(list(_problems(error.errors(include_url=False, include_input=False), prefix)))
+
+
+def _problems(errors: Iterable[Mapping[str, Any]], prefix: str) -> Iterable[tuple[str, str]]:
+    for error in errors:
+        loc = error.get("loc", ())
+        assert isinstance(loc, tuple)
+        # Drop pydantic's union-member tags ("sms", "function-after[...]") so the path reads as fields.
+        parts = [str(part) for part in loc if not _is_tag(part)]
+        field = ".".join([prefix, *parts] if prefix else parts) or "(message)"
+        message = str(error.get("msg", "invalid"))
+        yield field, message.removeprefix("Value error, ")
+
+
+def _is_tag(part: object) -> bool:
+    return isinstance(part, str) and ("[" in part or "(" in part)
+
+
+class MessageNotFound(SmsqError, LookupError):
+    def __init__(self, message_id: str) -> None:
+        self.message_id = message_id
+        super().__init__(f"no message with id {message_id}")
+
+
+class CannotCancel(SmsqError):
+    def __init__(self, message_id: str, status: str) -> None:
+        self.message_id = message_id
+        self.status = status
+        reason = {
+            "queued": "it was already released to a send queue",
+            "sending": "it is being sent right now",
+            "sent": "it was already sent",
+        }.get(status, f"it is already {status}")
+        super().__init__(f"cannot cancel message {message_id}: {reason}")

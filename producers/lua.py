@@ -1,0 +1,104 @@
+"""Lua scripts of the state store. Each runs atomically in Redis, so no two clients interleave."""
+
+# KEYS: record, idempotency key (or the record key again when none), schedule zset
+# ARGV: id, has_idempotency_key ('1'|'0'), due_ms ('' = not scheduled), field, value, ...
+CREATE = """
+if ARGV[2] == '1' then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then return {0, existing} end
+  redis.call('SET', KEYS[2], ARGV[1])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1]) end
+return {1, ARGV[1]}
+"""
+
+# KEYS: record, leases zset, schedule zset
+# ARGV: 1 id, 2 new status, 3 allowed sources (",a,b,"), 4 now_ms, 5 expire seconds ('' none),
+#       6 lease token required ('' none), 7 lease deadline ms for new 'sending' ('' none),
+#       8 schedule at ms ('' none), 9 unschedule ('1'|'0'), 10 campaign counter key prefix,
+#       11 attempt entry JSON to append ('' none), 12 return record ('1'|'0'), 13.. field, value pairs
+# Returns {ok (1|0), previous status or '', [record fields when asked]}.
+TRANSITION = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return {0, ''} end
+if not string.find(ARGV[3], ',' .. current .. ',', 1, true) then return {0, current} end
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'lease_token') ~= ARGV[6] then
+  return {0, current}
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated_ms', ARGV[4])
+if #ARGV > 12 then redis.call('HSET', KEYS[1], unpack(ARGV, 13)) end
+if ARGV[11] ~= '' then
+  local log = redis.call('HGET', KEYS[1], 'attempt_log')
+  if log and log ~= '' then log = log .. ',' .. ARGV[11] else log = ARGV[11] end
+  redis.call('HSET', KEYS[1], 'attempt_log', log)
+end
+if ARGV[2] == 'sending' and ARGV[7] ~= '' then
+  redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
+elseif current == 'sending' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1]) end
+if ARGV[9] == '1' then redis.call('ZREM', KEYS[3], ARGV[1]) end
+if ARGV[5] ~= '' then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+local campaign = redis.call('HGET', KEYS[1], 'campaign_id')
+if campaign and campaign ~= '' then
+  local counts = ARGV[10] .. campaign .. ':counts'
+  redis.call('HINCRBY', counts, current, -1)
+  redis.call('HINCRBY', counts, ARGV[2], 1)
+end
+if ARGV[12] == '1' then return {1, current, redis.call('HGETALL', KEYS[1])} end
+return {1, current}
+"""
+
+# Release due entries of the schedule. An entry stays in the schedule with its score pushed out by a
+# claim lease until the releaser confirms it published it (COMPLETE_RELEASE), so a releaser that dies
+# between claim and publish loses nothing: the entry comes due again.
+# KEYS: schedule zset   ARGV: now_ms, limit, claim lease ms, record key prefix, campaign key prefix
+# Returns a flat list: id, priority, claim score, ...
+CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+local until_ms = tonumber(ARGV[1]) + tonumber(ARGV[3])
+for _, id in ipairs(due) do
+  local record = ARGV[4] .. id
+  local status = redis.call('HGET', record, 'status')
+  if status == 'scheduled' or status == 'queued' then
+    if status == 'scheduled' then
+      redis.call('HSET', record, 'status', 'queued', 'queued_ms', ARGV[1], 'updated_ms', ARGV[1])
+      local campaign = redis.call('HGET', record, 'campaign_id')
+      if campaign and campaign ~= '' then
+        local counts = ARGV[5] .. campaign .. ':counts'
+        redis.call('HINCRBY', counts, 'scheduled', -1)
+        redis.call('HINCRBY', counts, 'queued', 1)
+      end
+    end
+    redis.call('ZADD', KEYS[1], until_ms, id)
+    table.insert(out, id)
+    table.insert(out, redis.call('HGET', record, 'priority') or 'regular')
+    table.insert(out, tostring(until_ms))
+  else
+    -- cancelled, already sending or finished, or expired away: nothing to release.
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+"""
+
+# Remove a schedule entry only if nobody moved it since we claimed it (a retry may have re-added it).
+# KEYS: schedule zset   ARGV: id, expected score
+REMOVE_IF_SCORE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) == tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+# Claim expired leases (worker killed mid-call): KEYS: leases zset  ARGV: now_ms, limit, new score
+CLAIM_EXPIRED_LEASES = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(expired) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
+return expired
+"""

@@ -1,0 +1,99 @@
+"""What every provider client offers. One module per provider API implements these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from producers.models import Omnimessage
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message as handed to a provider: the validated omnimessage plus smsq's own id."""
+
+    message_id: str  # smsq's id: the idempotency key where the provider has one (SMSAPI idx, DM dlrid)
+    omnimessage: Omnimessage
+    callback_url: str | None = None  # where this provider should push delivery reports, if anywhere
+
+
+@dataclass(frozen=True)
+class SentPart:
+    channel: str
+    provider_message_id: str
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider: str
+    provider_message_id: str  # the id to poll status or cancel with (Messente omnimessage_id)
+    parts: tuple[SentPart, ...] = ()
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Sends messages. ``channels`` lists what it can deliver; ``idempotent_send`` is True when the
+    provider itself drops a repeated send of the same smsq message id, making a resend safe."""
+
+    name: str
+    channels: frozenset[str]
+    idempotent_send: bool
+
+    def send(self, message: OutboundMessage) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BlacklistEntry:
+    phone: str  # E.164
+    provider_id: str | None = None  # SMSAPI and Direct Messenger delete by id
+    created_at: str | None = None
+    expires_at: str | None = None
+
+
+class BlacklistProvider(Protocol):
+    """Blacklist operations. ``add`` returns False when the number was already listed (409);
+    ``remove`` returns False when it was not listed (404): both are outcomes, not errors."""
+
+    name: str
+
+    def blacklist(self) -> list[BlacklistEntry]: ...
+
+    def blacklist_add(self, phone: str) -> bool: ...
+
+    def blacklist_remove(self, entry: BlacklistEntry) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    """One channel's delivery result, as the provider reports it (raw status, e.g. DELIVRD)."""
+
+    channel: str
+    provider_message_id: str | None
+    status: str | None  # None while the provider is still processing
+    err: int | None = None
+    error: str | None = None
+    timestamp: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    provider_message_id: str
+    to: str
+    channels: tuple[ChannelStatus, ...]
+
+
+class StatusProvider(Protocol):
+    name: str
+
+    def status(self, provider_message_id: str) -> DeliveryStatus: ...
+
+
+class CancelProvider(Protocol):
+    """``cancel`` returns False when the provider says the message was already sent or is unknown."""
+
+    name: str
+
+    def cancel(self, provider_message_id: str) -> bool: ...

@@ -1,0 +1,55 @@
+"""Provider failures, translated at the HTTP boundary. httpx and tenacity never leak past it.
+
+SmsqError (producers.errors)
+  ProviderError          any failure talking to a provider; keeps provider, code, detail, HTTP status
+    PermanentError       retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
+    TransientError       5xx, 999, timeouts, connection errors -> retry with backoff
+      RateLimited        429 -> wait (Retry-After when given); never counted as a failed attempt
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from producers.errors import SmsqError
+
+
+class ProviderError(SmsqError):
+    def __init__(
+        self,
+        provider: str,
+        detail: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.provider = provider
+        self.detail = detail
+        self.code = code
+        self.status_code = status_code
+        self.field = field
+        where = f" ({field})" if field else ""
+        tag = f" [{code}]" if code else ""
+        super().__init__(f"{provider}{tag}: {detail}{where}")
+
+
+class PermanentError(ProviderError):
+    """The provider refused the request; sending it again would be refused again."""
+
+
+class TransientError(ProviderError):
+    """Worth retrying later. ``maybe_sent``: the request may have reached the provider (a read
+    timeout), so a retry may duplicate the message unless the provider deduplicates."""
+
+    def __init__(self, provider: str, detail: str, *, maybe_sent: bool = False, **kwargs: Any) -> None:
+        super().__init__(provider, detail, **kwargs)
+        self.maybe_sent = maybe_sent
+
+
+class RateLimited(TransientError):
+    def __init__(
+        self, provider: str, detail: str, *, retry_after: float | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(provider, detail, **kwargs)
+        self.retry_after = retry_after

@@ -1,0 +1,118 @@
+"""The HTTP boundary: build clients with explicit timeouts, retry only what is safe, translate every
+httpx failure into the provider error tree."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from config.settings import Timeouts
+from workers.providers.errors import PermanentError, RateLimited, TransientError
+
+# Failures where the request never reached the provider: always safe to repeat at once.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def make_client(
+    base_url: str,
+    timeouts: Timeouts,
+    *,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    return httpx.Client(
+        base_url=base_url.rstrip("/") + "/",
+        auth=auth,
+        headers={"User-Agent": "smsq", **(headers or {})},
+        timeout=httpx.Timeout(
+            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
+        ),
+        transport=transport,
+    )
+
+
+def request(
+    client: httpx.Client,
+    provider: str,
+    method: str,
+    url: str,
+    *,
+    connect_attempts: int = 3,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request. Connection failures are retried briefly (jittered, a few hundred ms); a read
+    timeout is not, because the provider may have acted on the request. 429 raises RateLimited and 5xx
+    TransientError; other statuses are returned for the provider module to parse."""
+    retrying = Retrying(
+        retry=retry_if_exception_type(_NOT_SENT),
+        stop=stop_after_attempt(connect_attempts),
+        wait=wait_random_exponential(multiplier=0.05, max=0.4),
+        reraise=True,
+    )
+    try:
+        response = retrying(client.request, method, url.lstrip("/"), **kwargs)
+    except _NOT_SENT as exc:
+        raise TransientError(provider, f"cannot connect: {type(exc).__name__}", code="connect") from None
+    except httpx.TimeoutException as exc:
+        raise TransientError(
+            provider, f"no answer in time: {type(exc).__name__}", code="timeout", maybe_sent=True
+        ) from None
+    except httpx.HTTPError as exc:
+        raise TransientError(
+            provider, f"transport error: {type(exc).__name__}", code="transport", maybe_sent=True
+        ) from None
+    if response.status_code == 429:
+        raise RateLimited(
+            provider,
+            "rate limited",
+            code="429",
+            status_code=429,
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+        )
+    if response.status_code >= 500:
+        raise TransientError(
+            provider,
+            f"server error {response.status_code}: {response.text[:200]}",
+            code=str(response.status_code),
+            status_code=response.status_code,
+            maybe_sent=True,
+        )
+    return response
+
+
+def retry_after_seconds(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+def json_body(provider: str, response: httpx.Response) -> Any:
+    """Parse a JSON body; a malformed one is a transient failure (the provider may be mid-deploy)."""
+    try:
+        return response.json()
+    except ValueError:
+        raise TransientError(
+            provider,
+            f"malformed JSON in a {response.status_code} answer: {response.text[:120]!r}",
+            code="malformed",
+            status_code=response.status_code,
+            maybe_sent=True,
+        ) from None
+
+
+def permanent_for_status(provider: str, response: httpx.Response, detail: str) -> PermanentError:
+    return PermanentError(provider, detail, code=str(response.status_code), status_code=response.status_code)
