@@ -36,9 +36,14 @@ class Provider(Protocol):
     """Sends messages. ``channels`` lists what it can deliver; ``idempotent_send`` is True when the
     provider itself drops a repeated send of the same smsq message id, making a resend safe."""
 
-    name: str
-    channels: frozenset[str]
-    idempotent_send: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def channels(self) -> frozenset[str]: ...
+
+    @property
+    def idempotent_send(self) -> bool: ...
 
     def send(self, message: OutboundMessage) -> SendResult: ...
 
@@ -57,7 +62,8 @@ class BlacklistProvider(Protocol):
     """Blacklist operations. ``add`` returns False when the number was already listed (409);
     ``remove`` returns False when it was not listed (404): both are outcomes, not errors."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def blacklist(self) -> list[BlacklistEntry]: ...
 
@@ -86,7 +92,8 @@ class DeliveryStatus:
 
 
 class StatusProvider(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def status(self, provider_message_id: str) -> DeliveryStatus: ...
 
@@ -94,6 +101,7 @@ class StatusProvider(Protocol):
 class CancelProvider(Protocol):
     """``cancel`` returns False when the provider says the message was already sent or is unknown."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def cancel(self, provider_message_id: str) -> bool: ...

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class RecordingPublisher:
+    """Stands in for Celery where a test is about what gets published, not about Celery."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.published: list[tuple[str, dict[str, Any], str]] = []
+        self.fail = fail
+
+    def publish(self, task: str, kwargs: Mapping[str, Any], queue: str) -> None:
+        if self.fail:
+            raise ConnectionError("broker unreachable")
+        self.published.append((task, dict(kwargs), queue))

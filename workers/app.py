@@ -1,0 +1,46 @@
+"""The Celery application of the workers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, signals
+
+from config.celery import make_celery
+from config.settings import Settings
+from workers.context import context_for, reset_contexts
+from workers.tasks import register_tasks
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> Celery:
+    app = make_celery(settings, main="smsq")
+    app.smsq_settings = settings  # type: ignore[attr-defined]
+    register_tasks(app)
+    _connect_signals(app)
+    return app
+
+
+def _connect_signals(app: Celery) -> None:
+    @signals.worker_process_init.connect(weak=False)
+    def _after_fork(**_: Any) -> None:
+        reset_contexts(close=False)
+
+    @signals.worker_process_shutdown.connect(weak=False)
+    def _on_shutdown(**_: Any) -> None:
+        reset_contexts(close=True)
+
+    # Messages Celery cannot even hand to a task (unknown task name, non-JSON content) are kept too.
+    @signals.task_unknown.connect(weak=False)
+    def _unknown(
+        name: str | None = None, message: Any = None, exc: Exception | None = None, **_: Any
+    ) -> None:
+        body = getattr(message, "body", None)
+        context_for(app).store.dead_letter(str(name), body, f"unknown task: {exc}")
+
+    @signals.task_rejected.connect(weak=False)
+    def _rejected(message: Any = None, exc: Exception | None = None, **_: Any) -> None:
+        body = getattr(message, "body", None)
+        context_for(app).store.dead_letter("(rejected)", body, f"rejected: {exc}")

@@ -1,0 +1,34 @@
+"""Task payloads are untrusted input (any app can publish by name): validate them like any input."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from producers.errors import InvalidInput
+
+
+class SendPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_id: uuid.UUID
+
+
+class SubmitPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: dict[str, Any]
+    idempotency_key: str | None = None
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+def decode(model: type[P], args: tuple[Any, ...], kwargs: dict[str, Any]) -> P:
+    """Validate a task's arguments: keyword arguments only, matching ``model``."""
+    if args:
+        raise InvalidInput([("args", "positional arguments are not accepted; pass keyword arguments")])
+    try:
+        return model.model_validate(kwargs)
+    except ValidationError as error:
+        raise InvalidInput.from_validation_error(error) from None

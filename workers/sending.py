@@ -1,0 +1,176 @@
+"""Sending one message: claim, route, call the provider, record the outcome. Plain functions; the
+Celery task only decodes its payload and calls ``send_message``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from config.settings import RetrySettings, Routing
+from producers.models import Omnimessage
+from producers.store import MessageStore
+from workers.backoff import backoff_delay
+from workers.providers.base import OutboundMessage, Provider, SendResult
+from workers.providers.errors import PermanentError, ProviderError, RateLimited, TransientError
+from workers.text_store import stored_body
+
+log = logging.getLogger(__name__)
+
+# A send denied by a 429 without Retry-After waits this long (seconds) before going again.
+DEFAULT_RATE_LIMIT_WAIT = 1.0
+
+
+@dataclass
+class Sender:
+    """Everything a send needs, passed in (no global settings are read here)."""
+
+    store: MessageStore
+    providers: Mapping[str, Provider]
+    routing: Routing
+    retry: RetrySettings
+    lease_seconds: float
+    rng: random.Random = field(default_factory=random.Random)
+    is_blacklisted: Callable[[str], bool] = lambda phone: False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one send task. ``status`` is the message's status afterwards, or ``skipped``
+    when the task was a redelivery (the message was not in ``queued``)."""
+
+    status: str
+    detail: str = ""
+    retry_in: float | None = None
+
+
+def send_message(message_id: str, sender: Sender) -> Outcome:
+    store = sender.store
+    token = uuid.uuid4().hex
+    claim = store.transition(
+        message_id,
+        "sending",
+        allowed_from={"queued"},
+        fields={"lease_token": token},
+        lease_until_ms=store.now_ms() + int(sender.lease_seconds * 1000),
+        return_record=True,
+    )
+    if not claim.ok or claim.record is None:
+        # Anything but `queued` means another delivery of this task already handled it.
+        return Outcome("skipped", f"message is {claim.previous or 'gone'}")
+    record = claim.record
+    attempt = int(record.get("attempts", 0)) + 1
+
+    def finish(to: str, fields: Mapping[str, Any] | None = None, **kwargs: Any) -> bool:
+        return store.transition(message_id, to, lease_token=token, fields=fields, **kwargs).ok
+
+    try:
+        message = Omnimessage.model_validate_json(record["body"])
+    except (ValidationError, KeyError) as exc:
+        finish("failed", _error_fields("corrupt", f"stored message cannot be decoded: {exc}"))
+        return Outcome("failed", "stored message cannot be decoded")
+
+    if sender.is_blacklisted(message.to):
+        finish("blocked", _error_fields("blacklisted", "the recipient is on the blacklist"))
+        return Outcome("blocked")
+
+    provider = choose_provider(message, sender.providers, sender.routing)
+    if provider is None:
+        detail = f"no enabled provider can deliver {'/'.join(message.channels)}"
+        finish("failed", _error_fields("no-provider", detail))
+        return Outcome("failed", detail)
+
+    try:
+        result = provider.send(OutboundMessage(message_id=message_id, omnimessage=message))
+    except RateLimited as exc:
+        # Not the message's fault: requeue without spending an attempt.
+        wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
+        finish(
+            "queued",
+            _error_fields(exc.code, exc.detail),
+            schedule_at_ms=store.now_ms() + int(wait * 1000),
+            attempt=_attempt_entry(attempt, provider.name, store.now_ms(), "rate_limited", exc),
+        )
+        return Outcome("queued", str(exc), retry_in=wait)
+    except TransientError as exc:
+        return _after_transient(message_id, exc, attempt, provider.name, sender, finish)
+    except PermanentError as exc:
+        finish(
+            "failed",
+            {**_error_fields(exc.code, exc.detail), "attempts": attempt, "provider": provider.name},
+            attempt=_attempt_entry(attempt, provider.name, store.now_ms(), "permanent", exc),
+        )
+        return Outcome("failed", str(exc))
+
+    finish(
+        "sent",
+        _sent_fields(result, attempt, record, message),
+        attempt=_attempt_entry(attempt, provider.name, store.now_ms(), "sent"),
+    )
+    return Outcome("sent", result.provider_message_id)
+
+
+def _after_transient(
+    message_id: str,
+    exc: TransientError,
+    attempt: int,
+    provider: str,
+    sender: Sender,
+    finish: Callable[..., bool],
+) -> Outcome:
+    now = sender.store.now_ms()
+    entry = _attempt_entry(attempt, provider, now, "transient", exc)
+    fields = {**_error_fields(exc.code, exc.detail), "attempts": attempt, "provider": provider}
+    if attempt >= sender.retry.max_attempts:
+        finish("failed", fields, attempt=entry)
+        return Outcome("failed", f"gave up after {attempt} attempts: {exc}")
+    delay = backoff_delay(attempt, sender.retry, sender.rng)
+    finish("queued", fields, schedule_at_ms=now + int(delay * 1000), attempt=entry)
+    log.info("message %s: attempt %d failed (%s), retry in %.1fs", message_id, attempt, exc, delay)
+    return Outcome("queued", str(exc), retry_in=delay)
+
+
+def choose_provider(
+    message: Omnimessage, providers: Mapping[str, Provider], routing: Routing
+) -> Provider | None:
+    """The first enabled provider, in the configured order, that can deliver the whole chain."""
+    first_channel = message.messages[0].channel
+    for name in getattr(routing, first_channel):
+        provider = providers.get(name)
+        if provider is not None and set(message.channels) <= provider.channels:
+            return provider
+    return None
+
+
+def _sent_fields(
+    result: SendResult, attempt: int, record: Mapping[str, str], message: Omnimessage
+) -> dict[str, str | int]:
+    parts = [{"channel": p.channel, "id": p.provider_message_id, "sender": p.sender} for p in result.parts]
+    return {
+        "provider": result.provider,
+        "provider_message_id": result.provider_message_id,
+        "provider_parts": json.dumps(parts, separators=(",", ":")),
+        "attempts": attempt,
+        "lease_token": "",
+        "body": stored_body(record["body"], message.text_store),
+    }
+
+
+def _error_fields(code: str | None, detail: str) -> dict[str, str]:
+    return {"last_error_code": code or "", "last_error_detail": detail[:500]}
+
+
+def _attempt_entry(
+    number: int, provider: str, at_ms: int, outcome: str, error: ProviderError | None = None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"number": number, "provider": provider, "at_ms": at_ms, "outcome": outcome}
+    if error is not None:
+        entry["code"] = error.code
+        entry["detail"] = error.detail[:200]
+    return entry

@@ -1,0 +1,44 @@
+"""Celery tasks: thin. Decode the payload, call a plain function, map the outcome. A payload that
+does not decode goes to the dead-letter list with its error, never to an endless retry."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, Task
+
+from config import names
+from producers.errors import InvalidInput
+from workers.context import context_for
+from workers.payloads import SendPayload, SubmitPayload, decode
+from workers.sending import send_message
+
+log = logging.getLogger(__name__)
+
+
+def register_tasks(app: Celery) -> None:
+    @app.task(name=names.SEND_TASK, bind=True, ignore_result=True)
+    def send(self: Task, *args: Any, **kwargs: Any) -> None:
+        context = context_for(self.app)
+        try:
+            payload = decode(SendPayload, args, kwargs)
+        except InvalidInput as error:
+            context.store.dead_letter(names.SEND_TASK, {"args": args, "kwargs": kwargs}, str(error))
+            log.error("dead-lettered a %s task: %s", names.SEND_TASK, error)
+            return
+        outcome = send_message(str(payload.message_id), context.sender)
+        log.info("message %s: %s %s", payload.message_id, outcome.status, outcome.detail)
+
+    @app.task(name=names.SUBMIT_TASK, bind=True, ignore_result=True)
+    def submit(self: Task, *args: Any, **kwargs: Any) -> None:
+        """For apps that do not import smsq: a whole omnimessage as JSON, validated here."""
+        context = context_for(self.app)
+        try:
+            payload = decode(SubmitPayload, args, kwargs)
+            receipt = context.producer.send(payload.message, idempotency_key=payload.idempotency_key)
+        except InvalidInput as error:
+            context.store.dead_letter(names.SUBMIT_TASK, {"args": args, "kwargs": kwargs}, str(error))
+            log.error("dead-lettered a %s task: %s", names.SUBMIT_TASK, error)
+            return
+        log.info("submitted message %s (%s)", receipt.message_id, receipt.status)
