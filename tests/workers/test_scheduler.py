@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from producers.store import MessageStore
 from tests.conftest import FakeClock
 from tests.producers.fakes import RecordingPublisher
@@ -34,10 +36,8 @@ def test_release_publishes_due_messages_to_their_lanes_once(store: MessageStore,
 def test_a_publisher_that_dies_mid_release_loses_nothing(store: MessageStore, clock: FakeClock) -> None:
     schedule(store, IDS[0], 0)
     broken = RecordingPublisher(fail=True)
-    try:
+    with pytest.raises(ConnectionError):
         release_due(store, broken, batch=100, claim_lease_ms=5_000)
-    except ConnectionError:
-        pass
     clock.advance(5)
     publisher = RecordingPublisher()
     assert release_due(store, publisher, batch=100, claim_lease_ms=5_000) == 1
