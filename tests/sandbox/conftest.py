@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from sandbox import SandboxConfig
+from sandbox.app import create_app
+
+MESSENTE_AUTH = ("sandbox", "sandbox")
+SMSAPI_HEADERS = {"Authorization": "Bearer sandbox-token"}
+DM_TOKEN = "sandbox-token"
+START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+
+class ManualClock:
+    """A clock the test moves by hand, so delivery timelines need no sleeping."""
+
+    def __init__(self, start: float = START) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def config(clock: ManualClock) -> SandboxConfig:
+    return SandboxConfig(clock=clock, ack_after_seconds=1.0, final_after_seconds=3.0)
+
+
+@pytest.fixture
+def client(config: SandboxConfig) -> Iterator[TestClient]:
+    with TestClient(create_app(config)) as test_client:
+        yield test_client
