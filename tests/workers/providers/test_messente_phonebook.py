@@ -112,7 +112,7 @@ def test_blacklist_add_of_a_listed_number_is_false() -> None:
 
 def test_blacklist_add_of_an_invalid_number_is_refused_before_sending() -> None:
     fake = FakeMessente(answer(204))
-    with pytest.raises(ValueError, match="not a .*phone number"):
+    with pytest.raises(ValueError, match=r"not a .*phone number"):
         client_for(fake).blacklist_add("+3721")
     assert fake.requests == []
 
