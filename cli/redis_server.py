@@ -1,4 +1,4 @@
-"""A private redis-server for the test session: free port, no persistence, can be killed and restarted."""
+"""A private redis-server (free port, no persistence) for the demo and tests; killable, restartable."""
 
 from __future__ import annotations
 

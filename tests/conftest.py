@@ -5,9 +5,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from cli.redis_server import RedisServer
 from config.settings import Settings
 from producers.store import MessageStore
-from tests.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,117 @@
+"""`smsq demo`: the whole system on this machine. A private Redis (unless one is given), the provider
+sandbox, a high-lane worker, a general worker and beat as child processes; a batch of messages of
+every priority (one scheduled a few seconds ahead); a progress bar; a results table. Every child is
+stopped on exit or Ctrl-C."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
+from cli.redis_server import RedisServer, free_port
+from cli.render import results_table
+from config.celery import make_celery
+from config.settings import load_settings
+from producers.client import Smsq
+from producers.states import FINAL
+
+# Numbers in a range phonenumbers accepts as valid mobile numbers (Estonia, +372 5...).
+DEMO_NUMBERS = [f"+3725{n:07d}" for n in range(1000, 1100)]
+SETTLED = FINAL | {"sent"}
+
+
+def run_demo(*, per_priority: int, redis_url: str | None, console: Console) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="smsq-demo-"))
+    private_redis: RedisServer | None = None
+    try:
+        if redis_url is None:
+            private_redis = RedisServer(workdir)
+            private_redis.start()
+            redis_url = private_redis.url
+            console.print(f"[bold]redis[/]    private redis-server on {redis_url}")
+        else:
+            redis.Redis.from_url(redis_url).ping()
+            console.print(f"[bold]redis[/]    {redis_url}")
+        with Stack(workdir) as stack:
+            env = _start_children(stack, redis_url, console)
+            _send_and_watch(env, per_priority, console)
+        console.print(f"[dim]logs of the children were in {workdir} (removed)[/]")
+    finally:
+        if private_redis is not None:
+            private_redis.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _start_children(stack: Stack, redis_url: str, console: Console) -> dict[str, str]:
+    port = free_port()
+    sandbox_url = f"http://127.0.0.1:{port}"
+    env = child_env(
+        redis_url=redis_url,
+        key_prefix="smsq-demo",
+        messente__base_url=f"{sandbox_url}/v1",
+        messente__username="sandbox",
+        messente__password="sandbox",
+        retry__base_delay="0.5",
+    )
+    stack.start("sandbox", smsq_command("sandbox", "--port", str(port)), env)
+    wait_until(http_ready(f"{sandbox_url}/_admin/health"), timeout=20, what="the sandbox to answer")
+    console.print(f"[bold]sandbox[/]  {sandbox_url} (Messente at /v1)")
+    stack.start(
+        "worker-high",
+        smsq_command("worker", "--lanes", "high", "--concurrency", "1", "--name", "demo-high@%h"),
+        env,
+    )
+    stack.start("worker", smsq_command("worker", "--concurrency", "2", "--name", "demo-all@%h"), env)
+    stack.start("beat", smsq_command("beat"), env)
+    app = make_celery(load_settings(redis_url=redis_url))
+    try:
+        wait_until(
+            lambda: len(app.control.ping(timeout=0.5) or []) >= 2, timeout=60, what="both workers to start"
+        )
+    except TimeoutError:
+        for child in stack.children:
+            console.print(f"[red]{child.name}[/] log:\n{child.log_tail()}")
+        raise
+    console.print("[bold]workers[/]  demo-high (high lane only), demo-all (every lane, high first); beat")
+    return env
+
+
+def _send_and_watch(env: dict[str, str], per_priority: int, console: Console) -> None:
+    settings = load_settings(redis_url=env["SMSQ_REDIS_URL"], key_prefix=env["SMSQ_KEY_PREFIX"])
+    smsq = Smsq.from_settings(settings)
+    numbers = iter(DEMO_NUMBERS * (1 + 3 * per_priority // len(DEMO_NUMBERS)))
+    ids: list[str] = []
+    for priority in ("high", "regular", "low"):
+        for n in range(per_priority):
+            text = f"Your code is {1000 + n}" if priority == "high" else f"Demo {priority} message {n + 1}"
+            message = {"to": next(numbers), "priority": priority,
+                       "messages": [{"channel": "sms", "text": text, "sender": "smsq"}]}  # fmt: skip
+            ids.append(smsq.send(message).message_id)
+    soon = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    scheduled = {"to": next(numbers), "time_to_send": soon,
+                 "messages": [{"channel": "sms", "text": "Scheduled three seconds ahead"}]}  # fmt: skip
+    ids.append(smsq.send(scheduled).message_id)
+
+    columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    deadline = time.monotonic() + 90
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("send", total=len(ids))
+        while True:
+            results = smsq.results(ids)
+            settled = sum(1 for r in results.values() if r and r.status in SETTLED)
+            progress.update(task, completed=settled)
+            if settled == len(ids) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    final = [r for r in smsq.results(ids).values() if r is not None]
+    console.print(results_table(final, title="smsq demo: results"))
+    sent = sum(1 for r in final if r.status == "sent")
+    console.print(f"{sent} of {len(ids)} messages sent")

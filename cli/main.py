@@ -1,0 +1,154 @@
+"""The `smsq` command. User mistakes print one readable line and exit 2; no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from kombu.exceptions import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rich.console import Console
+
+from config import names
+from config.settings import SettingsError, load_settings
+from producers.errors import SmsqError
+
+# No pretty tracebacks with locals: a local may hold a credential.
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="smsq: messages through provider APIs.",
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.command()
+def worker(
+    lanes: Annotated[str, typer.Option(help="comma-separated queues, consumed in this order")] = ",".join(
+        names.ALL_QUEUES
+    ),
+    concurrency: Annotated[int, typer.Option(min=1, help="worker processes")] = 2,
+    name: Annotated[str | None, typer.Option(help="node name (default: smsq-<lanes>@host)")] = None,
+    loglevel: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """Run a Celery worker on the given lanes (a high-only worker keeps OTP off the bulk queues)."""
+    queues = [lane.strip() for lane in lanes.split(",") if lane.strip()]
+    unknown = [lane for lane in queues if lane not in names.ALL_QUEUES]
+    if unknown or not queues:
+        raise SmsqError(
+            f"--lanes: unknown lane {', '.join(unknown) or '(none)'}; use {', '.join(names.ALL_QUEUES)}"
+        )
+    settings = load_settings()
+    from workers.app import create_app  # only worker commands import worker code
+
+    node = name or f"smsq-{'-'.join(queues)}@%h"
+    argv = ["worker", "-Q", ",".join(queues), "-c", str(concurrency), "-n", node, "-l", loglevel,
+            "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle"]  # fmt: skip
+    create_app(settings).worker_main(argv)
+
+
+@app.command()
+def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
+    """Run the scheduler: releases due messages (sub-second) and fires periodic jobs."""
+    settings = load_settings()
+    from workers.app import create_app
+    from workers.beat import run_beat
+
+    run_beat(create_app(settings), settings, loglevel=loglevel)
+
+
+@app.command()
+def send(
+    to: Annotated[str, typer.Option(help="recipient in international format, e.g. +37251234567")],
+    text: Annotated[str, typer.Option(help="SMS text")],
+    priority: Annotated[str, typer.Option(help="low, regular or high")] = "regular",
+    sender: Annotated[str | None, typer.Option(help="sender name or number")] = None,
+    time_to_send: Annotated[str | None, typer.Option(help="ISO-8601; no zone means UTC")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="same key, same message, sent once")] = None,
+) -> None:
+    """Send one SMS."""
+    from producers.client import Smsq
+
+    part: dict[str, str] = {"channel": "sms", "text": text}
+    if sender is not None:
+        part["sender"] = sender
+    message: dict[str, object] = {"to": to, "messages": [part], "priority": priority}
+    if time_to_send is not None:
+        message["time_to_send"] = time_to_send
+    receipt = Smsq.from_settings(load_settings()).send(message, idempotency_key=idempotency_key)
+    note = " (idempotency key seen before: nothing new queued)" if receipt.duplicate else ""
+    console.print(f"{receipt.message_id} {receipt.status}{note}")
+
+
+@app.command()
+def status(
+    message_id: Annotated[str, typer.Argument(help="the id `smsq send` printed")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show one message's status, provider, attempts and timestamps."""
+    from cli.render import result_table
+    from producers.client import Smsq
+
+    result = Smsq.from_settings(load_settings()).result(message_id)
+    if as_json:
+        console.print_json(result.model_dump_json())
+    else:
+        console.print(result_table(result))
+
+
+@app.command()
+def cancel(message_id: Annotated[str, typer.Argument()]) -> None:
+    """Cancel a scheduled message (not one already released or sent)."""
+    from producers.client import Smsq
+
+    result = Smsq.from_settings(load_settings()).cancel(message_id)
+    console.print(f"{result.id} {result.status}")
+
+
+@app.command("dead-letters")
+def dead_letters(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+    """Show task payloads that could not be decoded, with their errors."""
+    from producers.client import Smsq
+
+    for entry in Smsq.from_settings(load_settings()).store.dead_letters(limit):
+        console.print(json.dumps(entry))
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8025,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+) -> None:
+    """Serve the provider sandbox (Messente at /v1, SMSAPI at /smsapi, Direct Messenger at /dm)."""
+    from sandbox.server import run
+
+    run(host, port)
+
+
+@app.command()
+def demo(
+    per_priority: Annotated[int, typer.Option(min=1, max=1000, help="messages per priority")] = 4,
+    redis_url: Annotated[str | None, typer.Option(help="use this Redis instead of a private one")] = None,
+) -> None:
+    """Run everything end to end: private Redis, sandbox, workers and beat; send, watch, report."""
+    from cli.demo import run_demo
+
+    run_demo(per_priority=per_priority, redis_url=redis_url, console=console)
+
+
+def main() -> None:
+    try:
+        app()  # click handles usage errors itself: one line, exit 2
+    except (SmsqError, SettingsError) as error:
+        errors.print(f"[red]error:[/] {error}", highlight=False)
+        sys.exit(2)
+    except (RedisConnectionError, OperationalError) as error:
+        errors.print(f"[red]error:[/] cannot reach Redis ({error}); check SMSQ_REDIS_URL", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        sys.exit(130)

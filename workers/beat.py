@@ -1,0 +1,53 @@
+"""`smsq beat`: Celery beat for periodic jobs, plus smsq's release loop (sub-second resolution, which
+beat's ticks cannot give) in a thread of the same process."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from pathlib import Path
+
+import redis
+from celery import Celery
+
+from config.settings import Settings
+from producers.publisher import CeleryPublisher
+from producers.store import MessageStore
+from workers.scheduler import run_release_loop
+
+log = logging.getLogger(__name__)
+
+
+def start_release_thread(app: Celery, settings: Settings, stop: threading.Event) -> threading.Thread:
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    store = MessageStore(
+        client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
+    )
+    thread = threading.Thread(
+        target=run_release_loop,
+        name="smsq-release",
+        kwargs={
+            "store": store,
+            "publisher": CeleryPublisher(app),
+            "interval": settings.schedule.release_interval,
+            "batch": settings.schedule.release_batch,
+            "claim_lease_ms": int(settings.schedule.claim_lease_seconds * 1000),
+            "lease_policy": settings.lanes.on_lease_expiry,
+            "stop": stop,
+        },
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None:
+    stop = threading.Event()
+    thread = start_release_thread(app, settings, stop)
+    schedule_file = Path(tempfile.gettempdir()) / f"smsq-beat-{settings.key_prefix}"
+    try:
+        app.Beat(loglevel=loglevel, schedule=str(schedule_file)).run()
+    finally:
+        stop.set()
+        thread.join(timeout=5)
