@@ -1,0 +1,587 @@
+"""SMSAPI client at the HTTP seam: exact requests, parsing, paging and error translation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from config.settings import SmsapiSettings, Timeouts
+from producers.errors import InvalidInput
+from producers.models import parse_omnimessage
+from workers.providers import smsapi
+from workers.providers.base import BlacklistEntry, OutboundMessage, Provider
+from workers.providers.errors import PermanentError, RateLimited, TransientError
+from workers.providers.smsapi import SmsapiClient
+
+BASE = "http://sandbox.test/smsapi"
+MESSAGE_ID = "0b9c4a56-3f0e-4c1e-9d7a-2f1f5b0c7e11"
+SUCCESS = {
+    "count": 1,
+    "list": [
+        {
+            "id": "17006321",
+            "points": 0.16,
+            "number": "48500600700",
+            "date_sent": 1700000000,
+            "submitted_number": "48500600700",
+            "status": "QUEUE",
+            "error": None,
+            "idx": MESSAGE_ID,
+        }
+    ],
+}
+
+Reply = httpx.Response | Callable[[httpx.Request], httpx.Response]
+
+
+class Wire:
+    """Records every request and answers from a queue."""
+
+    def __init__(self, *replies: Reply) -> None:
+        self.replies = list(replies)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        reply = self.replies.pop(0)
+        return reply(request) if callable(reply) else reply
+
+    @property
+    def last(self) -> httpx.Request:
+        return self.requests[-1]
+
+
+def make(wire: Wire, **options: Any) -> SmsapiClient:
+    settings = SmsapiSettings(base_url=BASE, token=SecretStr("sandbox-token"))
+    return SmsapiClient.from_settings(settings, transport=httpx.MockTransport(wire), **options)
+
+
+def outbound(callback_url: str | None = None, **fields: Any) -> OutboundMessage:
+    data: dict[str, Any] = {
+        "to": "+48500600700",
+        "messages": [{"channel": "sms", "text": "Your code is 1234"}],
+    }
+    data.update(fields)
+    return OutboundMessage(MESSAGE_ID, parse_omnimessage(data), callback_url)
+
+
+def body_of(request: httpx.Request) -> Any:
+    return json.loads(request.content)
+
+
+# --- send ---------------------------------------------------------------------------------------
+
+
+def test_send_posts_the_exact_json_body_with_bearer_auth() -> None:
+    wire = Wire(httpx.Response(200, json=SUCCESS))
+    make(wire).send(outbound("https://smsq.example/dlr/smsapi"))
+    request = wire.last
+    assert (request.method, str(request.url)) == ("POST", f"{BASE}/sms.do")
+    assert request.headers["Authorization"] == "Bearer sandbox-token"
+    assert request.headers["Accept"] == "application/json"
+    assert request.headers["Content-Type"] == "application/json"
+    assert body_of(request) == {
+        "to": "48500600700",
+        "message": "Your code is 1234",
+        "format": "json",
+        "encoding": "utf-8",
+        "idx": MESSAGE_ID,
+        "check_idx": 1,
+        "notify_url": "https://smsq.example/dlr/smsapi",
+    }
+
+
+def test_send_returns_the_smsapi_id() -> None:
+    result = make(Wire(httpx.Response(200, json=SUCCESS))).send(outbound())
+    assert result.provider == "smsapi"
+    assert result.provider_message_id == "17006321"
+    assert [(p.channel, p.provider_message_id) for p in result.parts] == [("sms", "17006321")]
+
+
+def test_client_satisfies_the_provider_protocol() -> None:
+    client = make(Wire())
+    assert isinstance(client, Provider)
+    assert client.idempotent_send is True and client.channels == frozenset({"sms"})
+
+
+@pytest.mark.parametrize(
+    ("part_sender", "default", "expected"),
+    [(None, None, None), (None, "Shop", "Shop"), ("Bank", "Shop", "Bank")],
+)
+def test_from_is_the_part_sender_else_the_client_default(
+    part_sender: str | None, default: str | None, expected: str | None
+) -> None:
+    part: dict[str, Any] = {"channel": "sms", "text": "hi"}
+    if part_sender:
+        part["sender"] = part_sender
+    wire = Wire(httpx.Response(200, json=SUCCESS))
+    result = make(wire, sender=default).send(outbound(messages=[part]))
+    assert body_of(wire.last).get("from") == expected
+    assert result.parts[0].sender == expected
+
+
+def test_date_is_sent_only_when_scheduling_natively() -> None:
+    wire = Wire(httpx.Response(200, json=SUCCESS), httpx.Response(200, json=SUCCESS))
+    message = outbound(time_to_send="2030-01-02T03:04:05Z")
+    make(wire).send(message)
+    assert "date" not in body_of(wire.last)
+    make(wire, native_schedule=True).send(message)
+    assert body_of(wire.last)["date"] == "2030-01-02T03:04:05+00:00"
+    assert body_of(wire.last)["date_validate"] == 1
+
+
+@pytest.mark.parametrize(
+    ("configured", "priority", "fast"),
+    [(False, "high", False), (True, "high", True), (True, "regular", False), (True, "low", False)],
+)
+def test_fast_only_for_high_priority_and_only_when_configured(
+    configured: bool, priority: str, fast: bool
+) -> None:
+    wire = Wire(httpx.Response(200, json=SUCCESS))
+    make(wire, fast_for_high=configured).send(outbound(priority=priority))
+    assert ("fast" in body_of(wire.last)) is fast
+    if fast:
+        assert body_of(wire.last)["fast"] == 1
+
+
+def test_a_message_without_an_sms_part_is_refused_before_any_request() -> None:
+    wire = Wire()
+    message = outbound(messages=[{"channel": "telegram", "text": "hi"}])
+    with pytest.raises(PermanentError) as caught:
+        make(wire).send(message)
+    assert caught.value.code == "no_sms"
+    assert wire.requests == []
+
+
+def test_a_repeated_idx_is_treated_as_already_sent() -> None:
+    body = {
+        "error": 53,
+        "message": "Not unique idx parameter, message with the same idx has been already sent",
+    }
+    result = make(Wire(httpx.Response(200, json=body))).send(outbound())
+    assert result.provider == "smsapi"
+    assert result.provider_message_id == MESSAGE_ID  # idx: SMSAPI echoes it in callbacks
+    assert result.parts == ()
+
+
+SEND_ERRORS = sorted((code for code in smsapi.ERROR_CODES if code != smsapi.ALREADY_SENT), key=int)
+
+
+@pytest.mark.parametrize("code", SEND_ERRORS)
+def test_every_send_error_code_in_a_200_body_is_an_error_of_its_kind(code: str) -> None:
+    body = {"error": int(code), "message": f"refusal {code}"}
+    with pytest.raises(smsapi.ERROR_CODES[code]) as caught:
+        make(Wire(httpx.Response(200, json=body))).send(outbound())
+    error = caught.value
+    assert type(error) is smsapi.ERROR_CODES[code]
+    assert (error.provider, error.code, error.status_code) == ("smsapi", code, 200)
+    assert error.detail.startswith(f"refusal {code}")
+    if isinstance(error, RateLimited):
+        assert error.retry_after == smsapi.RETRY_AFTER[code]
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("13", PermanentError),
+        ("57", PermanentError),
+        ("101", PermanentError),
+        ("103", TransientError),
+        ("201", TransientError),
+        ("999", TransientError),
+        ("52", RateLimited),
+        ("203", RateLimited),
+    ],
+)
+def test_key_codes_are_classified_as_documented(code: str, kind: type[Exception]) -> None:
+    assert smsapi.ERROR_CODES[code] is kind
+
+
+def test_an_unknown_error_code_is_permanent_and_keeps_its_code() -> None:
+    body = {"error": 4242, "message": "something new"}
+    with pytest.raises(PermanentError) as caught:
+        make(Wire(httpx.Response(200, json=body))).send(outbound())
+    assert (caught.value.code, caught.value.detail) == ("4242", "something new")
+
+
+def test_invalid_numbers_are_named_in_the_detail() -> None:
+    body = {
+        "invalid_numbers": [
+            {"number": "48500600700", "submitted_number": "48500600700", "message": "Invalid phone number"}
+        ],
+        "error": 13,
+        "message": "No correct phone numbers",
+    }
+    with pytest.raises(PermanentError) as caught:
+        make(Wire(httpx.Response(200, json=body))).send(outbound())
+    assert caught.value.detail == "No correct phone numbers (48500600700: Invalid phone number)"
+    assert caught.value.field == "to"
+
+
+def test_internal_errors_may_have_sent() -> None:
+    with pytest.raises(TransientError) as caught:
+        make(Wire(httpx.Response(200, json={"error": 999, "message": "internal"}))).send(outbound())
+    assert caught.value.maybe_sent is True
+    with pytest.raises(TransientError) as caught:
+        make(Wire(httpx.Response(200, json={"error": 103, "message": "no credits"}))).send(outbound())
+    assert caught.value.maybe_sent is False
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (401, {"error": 101, "message": "Authorization failed"}, "101"),
+        (
+            401,
+            {
+                "message": "Authorization failed",
+                "error": "authorization_failed",
+                "developer_description": None,
+                "errors": None,
+            },
+            "authorization_failed",
+        ),
+        (403, {"message": "Forbidden"}, "403"),
+        (400, "not json", "400"),
+    ],
+)
+def test_http_level_refusals_are_permanent(status: int, body: Any, code: str) -> None:
+    response = (
+        httpx.Response(status, json=body) if isinstance(body, dict) else httpx.Response(status, text=body)
+    )
+    with pytest.raises(PermanentError) as caught:
+        make(Wire(response)).send(outbound())
+    assert (caught.value.code, caught.value.status_code) == (code, status)
+
+
+def test_429_is_rate_limited_with_retry_after() -> None:
+    wire = Wire(httpx.Response(429, headers={"Retry-After": "7"}))
+    with pytest.raises(RateLimited) as caught:
+        make(wire).send(outbound())
+    assert caught.value.retry_after == 7.0
+
+
+def test_5xx_is_transient_and_may_have_sent() -> None:
+    with pytest.raises(TransientError) as caught:
+        make(Wire(httpx.Response(502, text="bad gateway"))).send(outbound())
+    assert (caught.value.code, caught.value.maybe_sent) == ("502", True)
+    assert not isinstance(caught.value, RateLimited)
+
+
+def test_malformed_json_is_transient() -> None:
+    with pytest.raises(TransientError) as caught:
+        make(Wire(httpx.Response(200, text="OK:123"))).send(outbound())
+    assert caught.value.code == "malformed"
+
+
+def test_a_200_without_a_list_is_transient_and_may_have_sent() -> None:
+    with pytest.raises(TransientError) as caught:
+        make(Wire(httpx.Response(200, json={"count": 0, "list": []}))).send(outbound())
+    assert (caught.value.code, caught.value.maybe_sent) == ("malformed", True)
+
+
+def test_connection_failures_are_retried_briefly_then_transient() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    wire = Wire(refuse, refuse, refuse)
+    with pytest.raises(TransientError) as caught:
+        make(wire).send(outbound())
+    assert caught.value.code == "connect"
+    assert len(wire.requests) == 3
+
+
+def test_connection_failure_then_success_sends_once() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    wire = Wire(refuse, httpx.Response(200, json=SUCCESS))
+    assert make(wire).send(outbound()).provider_message_id == "17006321"
+    assert len(wire.requests) == 2
+
+
+def test_read_timeout_is_not_retried_and_may_have_sent() -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    wire = Wire(slow)
+    with pytest.raises(TransientError) as caught:
+        make(wire).send(outbound())
+    assert (caught.value.code, caught.value.maybe_sent, len(wire.requests)) == ("timeout", True, 1)
+
+
+def test_the_client_has_explicit_timeouts_from_settings() -> None:
+    timeouts = Timeouts(connect=1.5, read=4.0, write=5.0, pool=2.0)
+    settings = SmsapiSettings(base_url=BASE, token=SecretStr("t"), timeouts=timeouts)
+    client = SmsapiClient.from_settings(settings, transport=httpx.MockTransport(Wire()))
+    assert client.http.timeout == httpx.Timeout(connect=1.5, read=4.0, write=5.0, pool=2.0)
+
+
+# --- cancel and status --------------------------------------------------------------------------
+
+
+def test_cancel_posts_sch_del() -> None:
+    wire = Wire(httpx.Response(200, json={"count": 1, "list": [{"id": "17006321"}]}))
+    assert make(wire).cancel("17006321") is True
+    assert (wire.last.method, str(wire.last.url)) == ("POST", f"{BASE}/sms.do")
+    assert body_of(wire.last) == {"sch_del": "17006321", "format": "json"}
+
+
+def test_cancel_of_an_unknown_or_sent_message_returns_false() -> None:
+    wire = Wire(httpx.Response(200, json={"error": 301, "message": "Not exists ID message"}))
+    assert make(wire).cancel("17006321") is False
+
+
+def test_cancel_other_errors_raise() -> None:
+    with pytest.raises(PermanentError) as caught:
+        make(Wire(httpx.Response(200, json={"error": 101, "message": "auth"}))).cancel("1")
+    assert caught.value.code == "101"
+
+
+def test_status_lookup_parses_and_normalises_the_number() -> None:
+    wire = Wire(
+        httpx.Response(200, json={**SUCCESS, "list": [{**SUCCESS["list"][0], "status": "DELIVERED"}]})
+    )
+    status = make(wire).status("17006321")
+    assert body_of(wire.last) == {"status": "17006321", "format": "json"}
+    assert status.to == "+48500600700"
+    assert [(c.channel, c.provider_message_id, c.status) for c in status.channels] == [
+        ("sms", "17006321", "DELIVERED")
+    ]
+
+
+@pytest.mark.parametrize(("status", "expected"), list(smsapi.STATUSES.items()))
+def test_every_delivery_status_maps_to_an_smsq_status(status: str, expected: str | None) -> None:
+    assert smsapi.smsq_status(status) == expected
+
+
+def test_an_unknown_delivery_status_is_in_progress() -> None:
+    assert smsapi.smsq_status("SOMETHING_NEW") is None
+    assert smsapi.smsq_status(None) is None
+
+
+@pytest.mark.parametrize(("number", "name"), list(smsapi.STATUS_CODES.items()))
+def test_callback_numeric_status_codes_are_named(number: str, name: str) -> None:
+    status = smsapi.parse_callback(
+        {"MsgId": "17006321", "status": number, "idx": MESSAGE_ID, "donedate": "1700000100"}
+    )
+    assert (status.provider_message_id, status.status, status.timestamp) == ("17006321", name, "1700000100")
+    assert name in smsapi.STATUSES
+
+
+# --- blacklist ----------------------------------------------------------------------------------
+
+
+def entry(i: int) -> dict[str, Any]:
+    return {
+        "id": f"id{i}",
+        "phone_number": f"4850060070{i}",
+        "created_at": "2024-01-01T00:00:00+00:00",
+        "expire_at": None,
+    }
+
+
+def test_list_sends_q_offset_limit() -> None:
+    wire = Wire(httpx.Response(200, json={"size": 1, "collection": [entry(0)]}))
+    page = make(wire).list_blacklist(q="4850", offset=20, limit=10)
+    assert (wire.last.method, wire.last.url.path) == ("GET", "/smsapi/blacklist/phone_numbers")
+    assert dict(wire.last.url.params) == {"q": "4850", "offset": "20", "limit": "10"}
+    assert wire.last.headers["Authorization"] == "Bearer sandbox-token"
+    assert page.size == 1
+    assert page.entries == (BlacklistEntry("+48500600700", "id0", "2024-01-01T00:00:00+00:00", None),)
+
+
+def test_an_empty_blacklist_answers_204() -> None:
+    page = make(Wire(httpx.Response(204))).list_blacklist()
+    assert (page.size, page.entries) == (0, ())
+
+
+def test_iter_blacklist_walks_every_page() -> None:
+    pages = [
+        httpx.Response(200, json={"size": 5, "collection": [entry(0), entry(1)]}),
+        httpx.Response(200, json={"size": 5, "collection": [entry(2), entry(3)]}),
+        httpx.Response(200, json={"size": 5, "collection": [entry(4)]}),
+    ]
+    wire = Wire(*pages)
+    client = make(wire)
+    client.page_size = 2
+    phones = [e.phone for e in client.iter_blacklist()]
+    assert phones == [f"+4850060070{i}" for i in range(5)]
+    assert [r.url.params["offset"] for r in wire.requests] == ["0", "2", "4"]
+    assert {r.url.params["limit"] for r in wire.requests} == {"2"}
+
+
+def test_iter_blacklist_stops_on_an_empty_page_even_if_size_says_more() -> None:
+    wire = Wire(
+        httpx.Response(200, json={"size": 10, "collection": [entry(0)]}),
+        httpx.Response(200, json={"size": 10, "collection": []}),
+    )
+    assert [e.provider_id for e in make(wire).iter_blacklist(q="485")] == ["id0"]
+    assert len(wire.requests) == 2
+    assert all(r.url.params["q"] == "485" for r in wire.requests)
+
+
+def test_blacklist_returns_all_entries_as_e164() -> None:
+    wire = Wire(
+        httpx.Response(
+            200, json={"size": 2, "collection": [entry(0), {**entry(1), "phone_number": "37255555555"}]}
+        )
+    )
+    assert [e.phone for e in make(wire).blacklist()] == ["+48500600700", "+37255555555"]
+
+
+def test_a_number_phonenumbers_does_not_know_is_kept() -> None:
+    wire = Wire(
+        httpx.Response(200, json={"size": 1, "collection": [{**entry(0), "phone_number": "4812345"}]})
+    )
+    assert [e.phone for e in make(wire).blacklist()] == ["+4812345"]
+
+
+@pytest.mark.parametrize("phone", ["+48500600700", "48500600700", "+48 500 600 700", "0048500600700"])
+def test_add_sends_digits_only(phone: str) -> None:
+    created = {**entry(0), "expire_at": None}
+    wire = Wire(httpx.Response(201, json=created))
+    assert make(wire).blacklist_add(phone) is True
+    assert (wire.last.method, wire.last.url.path) == ("POST", "/smsapi/blacklist/phone_numbers")
+    assert body_of(wire.last) == {"phone_number": "48500600700"}
+
+
+def test_add_with_expiry_returns_the_created_entry() -> None:
+    created = {**entry(0), "expire_at": "2030-01-01"}
+    wire = Wire(httpx.Response(201, json=created))
+    added = make(wire).add_blacklist_entry("+48500600700", expire_at=date(2030, 1, 1))
+    assert body_of(wire.last) == {"phone_number": "48500600700", "expire_at": "2030-01-01"}
+    assert added == BlacklistEntry("+48500600700", "id0", "2024-01-01T00:00:00+00:00", "2030-01-01")
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (409, {"message": "Conflict", "error": "conflict"}),
+        (
+            400,
+            {
+                "message": "Phone number already exists",
+                "error": "invalid_domain_logic",
+                "errors": [
+                    {
+                        "message": "Phone number is duplicated",
+                        "error": "duplicated",
+                        "path": "phone_number",
+                        "value": "48500600700",
+                    }
+                ],
+            },
+        ),
+    ],
+)
+def test_add_of_a_listed_number_returns_false(status: int, body: dict[str, Any]) -> None:
+    assert make(Wire(httpx.Response(status, json=body))).blacklist_add("+48500600700") is False
+
+
+def test_add_validation_error_is_permanent_with_code_detail_and_field() -> None:
+    body = {
+        "message": "Invalid request",
+        "error": "invalid_request",
+        "developer_description": "phone_number does not match the numbering plan",
+        "errors": [
+            {
+                "message": "Invalid phone number",
+                "error": "invalid_phone_number",
+                "path": "phone_number",
+                "value": "x",
+            }
+        ],
+    }
+    with pytest.raises(PermanentError) as caught:
+        make(Wire(httpx.Response(400, json=body))).blacklist_add("+48500600700")
+    error = caught.value
+    assert (error.code, error.field, error.status_code) == ("invalid_request", "phone_number", 400)
+    assert "Invalid phone number" in error.detail and "numbering plan" in error.detail
+
+
+def test_add_of_a_malformed_number_is_invalid_input_without_a_request() -> None:
+    wire = Wire()
+    with pytest.raises(InvalidInput):
+        make(wire).blacklist_add("not a number")
+    assert wire.requests == []
+
+
+def test_delete_by_id() -> None:
+    wire = Wire(httpx.Response(204), httpx.Response(404, json={"message": "Not found", "error": "not_found"}))
+    client = make(wire)
+    assert client.blacklist_remove(BlacklistEntry("+48500600700", "id0")) is True
+    assert (wire.last.method, wire.last.url.path) == ("DELETE", "/smsapi/blacklist/phone_numbers/id0")
+    assert client.delete_blacklist_entry("id0") is False
+
+
+def test_remove_without_an_id_finds_the_entry_by_number() -> None:
+    wire = Wire(
+        httpx.Response(
+            200, json={"size": 2, "collection": [entry(0), {**entry(1), "phone_number": "148500600700"}]}
+        ),
+        httpx.Response(204),
+    )
+    assert make(wire).blacklist_remove(BlacklistEntry("+48500600700")) is True
+    assert wire.requests[0].url.params["q"] == "48500600700"
+    assert [r.method for r in wire.requests] == ["GET", "DELETE"]
+    assert wire.last.url.path.endswith("/id0")
+
+
+@pytest.mark.parametrize("confirm", [None, False, "yes", 1])
+def test_delete_all_refuses_without_an_explicit_confirmation(confirm: Any) -> None:
+    wire = Wire()
+    client = make(wire)
+    with pytest.raises(ValueError, match="confirm=True"):
+        if confirm is None:
+            client.delete_all_blacklist()
+        else:
+            client.delete_all_blacklist(confirm=confirm)
+    assert wire.requests == []
+
+
+def test_delete_all_with_confirmation() -> None:
+    wire = Wire(httpx.Response(204))
+    make(wire).delete_all_blacklist(confirm=True)
+    assert (wire.last.method, wire.last.url.path) == ("DELETE", "/smsapi/blacklist/phone_numbers")
+
+
+def test_export_csv_asks_for_text_csv() -> None:
+    csv = "phone_number,expire_at\n48500600700,\n"
+    wire = Wire(httpx.Response(200, text=csv, headers={"Content-Type": "text/csv"}))
+    assert make(wire).export_blacklist_csv(q="485") == csv
+    assert wire.last.headers["Accept"] == "text/csv"
+    assert (wire.last.method, wire.last.url.path, wire.last.url.params["q"]) == (
+        "GET",
+        "/smsapi/blacklist/phone_numbers",
+        "485",
+    )
+
+
+def test_export_of_an_empty_list_is_empty() -> None:
+    assert make(Wire(httpx.Response(204))).export_blacklist_csv() == ""
+
+
+def test_import_uploads_the_csv_as_a_file() -> None:
+    wire = Wire(httpx.Response(202))
+    make(wire).import_blacklist_csv("48500600700\n48500600701\n")
+    request = wire.last
+    assert (request.method, request.url.path) == ("POST", "/smsapi/blacklist/phone_numbers/imports")
+    assert request.headers["Content-Type"].startswith("multipart/form-data")
+    assert b'name="file"; filename="blacklist.csv"' in request.content
+    assert b"48500600700\n48500600701\n" in request.content
+
+
+def test_import_refusal_is_an_error() -> None:
+    with pytest.raises(PermanentError) as caught:
+        make(
+            Wire(httpx.Response(400, json={"message": "Bad file", "error": "invalid_file"}))
+        ).import_blacklist_csv("x")
+    assert caught.value.code == "invalid_file"
