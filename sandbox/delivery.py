@@ -28,18 +28,20 @@ class Outcome:
     messente_error: str | None
     smsapi_status: str
     smsapi_status_code: int
+    # Direct Messenger does not document %dlr% values; the sandbox uses Kannel's DLR codes.
+    kannel_dlr: str
 
 
 OUTCOMES: dict[str, Outcome] = {
     outcome.name: outcome
     for outcome in (
-        Outcome("delivered", "DELIVRD", 0, None, "DELIVERED", 404),
-        Outcome("undeliverable", "UNDELIV", 1, "Delivery failure", "UNDELIVERED", 405),
-        Outcome("failed", "FAILED", 3, "Invalid number", "FAILED", 406),
-        Outcome("expired", "EXPIRED", 2, "Sending message expired", "EXPIRED", 402),
-        Outcome("rejected", "REJECTD", 9, "Unroutable", "REJECTED", 407),
+        Outcome("delivered", "DELIVRD", 0, None, "DELIVERED", 404, "1"),
+        Outcome("undeliverable", "UNDELIV", 1, "Delivery failure", "UNDELIVERED", 405, "2"),
+        Outcome("failed", "FAILED", 3, "Invalid number", "FAILED", 406, "16"),
+        Outcome("expired", "EXPIRED", 2, "Sending message expired", "EXPIRED", 402, "2"),
+        Outcome("rejected", "REJECTD", 9, "Unroutable", "REJECTED", 407, "16"),
         # Used by the sandbox itself for a Messente send to a number on the Messente blacklist.
-        Outcome("blacklisted", "REJECTD", 1, "Recipient is blacklisted", "REJECTED", 407),
+        Outcome("blacklisted", "REJECTD", 1, "Recipient is blacklisted", "REJECTED", 407, "16"),
     )
 }
 DEFAULT_OUTCOME = "delivered"
@@ -114,8 +116,19 @@ def smsapi_status_name(state: AttemptState) -> str:
     return state.plan.outcome.smsapi_status
 
 
+KANNEL_DELIVERED_TO_SMSC = "8"
+
+
+def kannel_dlr_code(state: AttemptState) -> str | None:
+    if state.stage in (Stage.SCHEDULED, Stage.PENDING):
+        return None
+    if state.stage is Stage.ACCEPTED:
+        return KANNEL_DELIVERED_TO_SMSC
+    return state.plan.outcome.kannel_dlr
+
+
 def dlr_status_name(state: AttemptState) -> str | None:
-    """The Messente-style status word used for Messente and Direct Messenger reports."""
+    """The Messente status word of an attempt, as its delivery report carries it."""
     if state.stage in (Stage.SCHEDULED, Stage.PENDING):
         return None
     if state.stage is Stage.ACCEPTED:

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
-from sandbox.delivery import AttemptState, Stage, dlr_status_name, smsapi_status_name
+from sandbox.delivery import AttemptState, Stage, dlr_status_name, kannel_dlr_code, smsapi_status_name
 from sandbox.state import SandboxState, SentMessage
 
 REPORTED_STAGES = {Stage.ACCEPTED: (Stage.ACCEPTED,), Stage.FINAL: (Stage.ACCEPTED, Stage.FINAL)}
@@ -93,7 +93,7 @@ def build_report(state: SandboxState, sent: SentMessage, attempt: AttemptState) 
         return DeliveryReport("smsapi", "GET", sent.report_url, params=params)
     replacements = {
         "%smsid%": str(sent.extra.get("dlr_id") or sent.message_id),
-        "%dlr%": dlr_status_name(attempt) or "",
+        "%dlr%": kannel_dlr_code(attempt) or "",
         "%receiver%": sent.to,
         "%time%": when.strftime("%Y-%m-%d %H:%M:%S"),
     }
