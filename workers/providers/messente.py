@@ -95,7 +95,9 @@ def bulk_body(messages: Sequence[OutboundMessage], *, native_schedule: bool = Fa
 
 
 def parse_send(response: httpx.Response) -> SendResult:
-    if response.status_code != 201:
+    # Messente answers 201; any 2xx means the request was taken, so a body we cannot read is
+    # "maybe sent", never a refusal.
+    if not response.is_success:
         raise error_from(response)
     data = http.json_body(NAME, response)
     try:
@@ -120,7 +122,7 @@ def parse_bulk(response: httpx.Response, count: int) -> list[SendResult | Provid
     """One result per input, in order: a SendResult, or the entry's error mapped with ERROR_CODES. A
     request-level error raises. An answer whose entries cannot be matched to the inputs raises
     TransientError(maybe_sent=True): some of the batch may have gone out."""
-    if response.status_code != 201:
+    if not response.is_success:
         raise error_from(response)
     data = http.json_body(NAME, response)
     entries = data.get("messages") if isinstance(data, dict) else None
@@ -148,7 +150,7 @@ def parse_status(response: httpx.Response) -> DeliveryStatus:
     if response.status_code == 404:
         missing = error_from(response)
         raise PermanentError(NAME, missing.detail, code=NOT_FOUND, status_code=404, field=missing.field)
-    if response.status_code != 200:
+    if not response.is_success:
         raise error_from(response)
     data = http.json_body(NAME, response)
     try:

@@ -390,14 +390,21 @@ def test_connect_failure_then_success() -> None:
     assert client_for(fake).send(outbound()).provider_message_id == OMNIMESSAGE_ID
 
 
+def test_send_accepts_any_2xx_with_a_created_body() -> None:
+    assert (
+        client_for(FakeMessente(answer(200, CREATED))).send(outbound()).provider_message_id == OMNIMESSAGE_ID
+    )
+
+
 @pytest.mark.parametrize(
     "reply",
     [
         httpx.Response(201, text="{not json"),
+        httpx.Response(200, text="{not json"),
         answer(201, {"to": TO}),
         answer(201, {"messages": [{"channel": "sms"}], "omnimessage_id": OMNIMESSAGE_ID}),
     ],
-    ids=["not-json", "no-messages", "part-without-id"],
+    ids=["not-json", "200-not-json", "no-messages", "part-without-id"],
 )
 def test_malformed_send_answer_is_transient_and_maybe_sent(reply: httpx.Response) -> None:
     with pytest.raises(TransientError) as caught:
