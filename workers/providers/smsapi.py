@@ -210,6 +210,11 @@ def parse_cancel(response: httpx.Response) -> bool:
 def parse_status(response: httpx.Response, provider_message_id: str) -> DeliveryStatus:
     data = _sms_do_body(response)
     if isinstance(data, Mapping) and data.get("error") is not None:
+        if str(data["error"]) == "301":
+            # Unknown id (or the smsq id standing in after a repeated idx): SMSAPI's own NOT_FOUND,
+            # so a poll settles on `unknown` and a later callback can still settle the message.
+            gone = ChannelStatus(channel="sms", provider_message_id=provider_message_id, status="NOT_FOUND")
+            return DeliveryStatus(provider_message_id, "", (gone,))
         raise error_from_body(data, response.status_code)
     try:
         item = data["list"][0]

@@ -357,6 +357,19 @@ def test_status_lookup_parses_and_normalises_the_number() -> None:
     ]
 
 
+def test_status_of_an_unknown_id_is_not_found() -> None:
+    wire = Wire(httpx.Response(200, json={"error": 301, "message": "Not exists ID message"}))
+    status = make(wire).status(MESSAGE_ID)
+    assert [(c.provider_message_id, c.status) for c in status.channels] == [(MESSAGE_ID, "NOT_FOUND")]
+    assert smsapi.smsq_status(status.channels[0].status) == "unknown"
+
+
+def test_status_other_errors_raise() -> None:
+    with pytest.raises(PermanentError) as caught:
+        make(Wire(httpx.Response(200, json={"error": 400, "message": "Invalid message ID"}))).status("x")
+    assert caught.value.code == "400"
+
+
 @pytest.mark.parametrize(("status", "expected"), list(smsapi.STATUSES.items()))
 def test_every_delivery_status_maps_to_an_smsq_status(status: str, expected: str | None) -> None:
     assert smsapi.smsq_status(status) == expected
