@@ -167,9 +167,9 @@ def outcome(response: httpx.Response, *, false_on: int) -> bool:
     raise error_from(response)
 
 
-def json_object(response: httpx.Response, *, expected: int, key: str) -> Any:
-    """The value under ``key`` of an expected-status JSON answer; any other status raises."""
-    if response.status_code != expected:
+def json_object(response: httpx.Response, *, key: str) -> Any:
+    """The value under ``key`` of a 2xx JSON answer; an error status raises."""
+    if not response.is_success:
         raise error_from(response)
     data = http.json_body(NAME, response)
     if not isinstance(data, dict) or key not in data:
@@ -209,7 +209,7 @@ class MessentePhonebookClient:
     # Blacklist (BlacklistProvider)
 
     def blacklist(self) -> list[BlacklistEntry]:
-        numbers = json_object(self._call("GET", "blacklist"), expected=200, key="phoneNumbers")
+        numbers = json_object(self._call("GET", "blacklist"), key="phoneNumbers")
         return _each(numbers, lambda phone: BlacklistEntry(phone=normalise_phone(str(phone))), "blacklist")
 
     def blacklist_add(self, phone: str) -> bool:
@@ -229,22 +229,20 @@ class MessentePhonebookClient:
     # Groups
 
     def groups(self) -> list[Group]:
-        return _each(
-            json_object(self._call("GET", "groups"), expected=200, key="groups"), group_from_wire, "group"
-        )
+        return _each(json_object(self._call("GET", "groups"), key="groups"), group_from_wire, "group")
 
     def group(self, group_id: str) -> Group:
         """Raises PermanentError with code 203 (``is_missing``) when there is no such group."""
         response = self._call("GET", f"groups/{path_segment(group_id)}")
-        return _one(json_object(response, expected=200, key="group"), group_from_wire, "group")
+        return _one(json_object(response, key="group"), group_from_wire, "group")
 
     def create_group(self, name: str) -> Group:
         response = self._call("POST", "groups", json=group_name_body(name))
-        return _one(json_object(response, expected=201, key="group"), group_from_wire, "group")
+        return _one(json_object(response, key="group"), group_from_wire, "group")
 
     def rename_group(self, group_id: str, name: str) -> Group:
         response = self._call("PUT", f"groups/{path_segment(group_id)}", json=group_name_body(name))
-        return _one(json_object(response, expected=200, key="group"), group_from_wire, "group")
+        return _one(json_object(response, key="group"), group_from_wire, "group")
 
     def delete_group(self, group_id: str) -> bool:
         """False when there was no such group (404)."""
@@ -256,23 +254,23 @@ class MessentePhonebookClient:
         """All contacts, or those in any of ``group_ids`` (sent as repeated ``groupIds``)."""
         params = {"groupIds": list(group_ids)} if group_ids else None
         response = self._call("GET", "contacts", params=params)
-        return _each(json_object(response, expected=200, key="contacts"), contact_from_wire, "contact")
+        return _each(json_object(response, key="contacts"), contact_from_wire, "contact")
 
     def contact(self, phone: str) -> Contact:
         """Raises PermanentError with code 203 (``is_missing``) when there is no such contact."""
         response = self._call("GET", f"contacts/{path_segment(to_e164(phone))}")
-        return _one(json_object(response, expected=200, key="contact"), contact_from_wire, "contact")
+        return _one(json_object(response, key="contact"), contact_from_wire, "contact")
 
     def create_contact(self, contact: Contact) -> Contact:
         """Raises PermanentError with code 204 (``is_conflict``) when the contact exists."""
         response = self._call("POST", "contacts", json=contact_to_wire(contact))
-        return _one(json_object(response, expected=201, key="contact"), contact_from_wire, "contact")
+        return _one(json_object(response, key="contact"), contact_from_wire, "contact")
 
     def update_contact(self, phone: str, changes: Mapping[str, str | None]) -> Contact:
         """PATCH the named fields (snake_case names, e.g. {"first_name": "Ada"})."""
         body = contact_update_body(changes)
         response = self._call("PATCH", f"contacts/{path_segment(to_e164(phone))}", json=body)
-        return _one(json_object(response, expected=200, key="contact"), contact_from_wire, "contact")
+        return _one(json_object(response, key="contact"), contact_from_wire, "contact")
 
     def delete_contact(self, phone: str) -> bool:
         """False when there was no such contact (404)."""
@@ -280,7 +278,7 @@ class MessentePhonebookClient:
 
     def contact_groups(self, phone: str) -> list[Group]:
         response = self._call("GET", f"contacts/{path_segment(to_e164(phone))}/groups")
-        return _each(json_object(response, expected=200, key="groups"), group_from_wire, "group")
+        return _each(json_object(response, key="groups"), group_from_wire, "group")
 
     def add_to_group(self, group_id: str, phone: str) -> bool:
         """False when the contact was already in the group (409)."""
