@@ -18,15 +18,14 @@ from pydantic import SecretStr
 
 from config.settings import MessenteSettings, Timeouts
 from producers.models import Omnimessage, Sms
+from sandbox.config import SandboxConfig
+from sandbox.server import running_sandbox
 from workers.providers import messente
 from workers.providers import messente_phonebook as phonebook
 from workers.providers.base import BlacklistEntry, OutboundMessage, SendResult
 from workers.providers.errors import PermanentError, RateLimited, TransientError
 from workers.providers.messente import MessenteClient
 from workers.providers.messente_phonebook import Contact, MessentePhonebookClient
-
-server = pytest.importorskip("sandbox.server")
-from sandbox.config import SandboxConfig  # noqa: E402  (only once the sandbox is known to exist)
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +55,7 @@ CLOCK = ManualClock()
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     config = SandboxConfig(clock=CLOCK, ack_after_seconds=1.0, final_after_seconds=3.0)
-    with server.running_sandbox(config) as url:
+    with running_sandbox(config) as url:
         yield url
 
 
