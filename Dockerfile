@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY config config
+COPY producers producers
+COPY workers workers
+COPY sandbox sandbox
+COPY cli cli
+RUN pip install --no-cache-dir .
+USER nobody
+ENTRYPOINT ["smsq"]
