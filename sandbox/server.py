@@ -15,10 +15,18 @@ from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 
 STARTUP_TIMEOUT_SECONDS = 10.0
+# A request held by a "timeout" fault must not hold up shutdown for its whole duration.
+GRACEFUL_SHUTDOWN_SECONDS = 1
 
 
 def run(host: str, port: int, config: SandboxConfig | None = None) -> None:
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 def _free_port(host: str) -> int:
@@ -35,7 +43,14 @@ def running_sandbox(
     """Serve the sandbox in a background thread; yields its base URL once it answers."""
     bound_port = port or _free_port(host)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config), host=host, port=bound_port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            create_app(config),
+            host=host,
+            port=bound_port,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
     )
     thread = threading.Thread(target=server.run, name=f"sandbox-{bound_port}", daemon=True)
     thread.start()

@@ -16,7 +16,10 @@ def test_form_encoded_send_succeeds_without_dlr_id(client: TestClient) -> None:
     response = client.post("/dm/", data=SEND)
 
     assert response.status_code == 200
-    assert response.json() == {"status": "Success", "description": "Your message was succesfully added to the queue"}
+    assert response.json() == {
+        "status": "Success",
+        "description": "Your message was succesfully added to the queue",
+    }
     sent = client.get("/_admin/messages", params={"provider": "dm"}).json()["dm"]
     assert [(m["to"], m["request"]["smstext"]) for m in sent] == [(RECEIVER, "Hello")]
     assert "api_token" not in sent[0]["request"]
@@ -54,7 +57,11 @@ def test_all_documented_parameters_are_accepted(client: TestClient) -> None:
         ({"smstext": "x" * 472}, "smstext", "The smstext may not be longer than 3 messages."),
         ({"smstext": "ж" * 202}, "smstext", "The smstext may not be longer than 3 messages."),
         ({"conversion": "3"}, "conversion", "The selected conversion is invalid."),
-        ({"deliverytime": "2027-01-15T09:00"}, "deliverytime", "The deliverytime does not match the format Y-m-d H:i:s."),
+        (
+            {"deliverytime": "2027-01-15T09:00"},
+            "deliverytime",
+            "The deliverytime does not match the format Y-m-d H:i:s.",
+        ),
         ({"dlruri": "not a url"}, "dlruri", "The dlruri format is invalid."),
         ({"dlrid": "5"}, "dlruri", "The dlruri field is required when dlrid is present."),
     ],
@@ -114,16 +121,26 @@ def test_deliverytime_schedules_the_send(client: TestClient, clock: ManualClock)
 
 def test_blacklist_create_list_delete(client: TestClient) -> None:
     created = client.post("/dm/api/blacklist/create", data={"api_token": DM_TOKEN, "receiver": RECEIVER})
-    assert created.json() == {"response": "Success", "message": f"Number ({RECEIVER}) added to your blacklist"}
+    assert created.json() == {
+        "response": "Success",
+        "message": f"Number ({RECEIVER}) added to your blacklist",
+    }
 
     listed = client.get("/dm/api/blacklist", headers=BEARER).json()
     assert (listed["response"], listed["message"]) == ("Success", "Blacklist")
     entry = listed["data"][0]
-    assert (entry["receiver"], entry["source"], entry["created_at"]) == (RECEIVER, "api", "2027-01-15 08:00:00")
+    assert (entry["receiver"], entry["source"], entry["created_at"]) == (
+        RECEIVER,
+        "api",
+        "2027-01-15 08:00:00",
+    )
     assert isinstance(entry["id"], int)
 
     deleted = client.post(f"/dm/api/blacklist/delete/{entry['id']}", data={"api_token": DM_TOKEN})
-    assert deleted.json() == {"response": "Success", "message": f"Number with id {entry['id']} removed from blacklist"}
+    assert deleted.json() == {
+        "response": "Success",
+        "message": f"Number with id {entry['id']} removed from blacklist",
+    }
     assert client.get("/dm/api/blacklist", headers=BEARER).json()["data"] == []
 
 
@@ -135,7 +152,11 @@ def test_blacklist_does_not_stop_sends(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("receiver", "message"),
-    [("", "The receiver field is required."), ("+3725", "Invalid number"), (RECEIVER, "The receiver has already been taken.")],
+    [
+        ("", "The receiver field is required."),
+        ("+3725", "Invalid number"),
+        (RECEIVER, "The receiver has already been taken."),
+    ],
 )
 def test_blacklist_create_errors(client: TestClient, receiver: str, message: str) -> None:
     client.post("/dm/api/blacklist/create", data={"api_token": DM_TOKEN, "receiver": RECEIVER})
@@ -164,7 +185,9 @@ def test_blacklist_delete_unknown_id_is_404(client: TestClient, entry_id: str) -
         ("POST", "/dm/api/blacklist/delete/1000", {"data": {"api_token": "wrong"}}),
     ],
 )
-def test_blacklist_auth_failures_are_401(client: TestClient, method: str, path: str, kwargs: dict[str, Any]) -> None:
+def test_blacklist_auth_failures_are_401(
+    client: TestClient, method: str, path: str, kwargs: dict[str, Any]
+) -> None:
     response = client.request(method, path, **kwargs)
 
     assert (response.status_code, response.json()) == (401, {"message": "Unauthenticated."})

@@ -57,7 +57,9 @@ def test_send_code_validation(client: TestClient, params: dict[str, str], field:
     assert response.json() == {"message": "The given data was invalid.", "errors": {field: [message]}}
 
 
-@pytest.mark.parametrize(("send_path", "verify_path"), [("/dm2fa/", "/dm2fa/"), ("/dm2fa/send", "/dm2fa/verify")])
+@pytest.mark.parametrize(
+    ("send_path", "verify_path"), [("/dm2fa/", "/dm2fa/"), ("/dm2fa/send", "/dm2fa/verify")]
+)
 def test_verify_authenticates_once(client: TestClient, send_path: str, verify_path: str) -> None:
     pin, pin_id = issued(client, send_path)
 

@@ -54,7 +54,13 @@ VIBER_VIDEO = {
         {"channel": "sms", "text": "x", "validity": 60, "autoconvert": "full", "udh": "050003CC0201"},
         {"channel": "viber", "image_url": "https://img/x.png"},
         {"channel": "viber", "text": "t", "button_text": "Go", "button_url": "https://x"},
-        {"channel": "viber", "text": "t", "image_url": "https://i", "button_text": "Go", "button_url": "https://x"},
+        {
+            "channel": "viber",
+            "text": "t",
+            "image_url": "https://i",
+            "button_text": "Go",
+            "button_url": "https://x",
+        },
         VIBER_VIDEO,
         WHATSAPP_TEMPLATE,
         {"channel": "whatsapp", "text": {"body": "hi"}},
@@ -87,18 +93,29 @@ def test_each_channel_shape_is_accepted(client: TestClient, message: dict[str, A
         ({"to": TO, "messages": [{**SMS, "autoconvert": "maybe"}]}, "105", "messages[0].autoconvert"),
         ({"to": TO, "messages": [{**SMS, "udh": "xyz"}]}, "105", "messages[0].udh"),
         ({"to": TO, "messages": [{"channel": "viber"}]}, "106", "messages[0].text"),
-        ({"to": TO, "messages": [{"channel": "viber", "text": "t", "button_text": "b"}]}, "105", "messages[0]"),
+        (
+            {"to": TO, "messages": [{"channel": "viber", "text": "t", "button_text": "b"}]},
+            "105",
+            "messages[0]",
+        ),
         (
             {"to": TO, "messages": [{**VIBER_VIDEO, "video": {**VIBER_VIDEO["video"], "duration": 601}}]},
             "105",
             "messages[0].video.duration",
         ),
         (
-            {"to": TO, "messages": [{**VIBER_VIDEO, "video": {**VIBER_VIDEO["video"], "file_size": 300 << 20}}]},
+            {
+                "to": TO,
+                "messages": [{**VIBER_VIDEO, "video": {**VIBER_VIDEO["video"], "file_size": 300 << 20}}],
+            },
             "105",
             "messages[0].video.file_size",
         ),
-        ({"to": TO, "messages": [{"channel": "viber", "video": {"url": "u"}}]}, "106", "messages[0].video.thumbnail"),
+        (
+            {"to": TO, "messages": [{"channel": "viber", "video": {"url": "u"}}]},
+            "106",
+            "messages[0].video.thumbnail",
+        ),
         ({"to": TO, "messages": [{"channel": "whatsapp"}]}, "106", "messages[0].template"),
         (
             {"to": TO, "messages": [{"channel": "whatsapp", "template": {"language": {"code": "en"}}}]},
@@ -161,7 +178,13 @@ def test_bad_basic_auth_is_401_code_103(client: TestClient, method: str, path: s
 
 
 def test_bulk_answers_each_entry_in_order_and_parses_with_the_sdk(client: TestClient) -> None:
-    body = {"messages": [{"to": TO, "messages": [SMS]}, {"to": "bad", "messages": [SMS]}, {"to": TO, "messages": [VIBER]}]}
+    body = {
+        "messages": [
+            {"to": TO, "messages": [SMS]},
+            {"to": "bad", "messages": [SMS]},
+            {"to": TO, "messages": [VIBER]},
+        ]
+    }
 
     response = client.post("/v1/omnimessages", json=body, auth=MESSENTE_AUTH)
 
@@ -218,14 +241,19 @@ def test_status_moves_from_null_to_ack_to_the_configured_outcome(
     assert (final.error is None) == (outcome == "delivered")
 
 
-def test_a_failed_channel_falls_through_to_the_next_one_in_order(client: TestClient, clock: ManualClock) -> None:
+def test_a_failed_channel_falls_through_to_the_next_one_in_order(
+    client: TestClient, clock: ManualClock
+) -> None:
     client.post("/_admin/outcomes", json={"phone": TO, "outcome": "failed", "channel": "sms"})
     created = send(client, {"to": TO, "messages": [SMS, VIBER]}).json()
 
     clock.advance(3.5)
     assert [s["status"] for s in status_of(client, created["omnimessage_id"])["statuses"]] == ["FAILED", None]
     clock.advance(1.0)
-    assert [s["status"] for s in status_of(client, created["omnimessage_id"])["statuses"]] == ["FAILED", "ACCEPTD"]
+    assert [s["status"] for s in status_of(client, created["omnimessage_id"])["statuses"]] == [
+        "FAILED",
+        "ACCEPTD",
+    ]
     clock.advance(2.0)
     statuses = status_of(client, created["omnimessage_id"])["statuses"]
 
@@ -240,7 +268,9 @@ def test_a_delivered_first_channel_never_tries_the_next(client: TestClient, cloc
     assert [s["channel"] for s in status_of(client, omnimessage_id)["statuses"]] == ["sms"]
 
 
-def test_number_on_the_messente_blacklist_is_accepted_but_rejected(client: TestClient, clock: ManualClock) -> None:
+def test_number_on_the_messente_blacklist_is_accepted_but_rejected(
+    client: TestClient, clock: ManualClock
+) -> None:
     client.post("/v1/phonebook/blacklist", json={"phoneNumber": TO}, auth=MESSENTE_AUTH)
     omnimessage_id = send(client, {"to": TO, "messages": [SMS]}).json()["omnimessage_id"]
     clock.advance(10)
@@ -296,7 +326,9 @@ def test_cancel_before_due_is_202_empty_object_and_the_message_never_goes(
 
 
 @pytest.mark.parametrize("omnimessage_id", ["sent-now", "due", "6f1c0000-0000-0000-0000-000000000000"])
-def test_cancel_after_due_or_unknown_is_404(client: TestClient, clock: ManualClock, omnimessage_id: str) -> None:
+def test_cancel_after_due_or_unknown_is_404(
+    client: TestClient, clock: ManualClock, omnimessage_id: str
+) -> None:
     if omnimessage_id == "sent-now":
         omnimessage_id = send(client, {"to": TO, "messages": [SMS]}).json()["omnimessage_id"]
     elif omnimessage_id == "due":
@@ -310,7 +342,9 @@ def test_cancel_after_due_or_unknown_is_404(client: TestClient, clock: ManualClo
 
 
 @pytest.mark.parametrize(("method", "code", "status"), [("PUT", "107", 405), ("GET", "107", 405)])
-def test_wrong_method_is_answered_in_messente_shape(client: TestClient, method: str, code: str, status: int) -> None:
+def test_wrong_method_is_answered_in_messente_shape(
+    client: TestClient, method: str, code: str, status: int
+) -> None:
     response = client.request(method, "/v1/omnimessage", auth=MESSENTE_AUTH)
 
     assert response.status_code == status

@@ -156,7 +156,12 @@ def test_contact_lifecycle_parses_with_the_sdk(client: TestClient) -> None:
     created = call(client, "POST", "/contacts", CONTACT)
     assert created.status_code == 201
     contact = messente_api.ContactEnvelope.from_json(created.text).contact
-    assert (contact.phone_number, contact.first_name, contact.custom3, contact.company) == (PHONE, "Ann", "x", None)
+    assert (contact.phone_number, contact.first_name, contact.custom3, contact.company) == (
+        PHONE,
+        "Ann",
+        "x",
+        None,
+    )
 
     updated = call(client, "PATCH", f"/contacts/{PHONE}", {"company": "ACME", "firstName": "Anna"})
     assert updated.status_code == 200
@@ -185,7 +190,9 @@ def test_contact_lifecycle_parses_with_the_sdk(client: TestClient) -> None:
         ("GET", f"/contacts/{OTHER}/groups", None, 404, "203"),
     ],
 )
-def test_contact_errors(client: TestClient, method: str, path: str, body: Any, status: int, code: str) -> None:
+def test_contact_errors(
+    client: TestClient, method: str, path: str, body: Any, status: int, code: str
+) -> None:
     call(client, "POST", "/contacts", CONTACT)
 
     response = call(client, method, path, body)

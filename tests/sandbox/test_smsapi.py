@@ -22,7 +22,17 @@ def test_send_answers_with_a_list_entry_per_number(client: TestClient) -> None:
     body = response.json()
     assert body["count"] == 2
     first = body["list"][0]
-    assert set(first) == {"id", "points", "number", "date_sent", "submitted_number", "status", "error", "idx", "parts"}
+    assert set(first) == {
+        "id",
+        "points",
+        "number",
+        "date_sent",
+        "submitted_number",
+        "status",
+        "error",
+        "idx",
+        "parts",
+    }
     assert (first["number"], first["status"], first["idx"], first["parts"], first["error"]) == (
         NUMBER,
         "QUEUE",
@@ -76,7 +86,9 @@ def test_errors_come_inside_http_200(client: TestClient, params: dict[str, str],
 
 
 def test_blacklisted_and_invalid_numbers_are_listed_while_valid_ones_go(client: TestClient) -> None:
-    client.post("/smsapi/blacklist/phone_numbers", json={"phone_number": "48500000009"}, headers=SMSAPI_HEADERS)
+    client.post(
+        "/smsapi/blacklist/phone_numbers", json={"phone_number": "48500000009"}, headers=SMSAPI_HEADERS
+    )
 
     response = sms_do(client, to=f"{NUMBER},48500000009,abc", message="hi")
 

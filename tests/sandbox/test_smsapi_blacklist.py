@@ -51,7 +51,9 @@ def test_add_accepts_form_encoding_too(client: TestClient) -> None:
         ({"phone_number": "48500000000", "expire_at": "soon"}, "expire_at"),
     ],
 )
-def test_invalid_entry_is_400_with_the_field_path(client: TestClient, body: dict[str, Any], path: str) -> None:
+def test_invalid_entry_is_400_with_the_field_path(
+    client: TestClient, body: dict[str, Any], path: str
+) -> None:
     response = client.post(BASE, json=body, headers=SMSAPI_HEADERS)
 
     assert response.status_code == 400
