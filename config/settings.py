@@ -26,14 +26,18 @@ class MessenteSettings(BaseModel):
     timeouts: Timeouts = Timeouts()
     # Messente answers 429 above ~150 requests/s per client IP.
     rate_per_second: float = Field(150.0, gt=0)
+    native_schedule: bool = False  # pass time_to_send to Messente instead of holding it locally
 
 
 class SmsapiSettings(BaseModel):
     enabled: bool = False
-    base_url: str = "https://api.smsapi.com"
+    base_url: str = "https://api.smsapi.com"  # or https://api.smsapi.pl for Polish accounts
     token: SecretStr = SecretStr("")
     timeouts: Timeouts = Timeouts()
     rate_per_second: float = Field(100.0, gt=0)
+    sender: str | None = None  # used when a message names no sender
+    fast_for_high: bool = False  # fast=1 (SMSAPI's priority lane, costs more) for priority=high
+    native_schedule: bool = False  # pass time_to_send as `date` instead of holding it locally
 
 
 class DirectMessengerSettings(BaseModel):
@@ -44,6 +48,10 @@ class DirectMessengerSettings(BaseModel):
     api_token: SecretStr = SecretStr("")
     timeouts: Timeouts = Timeouts()
     rate_per_second: float = Field(50.0, gt=0)
+    sender: str | None = None
+    conversion: Literal[0, 1, 2] | None = None
+    native_schedule: bool = False  # pass time_to_send as `deliverytime`
+    delivery_timezone: str = "UTC"  # DM does not document the zone of deliverytime
 
 
 class RetrySettings(BaseModel):

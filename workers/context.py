@@ -7,6 +7,7 @@ import random
 import threading
 from dataclasses import dataclass
 
+import httpx
 import redis
 from celery import Celery
 
@@ -15,7 +16,9 @@ from producers.client import Smsq
 from producers.publisher import CeleryPublisher
 from producers.store import MessageStore
 from workers.providers.base import Provider
+from workers.providers.direct_messenger import DirectMessengerClient
 from workers.providers.messente import MessenteClient
+from workers.providers.smsapi import SmsapiClient
 from workers.sending import Sender
 
 
@@ -34,10 +37,35 @@ class WorkerContext:
         self.redis.close()
 
 
-def build_providers(settings: Settings) -> dict[str, Provider]:
+def build_providers(
+    settings: Settings, *, transport: httpx.BaseTransport | None = None
+) -> dict[str, Provider]:
+    """One client per enabled provider, each with its own connection pool and explicit timeouts."""
     providers: dict[str, Provider] = {}
     if settings.messente.enabled:
-        providers["messente"] = MessenteClient.from_settings(settings.messente)
+        messente = settings.messente
+        providers["messente"] = MessenteClient.from_settings(
+            messente, transport=transport, native_schedule=messente.native_schedule
+        )
+    if settings.smsapi.enabled:
+        smsapi = settings.smsapi
+        providers["smsapi"] = SmsapiClient.from_settings(
+            smsapi,
+            transport=transport,
+            sender=smsapi.sender,
+            fast_for_high=smsapi.fast_for_high,
+            native_schedule=smsapi.native_schedule,
+        )
+    if settings.direct_messenger.enabled:
+        dm = settings.direct_messenger
+        providers["direct_messenger"] = DirectMessengerClient.from_settings(
+            dm,
+            transport=transport,
+            sender=dm.sender,
+            conversion=dm.conversion,
+            native_schedule=dm.native_schedule,
+            delivery_timezone=dm.delivery_timezone,
+        )
     return providers
 
 
