@@ -10,7 +10,8 @@ from typing import Any
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 HEX = re.compile(r"^(?:[0-9a-fA-F]{2})+$")
 CHANNELS = ("sms", "viber", "whatsapp", "telegram", "rcs")
-AUTOCONVERT = ("on", "full", "off")
+# The document says on|full|off; the official SDK sends full|true|false. Both are accepted.
+AUTOCONVERT = ("on", "full", "off", "true", "false")
 TEXT_STORE = ("plaintext", "sha256", "nostore")
 PRIORITIES = ("low", "regular", "high")
 VIBER_VIDEO_MAX_BYTES = 200 * 1024 * 1024

@@ -52,6 +52,7 @@ VIBER_VIDEO = {
     [
         SMS,
         {"channel": "sms", "text": "x", "validity": 60, "autoconvert": "full", "udh": "050003CC0201"},
+        {"channel": "sms", "text": "x", "autoconvert": "false"},  # the SDK's spelling
         {"channel": "viber", "image_url": "https://img/x.png"},
         {"channel": "viber", "text": "t", "button_text": "Go", "button_url": "https://x"},
         {
