@@ -26,7 +26,7 @@ class MessenteSettings(BaseModel):
     timeouts: Timeouts = Timeouts()
     # Messente answers 429 above ~150 requests/s per client IP.
     rate_per_second: float = Field(150.0, gt=0)
-    native_schedule: bool = False  # pass time_to_send to Messente instead of holding it locally
+    burst: int = Field(15, ge=1)
 
 
 class SmsapiSettings(BaseModel):
@@ -35,9 +35,9 @@ class SmsapiSettings(BaseModel):
     token: SecretStr = SecretStr("")
     timeouts: Timeouts = Timeouts()
     rate_per_second: float = Field(100.0, gt=0)
+    burst: int = Field(10, ge=1)
     sender: str | None = None  # used when a message names no sender
     fast_for_high: bool = False  # fast=1 (SMSAPI's priority lane, costs more) for priority=high
-    native_schedule: bool = False  # pass time_to_send as `date` instead of holding it locally
 
 
 class DirectMessengerSettings(BaseModel):
@@ -48,9 +48,9 @@ class DirectMessengerSettings(BaseModel):
     api_token: SecretStr = SecretStr("")
     timeouts: Timeouts = Timeouts()
     rate_per_second: float = Field(50.0, gt=0)
+    burst: int = Field(5, ge=1)
     sender: str | None = None
     conversion: Literal[0, 1, 2] | None = None
-    native_schedule: bool = False  # pass time_to_send as `deliverytime`
     delivery_timezone: str = "UTC"  # DM does not document the zone of deliverytime
 
 
@@ -70,6 +70,20 @@ class LaneSettings(BaseModel):
     # What to do with a message whose lease expired (worker killed mid-call): an OTP is worth a
     # possible duplicate; a marketing message is not.
     on_lease_expiry: dict[str, LeaseExpiry] = {"high": "resend", "regular": "unknown", "low": "unknown"}
+    # Share of each provider's burst that only the high lane may use, so bulk never starves OTP.
+    high_reserve: float = Field(0.3, ge=0, lt=1)
+    # A rate-limit wait up to this long is slept in the task; a longer one requeues the message.
+    max_inline_wait: float = Field(0.5, ge=0)
+
+
+class HealthSettings(BaseModel):
+    """Circuit breaker per provider: errors over a sliding window (see workers/health.py)."""
+
+    window_seconds: int = Field(60, ge=1)
+    bucket_seconds: int = Field(10, ge=1)
+    threshold: float = Field(0.5, gt=0, le=1)
+    min_requests: int = Field(5, ge=1)
+    cooldown_seconds: float = Field(30.0, gt=0)
 
 
 class ScheduleSettings(BaseModel):
@@ -79,6 +93,10 @@ class ScheduleSettings(BaseModel):
     horizon_days: float = Field(90.0, gt=0)
     # A message claimed for release is re-released after this long if its publisher died.
     claim_lease_seconds: float = Field(30.0, gt=0)
+    # False: hold scheduled messages in smsq until due (blacklist and cancel apply at send time).
+    # True: send at once with the time attached; the provider schedules (Messente time_to_send,
+    # SMSAPI date, Direct Messenger deliverytime) and cancel asks the provider.
+    at_provider: bool = False
 
 
 class Routing(BaseModel):
@@ -112,6 +130,7 @@ class Settings(BaseSettings):
 
     retry: RetrySettings = RetrySettings()
     lanes: LaneSettings = LaneSettings()
+    health: HealthSettings = HealthSettings()
     schedule: ScheduleSettings = ScheduleSettings()
 
     # Finished records expire after this long.

@@ -15,10 +15,12 @@ from config.settings import Settings
 from producers.client import Smsq
 from producers.publisher import CeleryPublisher
 from producers.store import MessageStore
+from workers.health import HealthPolicy, ProviderHealth
 from workers.providers.base import Provider
 from workers.providers.direct_messenger import DirectMessengerClient
 from workers.providers.messente import MessenteClient
 from workers.providers.smsapi import SmsapiClient
+from workers.ratelimit import Limit, RateLimiter
 from workers.sending import Sender
 
 
@@ -45,7 +47,7 @@ def build_providers(
     if settings.messente.enabled:
         messente = settings.messente
         providers["messente"] = MessenteClient.from_settings(
-            messente, transport=transport, native_schedule=messente.native_schedule
+            messente, transport=transport, native_schedule=settings.schedule.at_provider
         )
     if settings.smsapi.enabled:
         smsapi = settings.smsapi
@@ -54,7 +56,7 @@ def build_providers(
             transport=transport,
             sender=smsapi.sender,
             fast_for_high=smsapi.fast_for_high,
-            native_schedule=smsapi.native_schedule,
+            native_schedule=settings.schedule.at_provider,
         )
     if settings.direct_messenger.enabled:
         dm = settings.direct_messenger
@@ -63,10 +65,24 @@ def build_providers(
             transport=transport,
             sender=dm.sender,
             conversion=dm.conversion,
-            native_schedule=dm.native_schedule,
+            native_schedule=settings.schedule.at_provider,
             delivery_timezone=dm.delivery_timezone,
         )
     return providers
+
+
+def build_limiter(settings: Settings, client: redis.Redis) -> RateLimiter:
+    """One limit per provider account, shared through Redis by every worker process."""
+    reserve = settings.lanes.high_reserve
+    limits = {
+        name: Limit(block.rate_per_second, burst=block.burst, high_reserve=reserve)
+        for name, block in (
+            ("messente", settings.messente),
+            ("smsapi", settings.smsapi),
+            ("direct_messenger", settings.direct_messenger),
+        )
+    }
+    return RateLimiter(client, limits, prefix=settings.key_prefix)
 
 
 def build_context(settings: Settings, app: Celery) -> WorkerContext:
@@ -82,6 +98,11 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         retry=settings.retry,
         lease_seconds=settings.lanes.lease_seconds,
         rng=random.Random(),
+        limiter=build_limiter(settings, client),
+        health=ProviderHealth(
+            client, HealthPolicy(**settings.health.model_dump()), prefix=settings.key_prefix
+        ),
+        max_inline_wait=settings.lanes.max_inline_wait,
     )
     producer = Smsq(store, CeleryPublisher(app))
     return WorkerContext(settings, client, store, providers, sender, producer)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,8 +18,10 @@ from config.settings import RetrySettings, Routing
 from producers.models import Omnimessage
 from producers.store import MessageStore
 from workers.backoff import backoff_delay
+from workers.health import ProviderHealth
 from workers.providers.base import OutboundMessage, Provider, SendResult
 from workers.providers.errors import PermanentError, ProviderError, RateLimited, TransientError
+from workers.ratelimit import RateLimiter
 from workers.text_store import stored_body
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,11 @@ class Sender:
     lease_seconds: float
     rng: random.Random = field(default_factory=random.Random)
     is_blacklisted: Callable[[str], bool] = lambda phone: False
+    limiter: RateLimiter | None = None
+    health: ProviderHealth | None = None
+    # A token wait up to this long is slept in the task; a longer one requeues the message.
+    max_inline_wait: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass(frozen=True)
@@ -80,17 +88,34 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         finish("blocked", _error_fields("blacklisted", "the recipient is on the blacklist"))
         return Outcome("blocked")
 
-    provider = choose_provider(message, sender.providers, sender.routing)
-    if provider is None:
+    capable = capable_providers(message, sender.providers, sender.routing)
+    if not capable:
         detail = f"no enabled provider can deliver {'/'.join(message.channels)}"
         finish("failed", _error_fields("no-provider", detail))
         return Outcome("failed", detail)
+    failing = sender.health.open_circuits([p.name for p in capable]) if sender.health else set()
+    provider = pick(capable, failing=failing, avoid=record.get("last_failed_provider") or None)
+    if provider is None:
+        # Every provider for this channel has its circuit open: an attempt spent without a call.
+        names = ", ".join(p.name for p in capable)
+        circuit = TransientError(
+            names, "circuit open: every provider for this channel is failing", code="circuit-open"
+        )
+        return _after_transient(message_id, circuit, attempt, names, sender, finish)
+
+    wait = _take_token(sender, provider.name, record.get("priority", "regular"))
+    if wait > 0:
+        # Our own global limit said wait: not a failed attempt, just later.
+        finish("queued", schedule_at_ms=store.now_ms() + int(wait * 1000))
+        return Outcome("queued", f"rate limit of {provider.name}", retry_in=wait)
 
     try:
         result = provider.send(OutboundMessage(message_id=message_id, omnimessage=message))
     except RateLimited as exc:
-        # Not the message's fault: requeue without spending an attempt.
+        # Not the message's fault: requeue without spending an attempt, and slow every worker down.
         wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
+        if sender.limiter is not None:
+            sender.limiter.pause(provider.name, wait)
         finish(
             "queued",
             _error_fields(exc.code, exc.detail),
@@ -99,8 +124,10 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         )
         return Outcome("queued", str(exc), retry_in=wait)
     except TransientError as exc:
+        _record_health(sender, provider.name, ok=False)
         return _after_transient(message_id, exc, attempt, provider.name, sender, finish)
     except PermanentError as exc:
+        _record_health(sender, provider.name, ok=True)  # the provider answered; the message is at fault
         finish(
             "failed",
             {**_error_fields(exc.code, exc.detail), "attempts": attempt, "provider": provider.name},
@@ -108,6 +135,7 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         )
         return Outcome("failed", str(exc))
 
+    _record_health(sender, provider.name, ok=True)
     finish(
         "sent",
         _sent_fields(result, attempt, record, message),
@@ -126,7 +154,7 @@ def _after_transient(
 ) -> Outcome:
     now = sender.store.now_ms()
     entry = _attempt_entry(attempt, provider, now, "transient", exc)
-    fields = {**_error_fields(exc.code, exc.detail), "attempts": attempt, "provider": provider}
+    fields = {**_error_fields(exc.code, exc.detail), "attempts": attempt, "last_failed_provider": provider}
     if attempt >= sender.retry.max_attempts:
         finish("failed", fields, attempt=entry)
         return Outcome("failed", f"gave up after {attempt} attempts: {exc}")
@@ -136,16 +164,39 @@ def _after_transient(
     return Outcome("queued", str(exc), retry_in=delay)
 
 
-def choose_provider(
+def capable_providers(
     message: Omnimessage, providers: Mapping[str, Provider], routing: Routing
-) -> Provider | None:
-    """The first enabled provider, in the configured order, that can deliver the whole chain."""
-    first_channel = message.messages[0].channel
-    for name in getattr(routing, first_channel):
-        provider = providers.get(name)
-        if provider is not None and set(message.channels) <= provider.channels:
-            return provider
-    return None
+) -> list[Provider]:
+    """Enabled providers that can deliver the whole chain, in the configured order for its first channel."""
+    names = getattr(routing, message.messages[0].channel)
+    found = [providers.get(name) for name in names]
+    return [p for p in found if p is not None and set(message.channels) <= p.channels]
+
+
+def pick(capable: list[Provider], *, failing: set[str], avoid: str | None) -> Provider | None:
+    """The first provider whose circuit is closed; on a retry, not the one that just failed if another
+    is available (so one message fails over at once, before enough errors open the circuit)."""
+    healthy = [p for p in capable if p.name not in failing]
+    preferred = [p for p in healthy if p.name != avoid] or healthy
+    return preferred[0] if preferred else None
+
+
+def _take_token(sender: Sender, provider: str, priority: str) -> float:
+    """Seconds still to wait for a token after waiting inline up to ``max_inline_wait``; 0 = go."""
+    if sender.limiter is None:
+        return 0.0
+    waited = 0.0
+    wait = sender.limiter.acquire(provider, priority)
+    while wait > 0 and waited + wait <= sender.max_inline_wait:
+        sender.sleep(wait)
+        waited += wait
+        wait = sender.limiter.acquire(provider, priority)
+    return wait
+
+
+def _record_health(sender: Sender, provider: str, *, ok: bool) -> None:
+    if sender.health is not None and sender.health.record(provider, ok):
+        log.warning("circuit opened for %s: too many errors; failing over", provider)
 
 
 def _sent_fields(

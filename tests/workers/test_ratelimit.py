@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from workers.ratelimit import Limit, RateLimiter
+
+
+def burst_granted(limiter: RateLimiter, tier: str, tries: int = 100) -> int:
+    """How many requests in a tight loop are granted before the first denial."""
+    for n in range(tries):
+        if limiter.acquire("p", tier) > 0:
+            return n
+    return tries
+
+
+@pytest.mark.parametrize(("tier", "expected"), [("high", 10), ("regular", 7), ("low", 7), ("status", 3)])
+def test_each_tier_gets_its_share_of_the_burst(redis_client: redis.Redis, tier: str, expected: int) -> None:
+    # A slow rate, so the burst is all that is granted within the loop.
+    limiter = RateLimiter(redis_client, {"p": Limit(0.5, burst=10, high_reserve=0.3)})
+    assert burst_granted(limiter, tier) == expected
+
+
+def test_bulk_cannot_take_what_high_has_reserved(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, {"p": Limit(0.5, burst=10, high_reserve=0.3)})
+    assert burst_granted(limiter, "low") == 7
+    assert burst_granted(limiter, "high") == 3  # the reserved part is still there for OTP
+
+
+def test_a_denial_says_how_long_to_wait_and_takes_nothing(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, {"p": Limit(10, burst=1)})
+    assert limiter.acquire("p", "high") == 0
+    wait = limiter.acquire("p", "high")
+    assert 0.05 < wait <= 0.1
+    assert limiter.acquire("p", "high") == pytest.approx(wait, abs=0.01)  # the denial consumed nothing
+
+
+def test_the_long_run_rate_matches_the_limit(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, {"p": Limit(200, burst=5)})
+    granted, started = 0, time.monotonic()
+    while time.monotonic() - started < 1.0:
+        wait = limiter.acquire("p", "regular")
+        if wait == 0:
+            granted += 1
+        else:
+            time.sleep(wait)
+    assert 190 <= granted <= 210
+
+
+def test_pause_stops_every_tier_for_the_given_time(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, {"p": Limit(1000, burst=10)})
+    limiter.pause("p", 2.0)
+    assert 1.9 < limiter.acquire("p", "high") <= 2.01
+    assert limiter.acquire("p", "low") > 1.9
+
+
+def test_unlimited_providers_and_unknown_tiers(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, {"p": Limit(1)})
+    assert limiter.acquire("other", "low") == 0
+    with pytest.raises(ValueError, match="unknown rate-limit tier 'bulk'"):
+        limiter.acquire("p", "bulk")

@@ -1,0 +1,98 @@
+"""Provider health: errors over a sliding window and a circuit breaker, shared by every worker.
+
+Outcomes are counted in Redis buckets of ``bucket_seconds``; when the error rate over the window
+reaches ``threshold`` (with at least ``min_requests`` calls), the circuit opens for ``cooldown``
+seconds and sends go to the next provider for the channel. When the cool-down ends the provider is
+probed again with live traffic, on a fresh window; failing again reopens it at once.
+
+Only failures that say something about the provider count: transient errors (5xx, timeouts,
+connection errors). A permanent error is about the message; a 429 is about our rate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+# KEYS: circuit key   ARGV: bucket key prefix, current bucket index, buckets in window, ok (1|0),
+#                           min requests, threshold, cooldown ms, bucket ttl s
+# Returns 1 when this outcome opened the circuit.
+_RECORD = """
+local bucket = ARGV[1] .. ARGV[2]
+redis.call('HINCRBY', bucket, ARGV[4] == '1' and 'ok' or 'error', 1)
+redis.call('EXPIRE', bucket, ARGV[8])
+if ARGV[4] == '1' or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local ok, errors = 0, 0
+local current = tonumber(ARGV[2])
+for i = current - tonumber(ARGV[3]) + 1, current do
+  local counts = redis.call('HMGET', ARGV[1] .. i, 'ok', 'error')
+  ok = ok + (tonumber(counts[1]) or 0)
+  errors = errors + (tonumber(counts[2]) or 0)
+end
+local total = ok + errors
+if total >= tonumber(ARGV[5]) and errors / total >= tonumber(ARGV[6]) then
+  redis.call('SET', KEYS[1], 'open', 'PX', ARGV[7])
+  for i = current - tonumber(ARGV[3]) + 1, current do redis.call('DEL', ARGV[1] .. i) end
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    window_seconds: int = 60
+    bucket_seconds: int = 10
+    threshold: float = 0.5
+    min_requests: int = 5
+    cooldown_seconds: float = 30.0
+
+
+class ProviderHealth:
+    def __init__(
+        self,
+        client: redis.Redis,
+        policy: HealthPolicy = HealthPolicy(),
+        *,
+        prefix: str = "smsq",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = client
+        self.policy = policy
+        self.prefix = prefix
+        self.clock = clock
+        self._record = client.register_script(_RECORD)
+
+    def _circuit_key(self, provider: str) -> str:
+        return f"{self.prefix}:circuit:{provider}"
+
+    def record(self, provider: str, ok: bool) -> bool:
+        """Count one call's outcome; returns True if it opened the circuit."""
+        policy = self.policy
+        buckets = max(1, policy.window_seconds // policy.bucket_seconds)
+        opened = self._record(
+            keys=[self._circuit_key(provider)],
+            args=[
+                f"{self.prefix}:health:{provider}:",
+                int(self.clock() // policy.bucket_seconds),
+                buckets,
+                "1" if ok else "0",
+                policy.min_requests,
+                policy.threshold,
+                int(policy.cooldown_seconds * 1000),
+                policy.window_seconds * 2,
+            ],
+        )
+        return bool(opened)
+
+    def is_open(self, provider: str) -> bool:
+        return bool(self.redis.exists(self._circuit_key(provider)))
+
+    def open_circuits(self, providers: list[str]) -> set[str]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in providers:
+                pipe.exists(self._circuit_key(name))
+            return {name for name, is_open in zip(providers, pipe.execute(), strict=True) if is_open}
