@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # A send denied by a 429 without Retry-After waits this long (seconds) before going again.
 DEFAULT_RATE_LIMIT_WAIT = 1.0
+# The attempt-log note of a send the provider refused as a repeat of one it already accepted.
+DUPLICATE_NOTE = "the provider had already accepted this message id from an earlier attempt; not sent again"
 
 
 @dataclass
@@ -136,11 +138,12 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         return Outcome("failed", str(exc))
 
     _record_health(sender, provider.name, ok=True)
-    finish(
-        "sent",
-        _sent_fields(result, attempt, record, message),
-        attempt=_attempt_entry(attempt, provider.name, store.now_ms(), "sent"),
-    )
+    entry = _attempt_entry(attempt, provider.name, store.now_ms(), "sent")
+    if result.duplicate:
+        # An earlier attempt whose answer was lost (a read timeout) had gone out; nothing new was sent.
+        entry.update(code="duplicate", detail=DUPLICATE_NOTE)
+        log.info("message %s: %s already had it; not sent again", message_id, provider.name)
+    finish("sent", _sent_fields(result, attempt, record, message), attempt=entry)
     return Outcome("sent", result.provider_message_id)
 
 

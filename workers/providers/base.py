@@ -29,6 +29,9 @@ class SendResult:
     provider: str
     provider_message_id: str  # the id to poll status or cancel with (Messente omnimessage_id)
     parts: tuple[SentPart, ...] = ()
+    # True: the provider refused this send as a repeat of one it already accepted (SMSAPI code 53,
+    # a repeated idx), so nothing new went out; the message counts as sent by that earlier request.
+    duplicate: bool = False
 
 
 @runtime_checkable

@@ -114,7 +114,7 @@ def parse_send(response: httpx.Response, message: OutboundMessage, sender: str |
         if str(data["error"]) == ALREADY_SENT:
             # The first send with this idx went out; SMSAPI does not say under which id, but it
             # echoes idx (= the smsq id) in delivery callbacks, so the smsq id stands in for it.
-            return SendResult(provider=NAME, provider_message_id=message.message_id)
+            return SendResult(provider=NAME, provider_message_id=message.message_id, duplicate=True)
         raise error_from_body(data, response.status_code)
     try:
         first = data["list"][0]

@@ -167,7 +167,12 @@ def test_a_repeated_idx_is_treated_as_already_sent() -> None:
     result = make(Wire(httpx.Response(200, json=body))).send(outbound())
     assert result.provider == "smsapi"
     assert result.provider_message_id == MESSAGE_ID  # idx: SMSAPI echoes it in callbacks
+    assert result.duplicate is True
     assert result.parts == ()
+
+
+def test_a_first_send_is_not_a_duplicate() -> None:
+    assert make(Wire(httpx.Response(200, json=SUCCESS))).send(outbound()).duplicate is False
 
 
 SEND_ERRORS = sorted((code for code in smsapi.ERROR_CODES if code != smsapi.ALREADY_SENT), key=int)
