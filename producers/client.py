@@ -44,10 +44,15 @@ class Smsq:
         publisher: Publisher,
         *,
         schedule_horizon: timedelta = timedelta(days=90),
+        schedule_at_provider: bool = False,
+        cancel_timeout: float = 15.0,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.schedule_horizon = schedule_horizon
+        # True: a future time_to_send is handed to the provider at once instead of held here.
+        self.schedule_at_provider = schedule_at_provider
+        self.cancel_timeout = cancel_timeout
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Smsq:
@@ -59,7 +64,12 @@ class Smsq:
             retention_seconds=int(settings.retention_days * 86400),
         )
         publisher = CeleryPublisher(make_celery(settings))
-        return cls(store, publisher, schedule_horizon=timedelta(days=settings.schedule.horizon_days))
+        return cls(
+            store,
+            publisher,
+            schedule_horizon=timedelta(days=settings.schedule.horizon_days),
+            schedule_at_provider=settings.schedule.at_provider,
+        )
 
     def send(
         self, message: Omnimessage | Mapping[str, Any], *, idempotency_key: str | None = None
@@ -77,7 +87,7 @@ class Smsq:
         if due_ms is not None and due_ms > horizon_ms:
             days = self.schedule_horizon.total_seconds() / 86400
             raise InvalidInput([("time_to_send", f"is more than {days:g} days ahead")])
-        scheduled = due_ms is not None and due_ms > now_ms
+        scheduled = due_ms is not None and due_ms > now_ms and not self.schedule_at_provider
 
         message_id = str(uuid.uuid4())
         fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
@@ -113,15 +123,25 @@ class Smsq:
         }
 
     def cancel(self, message_id: str) -> MessageResult:
-        """Cancel a scheduled message. Raises CannotCancel if it was already released or finished."""
+        """Cancel a scheduled message: one smsq holds, or one a provider holds until its time_to_send
+        (then the provider is asked, and the answer awaited). Raises CannotCancel, saying why, for a
+        message already released or sent."""
         outcome = self.store.transition(
             _checked_id(message_id), "cancelled", allowed_from={"scheduled"}, unschedule=True
         )
         if outcome.previous is None:
             raise MessageNotFound(message_id)
-        if not outcome.ok:
-            raise CannotCancel(message_id, outcome.previous)
-        return self.result(message_id)
+        if outcome.ok:
+            return self.result(message_id)
+        record = self.store.get(message_id) or {}
+        if outcome.previous == "sent" and record.get("provider_scheduled") == "1":
+            answer = self.publisher.call(
+                names.CANCEL_AT_PROVIDER_TASK, {"message_id": message_id}, names.HIGH, self.cancel_timeout
+            )
+            if answer.get("cancelled"):
+                return self.result(message_id)
+            raise CannotCancel(message_id, answer.get("status", "sent"), answer.get("reason") or None)
+        raise CannotCancel(message_id, outcome.previous)
 
 
 def record_fields(message_id: str, message: Omnimessage, now_ms: int, status: str) -> dict[str, str | int]:

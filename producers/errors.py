@@ -50,10 +50,10 @@ class MessageNotFound(SmsqError, LookupError):
 
 
 class CannotCancel(SmsqError):
-    def __init__(self, message_id: str, status: str) -> None:
+    def __init__(self, message_id: str, status: str, reason: str | None = None) -> None:
         self.message_id = message_id
         self.status = status
-        reason = {
+        reason = reason or {
             "queued": "it was already released to a send queue",
             "sending": "it is being sent right now",
             "sent": "it was already sent",

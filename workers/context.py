@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import redis
@@ -103,8 +104,14 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
             client, HealthPolicy(**settings.health.model_dump()), prefix=settings.key_prefix
         ),
         max_inline_wait=settings.lanes.max_inline_wait,
+        schedule_at_provider=settings.schedule.at_provider,
     )
-    producer = Smsq(store, CeleryPublisher(app))
+    producer = Smsq(
+        store,
+        CeleryPublisher(app),
+        schedule_horizon=timedelta(days=settings.schedule.horizon_days),
+        schedule_at_provider=settings.schedule.at_provider,
+    )
     return WorkerContext(settings, client, store, providers, sender, producer)
 
 

@@ -48,6 +48,8 @@ class Sender:
     # A token wait up to this long is slept in the task; a longer one requeues the message.
     max_inline_wait: float = 0.5
     sleep: Callable[[float], None] = time.sleep
+    # Providers were built to pass time_to_send on (settings.schedule.at_provider).
+    schedule_at_provider: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,18 @@ def _record_health(sender: Sender, provider: str, *, ok: bool) -> None:
         log.warning("circuit opened for %s: too many errors; failing over", provider)
 
 
+def _held_by_provider(sender: Sender, message: Omnimessage) -> bool:
+    due = message.time_to_send
+    return sender.schedule_at_provider and due is not None and due.timestamp() * 1000 > sender.store.now_ms()
+
+
 def _sent_fields(
-    result: SendResult, attempt: int, record: Mapping[str, str], message: Omnimessage
+    result: SendResult,
+    attempt: int,
+    record: Mapping[str, str],
+    message: Omnimessage,
+    *,
+    held_by_provider: bool = False,
 ) -> dict[str, str | int]:
     parts = [{"channel": p.channel, "id": p.provider_message_id, "sender": p.sender} for p in result.parts]
     return {
@@ -213,6 +225,8 @@ def _sent_fields(
         "attempts": attempt,
         "lease_token": "",
         "body": stored_body(record["body"], message.text_store),
+        # The provider holds it until time_to_send: cancel must ask the provider.
+        "provider_scheduled": "1" if held_by_provider else "",
     }
 
 

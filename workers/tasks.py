@@ -10,6 +10,7 @@ from celery import Celery, Task
 
 from config import names
 from producers.errors import InvalidInput
+from workers.cancelling import cancel_at_provider
 from workers.context import context_for
 from workers.payloads import SendPayload, SubmitPayload, decode
 from workers.sending import send_message
@@ -29,6 +30,18 @@ def register_tasks(app: Celery) -> None:
             return
         outcome = send_message(str(payload.message_id), context.sender)
         log.info("message %s: %s %s", payload.message_id, outcome.status, outcome.detail)
+
+    @app.task(name=names.CANCEL_AT_PROVIDER_TASK, bind=True, ignore_result=False)
+    def cancel_at_provider_task(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = context_for(self.app)
+        try:
+            payload = decode(SendPayload, args, kwargs)
+        except InvalidInput as error:
+            context.store.dead_letter(
+                names.CANCEL_AT_PROVIDER_TASK, {"args": args, "kwargs": kwargs}, str(error)
+            )
+            return {"cancelled": False, "status": "invalid", "reason": str(error)}
+        return cancel_at_provider(str(payload.message_id), context.store, context.providers)
 
     @app.task(name=names.SUBMIT_TASK, bind=True, ignore_result=True)
     def submit(self: Task, *args: Any, **kwargs: Any) -> None:

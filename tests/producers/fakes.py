@@ -15,3 +15,9 @@ class RecordingPublisher:
         if self.fail:
             raise ConnectionError("broker unreachable")
         self.published.append((task, dict(kwargs), queue))
+
+    def call(self, task: str, kwargs: Mapping[str, Any], queue: str, timeout: float) -> Any:
+        self.publish(task, kwargs, queue)
+        return self.answer
+
+    answer: Any = None
