@@ -1,0 +1,273 @@
+"""SMS end to end through Direct Messenger and through SMSAPI, not only through Messente.
+
+Each provider gets its own stack (a real `smsq worker` and `smsq beat` as subprocesses) whose routing
+sends SMS through that provider alone, on its own Redis db and key prefix so its queues never mix with
+the main stack's (db 1). Assertions read both sides: what the sandbox received and the stored result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from pydantic import SecretStr
+
+from cli.processes import Stack, child_env, smsq_command, wait_until
+from cli.redis_server import RedisServer
+from config.celery import make_celery
+from config.settings import Settings, SmsapiSettings
+from producers.client import Smsq
+from tests.integration.conftest import wait_for
+from workers.providers.smsapi import SmsapiClient
+from workers.sending import DUPLICATE_NOTE
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "sandbox-token"
+DM_TO, SMSAPI_TO = "+37251234567", "+48500600700"
+# Faster than production so failures show in seconds; jitter 0 keeps the duplicate test's timing exact.
+FAST_RETRY = {
+    "retry__max_attempts": "3",
+    "retry__max_delay": "5",
+    "retry__jitter": "0",
+    "schedule__release_interval": "0.05",
+    "messente__enabled": "false",
+}
+# SMSAPI's read timeout and first backoff, chosen so a request held 2 s by the sandbox times out
+# (1 s) and its retry (2.5 s later) arrives after the sandbox has accepted the first one.
+SMSAPI_READ_TIMEOUT, SMSAPI_FIRST_BACKOFF, SMSAPI_HELD_MS = 1.0, 2.5, 2000
+
+
+def start_stack(
+    name: str, db: int, smsq_env: dict[str, str], redis_server: RedisServer, log_dir: Path
+) -> Iterator[Smsq]:
+    """A worker and beat on Redis db ``db`` with key prefix ``it-<name>``; yields a producer for them."""
+    env = {
+        "redis_url": redis_server.url.removesuffix("/0") + f"/{db}",
+        "key_prefix": f"it-{name}",
+        **FAST_RETRY,
+        **smsq_env,
+    }
+    settings = Settings(_env_file=None, redis_url=env["redis_url"], key_prefix=env["key_prefix"])  # type: ignore[call-arg]
+    with redis.Redis.from_url(env["redis_url"]) as client:
+        client.flushdb()  # only this stack's db: nothing left from an earlier run
+    with Stack(log_dir) as stack:
+        stack.start(
+            "worker",
+            smsq_command("worker", "--concurrency", "1", "--name", f"it-{name}@%h"),
+            child_env(**env),
+        )
+        stack.start("beat", smsq_command("beat"), child_env(**env))
+        app = make_celery(settings)
+        try:
+            wait_until(lambda: bool(app.control.ping(timeout=0.5)), timeout=60, what=f"the {name} worker")
+        except TimeoutError:
+            pytest.fail("\n".join(f"{c.name}:\n{c.log_tail()}" for c in stack.children))
+        yield Smsq.from_settings(settings)
+
+
+@pytest.fixture(scope="module")
+def dm_smsq(
+    redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Smsq]:
+    yield from start_stack(
+        "dm",
+        2,
+        {
+            "routing__sms": '["direct_messenger"]',
+            "direct_messenger__enabled": "true",
+            "direct_messenger__base_url": f"{sandbox_url}/dm",
+            "direct_messenger__api_token": TOKEN,
+            "retry__base_delay": "0.2",
+        },
+        redis_server,
+        tmp_path_factory.mktemp("stack-dm"),
+    )
+
+
+@pytest.fixture(scope="module")
+def smsapi_smsq(
+    redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Smsq]:
+    yield from start_stack(
+        "smsapi",
+        3,
+        {
+            "routing__sms": '["smsapi"]',
+            "smsapi__enabled": "true",
+            "smsapi__base_url": f"{sandbox_url}/smsapi",
+            "smsapi__token": TOKEN,
+            "smsapi__timeouts__read": str(SMSAPI_READ_TIMEOUT),
+            "retry__base_delay": str(SMSAPI_FIRST_BACKOFF),
+        },
+        redis_server,
+        tmp_path_factory.mktemp("stack-smsapi"),
+    )
+
+
+@pytest.fixture
+def sandbox(sandbox_url: str) -> Iterator[httpx.Client]:
+    """The sandbox's admin API, reset before each test."""
+    with httpx.Client(base_url=sandbox_url, timeout=5) as client:
+        client.post("/_admin/reset").raise_for_status()
+        yield client
+
+
+def sms(to: str, sender: str = "smsq", text: str = "hello") -> dict[str, Any]:
+    return {"to": to, "messages": [{"channel": "sms", "text": text, "sender": sender}]}
+
+
+def received(sandbox: httpx.Client, provider: str, path: str) -> list[dict[str, Any]]:
+    found = sandbox.get("/_admin/requests", params={"provider": provider, "path": path}).json()["requests"]
+    return [r for r in found if r["method"] == "POST"]
+
+
+def accepted(sandbox: httpx.Client, provider: str) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = sandbox.get("/_admin/messages", params={"provider": provider}).json()[
+        provider
+    ]
+    return messages
+
+
+def add_fault(sandbox: httpx.Client, **rule: Any) -> None:
+    sandbox.post("/_admin/faults", json=rule).raise_for_status()
+
+
+# --- Direct Messenger ---------------------------------------------------------------------------------
+
+
+def test_an_sms_goes_out_through_direct_messenger(dm_smsq: Smsq, sandbox: httpx.Client) -> None:
+    receipt = dm_smsq.send(sms(DM_TO, sender="Acme", text="Your code is 1234"))
+    result = wait_for(dm_smsq, receipt.message_id, {"sent", "failed"})
+    assert (result.status, result.provider, result.attempts) == ("sent", "direct_messenger", 1)
+    (request,) = received(sandbox, "dm", "/dm")
+    assert request["status"] == 200
+    # Form-encoded, digits-only receiver, the token in the body (masked by the sandbox's recorder).
+    assert request["body"] == {
+        "api_token": "***",
+        "smstext": "Your code is 1234",
+        "receiver": "37251234567",
+        "sender": "Acme",
+    }
+    (message,) = accepted(sandbox, "dm")
+    assert (message["to"], message["extra"]["text"]) == ("37251234567", "Your code is 1234")
+    # Without a dlruri Direct Messenger answers no id at all: the smsq id is the handle.
+    assert result.provider_message_id == receipt.message_id
+
+
+def test_a_direct_messenger_refusal_fails_at_once_with_its_field(
+    dm_smsq: Smsq, sandbox: httpx.Client
+) -> None:
+    """A numeric sender without '+' counts as alphanumeric at DM (11 at most): a 422 on `sender`."""
+    receipt = dm_smsq.send(sms(DM_TO, sender="123456789012"))
+    result = wait_for(dm_smsq, receipt.message_id, {"sent", "failed"})
+    assert (result.status, result.provider, result.attempts) == ("failed", "direct_messenger", 1)
+    assert result.last_error is not None and result.last_error.code == "sender"
+    assert "11 characters" in result.last_error.detail
+    assert [(a.outcome, a.code) for a in result.attempt_log] == [("permanent", "sender")]
+    assert [r["status"] for r in received(sandbox, "dm", "/dm")] == [422]
+    assert accepted(sandbox, "dm") == []
+
+
+def test_a_direct_messenger_5xx_is_retried_then_sent(dm_smsq: Smsq, sandbox: httpx.Client) -> None:
+    add_fault(sandbox, provider="dm", endpoint="POST /dm", kind="status", status=503, count=1)
+    receipt = dm_smsq.send(sms(DM_TO))
+    result = wait_for(dm_smsq, receipt.message_id, {"sent", "failed"})
+    assert (result.status, result.attempts) == ("sent", 2)
+    assert [(a.outcome, a.code) for a in result.attempt_log] == [("transient", "503"), ("sent", None)]
+    assert [r["status"] for r in received(sandbox, "dm", "/dm")] == [503, 200]
+
+
+# --- SMSAPI -------------------------------------------------------------------------------------------
+
+
+def test_an_sms_goes_out_through_smsapi(smsapi_smsq: Smsq, sandbox: httpx.Client) -> None:
+    receipt = smsapi_smsq.send(sms(SMSAPI_TO, sender="Acme", text="Your code is 1234"))
+    result = wait_for(smsapi_smsq, receipt.message_id, {"sent", "failed"})
+    assert (result.status, result.provider, result.attempts) == ("sent", "smsapi", 1)
+    (request,) = received(sandbox, "smsapi", "/smsapi/sms.do")
+    assert request["status"] == 200
+    assert request["headers"]["content-type"] == "application/json"
+    # JSON, digits-only `to`, the smsq id as idx with check_idx (SMSAPI's idempotency key).
+    assert request["body"] == {
+        "to": "48500600700",
+        "message": "Your code is 1234",
+        "format": "json",
+        "encoding": "utf-8",
+        "idx": receipt.message_id,
+        "check_idx": 1,
+        "from": "Acme",
+    }
+    (message,) = accepted(sandbox, "smsapi")
+    assert result.provider_message_id == message["message_id"]
+    assert message["extra"]["idx"] == receipt.message_id
+
+
+def test_an_smsapi_refusal_in_a_200_body_fails_at_once_with_its_code(
+    smsapi_smsq: Smsq, sandbox: httpx.Client, sandbox_url: str
+) -> None:
+    """The number is on SMSAPI's blacklist (put there with smsq's own Blacklist API client): sms.do
+    answers HTTP 200 with error 13, which the error table makes permanent."""
+    settings = SmsapiSettings(base_url=f"{sandbox_url}/smsapi", token=SecretStr(TOKEN))
+    client = SmsapiClient.from_settings(settings)
+    try:
+        assert client.blacklist_add(SMSAPI_TO) is True
+        assert [entry.phone for entry in client.blacklist()] == [SMSAPI_TO]  # back as E.164
+    finally:
+        client.close()
+    receipt = smsapi_smsq.send(sms(SMSAPI_TO))
+    result = wait_for(smsapi_smsq, receipt.message_id, {"sent", "failed"})
+    assert (result.status, result.provider, result.attempts) == ("failed", "smsapi", 1)
+    assert result.last_error is not None and result.last_error.code == "13"
+    assert "48500600700: The number is blacklisted for this user" in result.last_error.detail
+    assert [r["status"] for r in received(sandbox, "smsapi", "/smsapi/sms.do")] == [200]
+    assert accepted(sandbox, "smsapi") == []
+
+
+def test_an_smsapi_429_waits_retry_after_without_spending_an_attempt(
+    smsapi_smsq: Smsq, sandbox: httpx.Client
+) -> None:
+    add_fault(
+        sandbox, provider="smsapi", endpoint="POST /smsapi/sms.do", kind="rate_limit", retry_after=1, count=1
+    )
+    receipt = smsapi_smsq.send(sms(SMSAPI_TO))
+    result = wait_for(smsapi_smsq, receipt.message_id, {"sent", "failed"})
+    assert (result.status, result.attempts) == ("sent", 1)
+    limited, sent = result.attempt_log
+    assert (limited.outcome, limited.code, sent.outcome) == ("rate_limited", "429", "sent")
+    assert (sent.at - limited.at).total_seconds() >= 1.0  # Retry-After: 1 honoured
+    assert [r["status"] for r in received(sandbox, "smsapi", "/smsapi/sms.do")] == [429, 200]
+
+
+def test_a_lost_smsapi_answer_is_resent_safely_and_recorded_as_a_duplicate(
+    smsapi_smsq: Smsq, sandbox: httpx.Client
+) -> None:
+    """The sandbox holds the first request past the client's read timeout and then accepts it; the
+    retry carries the same idx, SMSAPI refuses it as a repeat (53), and the message is `sent` once."""
+    add_fault(
+        sandbox,
+        provider="smsapi",
+        endpoint="POST /smsapi/sms.do",
+        kind="latency",
+        latency_ms=SMSAPI_HELD_MS,
+        count=1,
+    )
+    receipt = smsapi_smsq.send(sms(SMSAPI_TO))
+    result = wait_for(smsapi_smsq, receipt.message_id, {"sent", "failed"}, timeout=30)
+    assert (result.status, result.provider, result.attempts) == ("sent", "smsapi", 2)
+    assert [(a.outcome, a.code) for a in result.attempt_log] == [
+        ("transient", "timeout"),
+        ("sent", "duplicate"),
+    ]
+    assert result.attempt_log[-1].detail == DUPLICATE_NOTE
+    assert result.provider_message_id == receipt.message_id  # SMSAPI echoes idx in its callbacks
+    assert len(accepted(sandbox, "smsapi")) == 1  # one message went out, not two
+    second = received(sandbox, "smsapi", "/smsapi/sms.do")[-1]
+    assert second["body"]["idx"] == receipt.message_id
+    record = smsapi_smsq.store.get(receipt.message_id)
+    assert record is not None and json.loads(record["provider_parts"]) == []
