@@ -11,6 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from config.settings import MessenteSettings
+from producers.models import to_e164
 from workers.providers import http
 from workers.providers.base import ChannelStatus, DeliveryStatus, OutboundMessage, SendResult, SentPart
 from workers.providers.errors import PermanentError, ProviderError, TransientError
@@ -48,10 +49,41 @@ KNOWN_STATUSES: Final = frozenset(
 )
 FINAL_STATUSES: Final = frozenset({"DELIVRD", "UNDELIV", "FAILED", "REJECTD", "DELETED", "EXPIRED", "SEEN"})
 TEMPORARY_ERR: Final = 999  # DeliveryResult.err: general temporary error
+# DeliveryResult.err -> its documented meaning. Only 999 is temporary; an undocumented value is kept
+# as given (ChannelStatus.err) and described as unknown, never a crash.
+DELIVERY_ERRORS: Final[dict[int, str]] = {
+    0: "No error",
+    1: "Delivery failure",
+    2: "Sending message expired",
+    3: "Invalid number",
+    4: "Error crediting account",
+    5: "Invalid number format",
+    6: "Too many identical messages",
+    7: "Sender name not allowed",
+    8: "Operator blacklisted",
+    9: "Unroutable",
+    10: "Seen",
+    TEMPORARY_ERR: "General temporary error",
+}
 
 
 def is_final(status: str | None) -> bool:
     return status in FINAL_STATUSES
+
+
+def delivery_error(err: int | None) -> str | None:
+    """The documented meaning of a DeliveryResult ``err`` (None while not yet processed)."""
+    if err is None:
+        return None
+    return DELIVERY_ERRORS.get(err, f"undocumented error {err}")
+
+
+def normalise_phone(value: str) -> str:
+    """E.164 when the number parses; otherwise as given, so an odd entry never breaks a listing."""
+    try:
+        return to_e164(value)
+    except ValueError:
+        return value
 
 
 def is_not_found(error: ProviderError) -> bool:
@@ -156,7 +188,7 @@ def parse_status(response: httpx.Response) -> DeliveryStatus:
     try:
         return DeliveryStatus(
             provider_message_id=str(data["omnimessage_id"]),
-            to=str(data["to"]),
+            to=normalise_phone(str(data["to"])),
             channels=tuple(channel_status(item) for item in data["statuses"]),
         )
     except (KeyError, TypeError, AttributeError) as exc:

@@ -17,7 +17,7 @@ from producers.models import to_e164
 from workers.providers import http
 from workers.providers.base import BlacklistEntry
 from workers.providers.errors import PermanentError, ProviderError, TransientError
-from workers.providers.messente import NAME, basic_auth_client, path_segment
+from workers.providers.messente import NAME, basic_auth_client, normalise_phone, path_segment
 
 T = TypeVar("T")
 
@@ -85,14 +85,6 @@ CONTACT_WIRE_NAMES: Final[dict[str, str]] = {
 }
 CONTACT_READ_NAMES: Final = {**CONTACT_WIRE_NAMES, "scheduled_deletion_date": "scheduledDeletionDate"}
 UPDATABLE_CONTACT_FIELDS: Final = frozenset(CONTACT_WIRE_NAMES) - {"phone_number"}
-
-
-def normalise_phone(value: str) -> str:
-    """E.164 when the number parses; otherwise as given, so an odd entry never breaks a listing."""
-    try:
-        return to_e164(value)
-    except ValueError:
-        return value
 
 
 def group_from_wire(data: Mapping[str, Any]) -> Group:

@@ -75,6 +75,37 @@ def test_status_of_a_channel_chain_with_errors() -> None:
     assert (sms.provider_message_id, sms.err) == (MESSAGE_ID_2, messente.TEMPORARY_ERR)
 
 
+# One row per documented DeliveryResult err code: (err, meaning)
+DELIVERY_ERRORS = [(0, "No error"), (1, "Delivery failure"), (2, "Sending message expired"), (3, "Invalid number"),
+                   (4, "Error crediting account"), (5, "Invalid number format"), (6, "Too many identical messages"),
+                   (7, "Sender name not allowed"), (8, "Operator blacklisted"), (9, "Unroutable"), (10, "Seen"),
+                   (999, "General temporary error")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("err", "meaning"), DELIVERY_ERRORS)
+def test_every_documented_err_code_is_read_and_named(err: int, meaning: str) -> None:
+    body = status_body(delivery_result("FAILED", err=err, error=meaning))
+    (channel,) = client_for(FakeMessente(answer(200, body))).status(OMNIMESSAGE_ID).channels
+    assert (channel.err, channel.error) == (err, meaning)
+    assert messente.delivery_error(channel.err) == meaning
+    assert (err == messente.TEMPORARY_ERR) is (meaning == "General temporary error")
+
+
+def test_the_err_table_has_exactly_the_documented_codes() -> None:
+    assert dict(DELIVERY_ERRORS) == messente.DELIVERY_ERRORS
+    assert messente.delivery_error(None) is None
+    assert messente.delivery_error(42) == "undocumented error 42"
+
+
+@pytest.mark.parametrize(
+    ("to", "expected"),
+    [(TO, TO), (TO.removeprefix("+"), TO), ("+372 5123 4567", "+37251234567"), ("12", "12")],
+)
+def test_the_status_number_comes_back_as_e164(to: str, expected: str) -> None:
+    body = {**status_body(delivery_result("DELIVRD")), "to": to}
+    assert client_for(FakeMessente(answer(200, body))).status(OMNIMESSAGE_ID).to == expected
+
+
 def test_status_tolerates_sparse_and_oddly_typed_results() -> None:
     body = status_body(
         {"status": None, "channel": "sms"}, {"status": "DELIVRD", "channel": "sms", "err": "0"}
