@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.status_settings import PollingSettings, WebhookSettings
+
 ProviderName = Literal["messente", "smsapi", "direct_messenger"]
 PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger")
 
@@ -99,6 +101,29 @@ class ScheduleSettings(BaseModel):
     at_provider: bool = False
 
 
+class BlacklistSettings(BaseModel):
+    """The local blacklist and its sync with the providers (see workers/blacklist_sync.py)."""
+
+    periodic_sync: bool = True  # beat runs blacklist-sync every sync_interval seconds
+    sync_interval: float = Field(900.0, ge=5)
+    # A local removal leaves a tombstone this long, so the sync can remove the number at every
+    # provider; it must outlast any provider outage, or that provider brings the number back.
+    tombstone_days: float = Field(30.0, gt=0)
+    # Mass-delete guard: a provider whose list lost more than this fraction of the numbers it had at the
+    # previous sync (and more than mass_delete_min numbers) is left untouched until a forced sync.
+    mass_delete_fraction: float = Field(0.2, gt=0, le=1)
+    mass_delete_min: int = Field(10, ge=0)
+    lock_seconds: float = Field(600.0, ge=5)  # the sync lock expires unless the running sync renews it
+    concurrency: int = Field(8, ge=1, le=64)  # parallel calls per provider while applying changes
+    call_attempts: int = Field(3, ge=1, le=10)  # tries per provider call on transient errors, within a run
+    outage_after: int = Field(20, ge=1)  # consecutive failed calls that end a provider's part of a run
+    # A provider whose part failed is retried by a later run after base * 2^(n-1) seconds, capped.
+    retry_base_delay: float = Field(60.0, gt=0)
+    retry_max_delay: float = Field(3600.0, gt=0)
+    retry_check_interval: float = Field(30.0, ge=1)  # how often beat looks for due retries
+    smsapi_page_size: int = Field(100, ge=1, le=10_000)
+
+
 class Routing(BaseModel):
     sms: list[ProviderName] = ["messente", "direct_messenger", "smsapi"]
     viber: list[ProviderName] = ["messente"]
@@ -132,11 +157,14 @@ class Settings(BaseSettings):
     lanes: LaneSettings = LaneSettings()
     health: HealthSettings = HealthSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    blacklist: BlacklistSettings = BlacklistSettings()
+    polling: PollingSettings = PollingSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     # Finished records expire after this long.
     retention_days: float = Field(30.0, gt=0)
     # Must exceed any countdown the code uses and any task's run time; long waits use the schedule.
-    visibility_timeout: int = Field(3600, ge=60)
+    visibility_timeout: int = Field(3600, ge=1)
 
     @field_validator("redis_url", "broker_url", "result_backend")
     @classmethod

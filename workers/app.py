@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> Celery:
+    # httpx logs every request URL at INFO; a provider's query string may carry a token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     app = make_celery(settings, main="smsq")
     app.smsq_settings = settings  # type: ignore[attr-defined]
     register_tasks(app)

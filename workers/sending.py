@@ -145,7 +145,8 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         # An earlier attempt whose answer was lost (a read timeout) had gone out; nothing new was sent.
         entry.update(code="duplicate", detail=DUPLICATE_NOTE)
         log.info("message %s: %s already had it; not sent again", message_id, provider.name)
-    finish("sent", _sent_fields(result, attempt, record, message), attempt=entry)
+    held = _held_by_provider(sender, message)
+    finish("sent", _sent_fields(result, attempt, record, message, held_by_provider=held), attempt=entry)
     return Outcome("sent", result.provider_message_id)
 
 

@@ -5,27 +5,16 @@ tests' flushes of db 0 never touch it)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from cli.processes import Stack, child_env, smsq_command, wait_until
+from cli.processes import wait_until
 from cli.redis_server import RedisServer
-from config.celery import make_celery
-from config.settings import Settings
 from producers.client import Smsq
 from producers.results import MessageResult
 from sandbox.server import running_sandbox
-
-
-@dataclass
-class Running:
-    settings: Settings
-    env: dict[str, str]
-    stack: Stack
-    log_dir: Path
+from tests.integration.stack import Running, stack_settings, started_stack
 
 
 @pytest.fixture(scope="session")
@@ -39,32 +28,10 @@ def running(
     redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Running]:
     redis_url = redis_server.url.removesuffix("/0") + "/1"
-    smsq_env = {
-        "redis_url": redis_url,
-        "key_prefix": "it",
-        "messente__base_url": f"{sandbox_url}/v1",
-        "messente__username": "sandbox",
-        "messente__password": "sandbox",
-        "retry__base_delay": "0.2",
-        "retry__max_delay": "1",
-        "retry__max_attempts": "3",
-        "schedule__release_interval": "0.05",
-    }
-    env = child_env(**smsq_env)
-    settings = Settings(_env_file=None, **{k: v for k, v in smsq_env.items() if "__" not in k},  # type: ignore[call-arg]
-                        messente={"base_url": f"{sandbox_url}/v1"})  # fmt: skip
-    log_dir = tmp_path_factory.mktemp("stack")
-    with Stack(log_dir) as stack:
-        stack.start("worker", smsq_command("worker", "--concurrency", "2", "--name", "it-all@%h"), env)
-        stack.start("beat", smsq_command("beat"), env)
-        app = make_celery(settings)
-        try:
-            wait_until(
-                lambda: bool(app.control.ping(timeout=0.5)), timeout=60, what="the worker to answer ping"
-            )
-        except TimeoutError:
-            pytest.fail("\n".join(f"{c.name}:\n{c.log_tail()}" for c in stack.children))
-        yield Running(settings, env, stack, log_dir)
+    with started_stack(
+        stack_settings(redis_url, sandbox_url, "it"), tmp_path_factory.mktemp("stack")
+    ) as running:
+        yield running
 
 
 @pytest.fixture

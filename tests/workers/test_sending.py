@@ -178,3 +178,20 @@ def test_text_store_is_honoured_after_the_send(
     else:
         assert part["text"].startswith(expected)
     assert (text_store == "plaintext") == ("code 1234" in store.get(message_id)["body"])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("at_provider", "ahead", "held"), [(True, 3600, "1"), (True, -60, ""), (False, 3600, "")]
+)
+def test_a_message_the_provider_schedules_is_marked_as_held_by_it(
+    store: MessageStore, clock: FakeClock, at_provider: bool, ahead: float, held: str
+) -> None:
+    from datetime import UTC, datetime
+
+    when = datetime.fromtimestamp(clock() + ahead, tz=UTC).isoformat()
+    message = {"to": "+37251234567", "time_to_send": when, "messages": [{"channel": "sms", "text": "x"}]}
+    message_id = Smsq(store, RecordingPublisher(), schedule_at_provider=True).send(message).message_id
+    sender = make_sender(store, Script(ok))
+    sender.schedule_at_provider = at_provider
+    assert send_message(message_id, sender).status == "sent"
+    assert store.get(message_id)["provider_scheduled"] == held  # type: ignore[index]
