@@ -110,14 +110,6 @@ def smsapi_smsq(
     )
 
 
-@pytest.fixture
-def sandbox(sandbox_url: str) -> Iterator[httpx.Client]:
-    """The sandbox's admin API, reset before each test."""
-    with httpx.Client(base_url=sandbox_url, timeout=5) as client:
-        client.post("/_admin/reset").raise_for_status()
-        yield client
-
-
 def sms(to: str, sender: str = "smsq", text: str = "hello") -> dict[str, Any]:
     return {"to": to, "messages": [{"channel": "sms", "text": text, "sender": sender}]}
 

@@ -1,6 +1,7 @@
 """SMSAPI Blacklist API (``/blacklist/phone_numbers``): list with ``q``/``offset``/``limit`` and an
 iterator over every page, add (``expire_at`` optional), delete by id, delete all (only with an explicit
-confirmation), CSV export and import. Numbers go out as digits only and come back as E.164.
+confirmation), CSV export (whole, in chunks, or in the background with ``x-async``) and
+import. Numbers go out as digits only and come back as E.164.
 
 ``SmsapiBlacklistApi`` holds the calls; ``SmsapiClient`` (``workers.providers.smsapi``) inherits them,
 so one client with one connection pool serves both ``sms.do`` and the blacklist."""
@@ -20,6 +21,8 @@ from workers.providers.errors import TransientError
 from workers.providers.smsapi_codes import NAME, digits, e164_from, error_from
 
 PATH = "blacklist/phone_numbers"
+CSV = {"Accept": "text/csv"}
+ASYNC = {"x-async": "true"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,17 @@ def is_duplicate(response: httpx.Response) -> bool:
 
 def expire_at_value(expire_at: date | datetime | str) -> str:
     return expire_at if isinstance(expire_at, str) else expire_at.isoformat()
+
+
+def _export_params(q: str | None, offset: int | None, limit: int | None) -> dict[str, str | int] | None:
+    params: dict[str, str | int] = {}
+    if q:
+        params["q"] = q
+    if offset is not None:
+        params["offset"] = offset
+    if limit is not None:
+        params["limit"] = limit
+    return params or None
 
 
 class SmsapiBlacklistApi:
@@ -122,14 +136,29 @@ class SmsapiBlacklistApi:
         if response.status_code not in (200, 204):
             raise error_from(response)
 
-    def export_blacklist_csv(self, *, q: str | None = None) -> str:
-        params = {"q": q} if q else None
-        response = self._call("GET", PATH, params=params, headers={"Accept": "text/csv"})
+    def export_blacklist_csv(
+        self, *, q: str | None = None, offset: int | None = None, limit: int | None = None
+    ) -> str:
+        """The list as CSV; ``offset``/``limit`` cut a large export into chunks."""
+        response = self._call("GET", PATH, params=_export_params(q, offset, limit), headers=CSV)
         if response.status_code == 204:
             return ""
         if response.status_code != 200:
             raise error_from(response)
         return response.text
+
+    def start_blacklist_export(self, *, q: str | None = None) -> str:
+        """An export run in the background (``x-async: true``, for lists too big for one answer);
+        returns SMSAPI's ``file_id``. How to fetch the file is not in SMSAPI's public documents."""
+        response = self._call("GET", PATH, params=_export_params(q, None, None), headers={**CSV, **ASYNC})
+        if response.status_code not in (200, 202):
+            raise error_from(response)
+        data = http.json_body(NAME, response)
+        if not isinstance(data, Mapping) or not data.get("file_id"):
+            raise TransientError(
+                NAME, f"async export without a file_id: {response.text[:120]!r}", code="malformed"
+            )
+        return str(data["file_id"])
 
     def import_blacklist_csv(self, csv: str | bytes, *, filename: str = "blacklist.csv") -> None:
         """Uploads a CSV of numbers; SMSAPI imports it in the background (202)."""

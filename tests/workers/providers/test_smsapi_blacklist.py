@@ -11,7 +11,7 @@ import pytest
 
 from producers.errors import InvalidInput
 from workers.providers.base import BlacklistEntry
-from workers.providers.errors import PermanentError
+from workers.providers.errors import PermanentError, TransientError
 
 from .test_smsapi import Wire, body_of, make
 
@@ -222,3 +222,32 @@ def test_import_refusal_is_an_error() -> None:
             Wire(httpx.Response(400, json={"message": "Bad file", "error": "invalid_file"}))
         ).import_blacklist_csv("x")
     assert caught.value.code == "invalid_file"
+
+
+def test_export_in_chunks_sends_offset_and_limit() -> None:
+    wire = Wire(httpx.Response(200, text="phone_number\n48500600700\n", headers={"Content-Type": "text/csv"}))
+    make(wire).export_blacklist_csv(offset=100, limit=50)
+    assert dict(wire.last.url.params) == {"offset": "100", "limit": "50"}
+
+
+def test_async_export_returns_the_file_id() -> None:
+    wire = Wire(httpx.Response(202, json={"file_id": "f1"}))
+    assert make(wire).start_blacklist_export(q="485") == "f1"
+    assert (wire.last.headers["x-async"], wire.last.headers["Accept"]) == ("true", "text/csv")
+    assert (wire.last.method, wire.last.url.path, dict(wire.last.url.params)) == (
+        "GET",
+        "/smsapi/blacklist/phone_numbers",
+        {"q": "485"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (httpx.Response(202, json={}), TransientError),
+        (httpx.Response(401, json={"message": "Unauthorized", "error": "unauthorized"}), PermanentError),
+    ],
+)
+def test_async_export_failures(reply: httpx.Response, kind: type[Exception]) -> None:
+    with pytest.raises(kind):
+        make(Wire(reply)).start_blacklist_export()
