@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 import redis
@@ -15,6 +16,7 @@ import redis
 from config import names
 from config.celery import make_celery
 from config.settings import Settings
+from producers.blacklist import Blacklist
 from producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from producers.models import Omnimessage, parse_omnimessage
 from producers.publisher import CeleryPublisher, Publisher
@@ -106,6 +108,11 @@ class Smsq:
             self.publisher.publish(names.SEND_TASK, {"message_id": message_id}, lane)
             self.store.complete_release(message_id, outbox_ms)
         return Receipt(message_id, str(fields["status"]), duplicate=False)
+
+    @cached_property
+    def blacklist(self) -> Blacklist:
+        """The local blacklist: add, remove, check, list, import/export (see producers.blacklist)."""
+        return Blacklist(self.store.redis, prefix=self.store.keys.prefix, clock=self.store.clock)
 
     def result(self, message_id: str) -> MessageResult:
         record = self.store.get(_checked_id(message_id))

@@ -49,6 +49,10 @@ class Keys:
     def dead_letters(self) -> str:
         return f"{self.prefix}:dead"
 
+    def blacklist(self, part: str) -> str:
+        """The local blacklist and its sync state; ``producers.blacklist`` names the parts."""
+        return f"{self.prefix}:blacklist:{part}"
+
 
 @dataclass(frozen=True)
 class Transition:
