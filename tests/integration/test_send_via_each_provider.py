@@ -17,12 +17,11 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from cli.processes import Stack, child_env, smsq_command, wait_until
 from cli.redis_server import RedisServer
-from config.celery import make_celery
-from config.settings import Settings, SmsapiSettings
+from config.settings import SmsapiSettings
 from producers.client import Smsq
 from tests.integration.conftest import wait_for
+from tests.integration.stack import db_url, stack_settings, started_stack
 from workers.providers.smsapi import SmsapiClient
 from workers.sending import DUPLICATE_NOTE
 
@@ -30,84 +29,45 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "sandbox-token"
 DM_TO, SMSAPI_TO = "+37251234567", "+48500600700"
-# Faster than production so failures show in seconds; jitter 0 keeps the duplicate test's timing exact.
-FAST_RETRY = {
-    "retry__max_attempts": "3",
-    "retry__max_delay": "5",
-    "retry__jitter": "0",
-    "schedule__release_interval": "0.05",
-    "messente__enabled": "false",
-}
 # SMSAPI's read timeout and first backoff, chosen so a request held 2 s by the sandbox times out
-# (1 s) and its retry (2.5 s later) arrives after the sandbox has accepted the first one.
+# (1 s) and its retry (2.5 s later, no jitter) arrives after the sandbox has accepted the first one.
 SMSAPI_READ_TIMEOUT, SMSAPI_FIRST_BACKOFF, SMSAPI_HELD_MS = 1.0, 2.5, 2000
 
 
-def start_stack(
-    name: str, db: int, smsq_env: dict[str, str], redis_server: RedisServer, log_dir: Path
+def provider_stack(
+    name: str, db: int, redis_server: RedisServer, sandbox_url: str, log_dir: Path, **extra: str
 ) -> Iterator[Smsq]:
-    """A worker and beat on Redis db ``db`` with key prefix ``it-<name>``; yields a producer for them."""
-    env = {
-        "redis_url": redis_server.url.removesuffix("/0") + f"/{db}",
-        "key_prefix": f"it-{name}",
-        **FAST_RETRY,
-        **smsq_env,
-    }
-    settings = Settings(_env_file=None, redis_url=env["redis_url"], key_prefix=env["key_prefix"])  # type: ignore[call-arg]
-    with redis.Redis.from_url(env["redis_url"]) as client:
+    """A worker and beat on Redis db ``db`` with key prefix ``it-<name>`` and Messente switched off, so
+    SMS can only go out through the provider ``extra`` configures; yields a producer for them."""
+    redis_url = db_url(redis_server.url, db)
+    with redis.Redis.from_url(redis_url) as client:
         client.flushdb()  # only this stack's db: nothing left from an earlier run
-    with Stack(log_dir) as stack:
-        stack.start(
-            "worker",
-            smsq_command("worker", "--concurrency", "1", "--name", f"it-{name}@%h"),
-            child_env(**env),
-        )
-        stack.start("beat", smsq_command("beat"), child_env(**env))
-        app = make_celery(settings)
-        try:
-            wait_until(lambda: bool(app.control.ping(timeout=0.5)), timeout=60, what=f"the {name} worker")
-        except TimeoutError:
-            pytest.fail("\n".join(f"{c.name}:\n{c.log_tail()}" for c in stack.children))
-        yield Smsq.from_settings(settings)
+    settings = stack_settings(redis_url, sandbox_url, f"it-{name}", messente__enabled="false", **extra)
+    with started_stack(settings, log_dir, workers=(("worker", ("--concurrency", "1")),)) as running:
+        yield running.smsq()
 
 
 @pytest.fixture(scope="module")
 def dm_smsq(
     redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Smsq]:
-    yield from start_stack(
-        "dm",
-        2,
-        {
-            "routing__sms": '["direct_messenger"]',
-            "direct_messenger__enabled": "true",
-            "direct_messenger__base_url": f"{sandbox_url}/dm",
-            "direct_messenger__api_token": TOKEN,
-            "retry__base_delay": "0.2",
-        },
-        redis_server,
-        tmp_path_factory.mktemp("stack-dm"),
-    )
+    yield from provider_stack(
+        "dm", 2, redis_server, sandbox_url, tmp_path_factory.mktemp("stack-dm"),
+        routing__sms='["direct_messenger"]', direct_messenger__enabled="true",
+        direct_messenger__base_url=f"{sandbox_url}/dm", direct_messenger__api_token=TOKEN,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def smsapi_smsq(
     redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Smsq]:
-    yield from start_stack(
-        "smsapi",
-        3,
-        {
-            "routing__sms": '["smsapi"]',
-            "smsapi__enabled": "true",
-            "smsapi__base_url": f"{sandbox_url}/smsapi",
-            "smsapi__token": TOKEN,
-            "smsapi__timeouts__read": str(SMSAPI_READ_TIMEOUT),
-            "retry__base_delay": str(SMSAPI_FIRST_BACKOFF),
-        },
-        redis_server,
-        tmp_path_factory.mktemp("stack-smsapi"),
-    )
+    yield from provider_stack(
+        "smsapi", 3, redis_server, sandbox_url, tmp_path_factory.mktemp("stack-smsapi"),
+        routing__sms='["smsapi"]', smsapi__enabled="true", smsapi__base_url=f"{sandbox_url}/smsapi",
+        smsapi__token=TOKEN, smsapi__timeouts__read=str(SMSAPI_READ_TIMEOUT),
+        retry__base_delay=str(SMSAPI_FIRST_BACKOFF), retry__max_delay="5", retry__jitter="0",
+    )  # fmt: skip
 
 
 def sms(to: str, sender: str = "smsq", text: str = "hello") -> dict[str, Any]:
