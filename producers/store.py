@@ -46,6 +46,16 @@ class Keys:
         return f"{self.prefix}:leases"
 
     @property
+    def polls(self) -> str:
+        """The status-poll schedule: message id -> when its next delivery-status check is due (ms)."""
+        return f"{self.prefix}:polls"
+
+    @property
+    def stats_prefix(self) -> str:
+        """Hourly counts per status: ``stats_prefix + str(created_ms // 3_600_000)``."""
+        return f"{self.prefix}:stats:"
+
+    @property
     def dead_letters(self) -> str:
         return f"{self.prefix}:dead"
 
@@ -72,6 +82,11 @@ def to_ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
+# Hourly status counts outlive the records they count by the longest a message can wait in the
+# schedule (the 90-day horizon) plus a margin, so a late change never lands in an expired hour.
+STATS_EXTRA_SECONDS = 120 * 86400
+
+
 class MessageStore:
     def __init__(
         self, client: redis.Redis, *, prefix: str = "smsq", clock: Clock = time.time, retention_seconds: int
@@ -80,6 +95,7 @@ class MessageStore:
         self.keys = Keys(prefix)
         self.clock = clock
         self.retention_seconds = retention_seconds
+        self.stats_ttl_seconds = retention_seconds + STATS_EXTRA_SECONDS
         self._create = client.register_script(lua.CREATE)
         self._transition = client.register_script(lua.TRANSITION)
         self._claim_due = client.register_script(lua.CLAIM_DUE)
@@ -101,6 +117,7 @@ class MessageStore:
         record_key = self.keys.record(message_id)
         idem_key = self.keys.idempotency(idempotency_key) if idempotency_key else record_key
         args: list[Any] = [message_id, "1" if idempotency_key else "0", "" if due_ms is None else due_ms]
+        args.extend((self.keys.stats_prefix, self.stats_ttl_seconds))
         args.extend(_flatten(fields))
         created, existing_id = self._create(keys=[record_key, idem_key, self.keys.schedule], args=args)
         return bool(created), str(existing_id)
@@ -128,9 +145,13 @@ class MessageStore:
         attempt: Mapping[str, Any] | None = None,
         return_record: bool = False,
         allowed_from: Iterable[str] | None = None,
+        poll_at_ms: int | None = None,
     ) -> Transition:
         """Move a record to ``to`` if the state machine allows it from its current status (and, with
-        ``lease_token``, only if the caller still holds the lease). Atomic with its side effects."""
+        ``lease_token``, only if the caller still holds the lease). Atomic with its side effects.
+
+        ``poll_at_ms`` puts the message in the status-poll schedule (keeping an earlier entry); any
+        final status takes it out."""
         sources = sources_of(to) if allowed_from is None else frozenset(allowed_from) & sources_of(to)
         now = self.now_ms()
         args: list[Any] = [
@@ -146,10 +167,13 @@ class MessageStore:
             self.keys.campaign_prefix,
             json.dumps(attempt, separators=(",", ":")) if attempt else "",
             "1" if return_record else "0",
+            "" if poll_at_ms is None else poll_at_ms,
+            self.keys.stats_prefix,
+            self.stats_ttl_seconds,
         ]
         stamp = {"final_ms": now} if to in FINAL else {f"{to}_ms": now}
         args.extend(_flatten({**stamp, **(fields or {})}))
-        keys = [self.keys.record(message_id), self.keys.leases, self.keys.schedule]
+        keys = [self.keys.record(message_id), self.keys.leases, self.keys.schedule, self.keys.polls]
         reply = self._transition(keys=keys, args=args)
         ok, previous = bool(reply[0]), (reply[1] or None)
         record = _pairs(reply[2]) if len(reply) > 2 else None
@@ -163,7 +187,15 @@ class MessageStore:
         now = self.now_ms()
         flat = self._claim_due(
             keys=[self.keys.schedule],
-            args=[now, limit, claim_lease_ms, self.keys.record_prefix, self.keys.campaign_prefix],
+            args=[
+                now,
+                limit,
+                claim_lease_ms,
+                self.keys.record_prefix,
+                self.keys.campaign_prefix,
+                self.keys.stats_prefix,
+                self.stats_ttl_seconds,
+            ],
         )
         return [Released(str(flat[i]), str(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)]
 
