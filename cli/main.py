@@ -86,18 +86,38 @@ def send(
 
 @app.command()
 def status(
-    message_id: Annotated[str, typer.Argument(help="the id `smsq send` printed")],
+    message_id: Annotated[str | None, typer.Argument(help="the id `smsq send` printed")] = None,
+    campaign: Annotated[str | None, typer.Option(help="a campaign's counts by status instead")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Show one message's status, provider, attempts and timestamps."""
-    from cli.render import result_table
-    from producers.client import Smsq
+    """Show one message's status, per-channel results, attempts and timestamps; or a campaign's counts."""
+    from cli.status_views import show_status
 
-    result = Smsq.from_settings(load_settings()).result(message_id)
-    if as_json:
-        console.print_json(result.model_dump_json())
-    else:
-        console.print(result_table(result))
+    show_status(console, load_settings(), message_id, campaign=campaign, as_json=as_json)
+
+
+@app.command()
+def summary(
+    since: Annotated[str | None, typer.Option(help="ISO-8601, no zone = UTC (default: until - 24 h)")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO-8601, no zone = UTC (default: now)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Count the messages created in a time range by their status now (whole UTC hours)."""
+    from cli.status_views import show_summary
+
+    show_summary(console, load_settings(), since, until, as_json=as_json)
+
+
+@app.command()
+def webhooks(
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8026,
+    host: Annotated[str, typer.Option(help="0.0.0.0 to listen on every interface")] = "127.0.0.1",
+) -> None:
+    """Receive delivery reports (Messente, SMSAPI, Direct Messenger) and queue them for the workers."""
+    settings = load_settings()
+    from workers.webhooks.server import run_webhooks
+
+    run_webhooks(settings, host, port)
 
 
 @app.command()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from rich.table import Table
 
+from producers.channels import ChannelResult
 from producers.results import MessageResult
 
 STATUS_STYLE = {
@@ -53,6 +54,27 @@ def result_table(result: MessageResult) -> Table:
     for attempt in result.attempt_log:
         detail = f" [{attempt.code}] {attempt.detail}" if attempt.code else ""
         table.add_row(f"attempt {attempt.number}", f"{attempt.provider}: {attempt.outcome}{detail}")
+    for channel in result.channel_results:
+        table.add_row(f"channel {channel.channel}", channel_text(channel))
+    return table
+
+
+def channel_text(channel: ChannelResult) -> str:
+    """e.g. `undeliverable (UNDELIV, err 1: Delivery failure) via report`."""
+    said = [channel.provider_status or "no status yet"]
+    if channel.err not in (None, 0) or channel.error:
+        said.append(f"err {channel.err}: {channel.error}" if channel.error else f"err {channel.err}")
+    via = f" via {channel.via}" if channel.via else ""
+    return f"{status_text(channel.status or 'in progress')} ({', '.join(said)}){via}"
+
+
+def counts_table(counts: Mapping[str, int], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("status")
+    table.add_column("messages", justify="right")
+    for status, count in counts.items():
+        table.add_row(status_text(status), str(count))
+    table.add_row("[bold]total[/]", f"[bold]{sum(counts.values())}[/]")
     return table
 
 

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -16,6 +16,7 @@ import redis
 from config import names
 from config.celery import make_celery
 from config.settings import Settings
+from producers import queries
 from producers.blacklist import Blacklist
 from producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from producers.models import Omnimessage, parse_omnimessage
@@ -128,6 +129,15 @@ class Smsq:
             message_id: MessageResult.from_record(record) if record else None
             for message_id, record in zip(checked, records, strict=True)
         }
+
+    def summary(self, since: datetime | str, until: datetime | str) -> queries.StatusSummary:
+        """Messages created in [since, until) counted by their status now, in whole UTC hours.
+        Times are aware datetimes or ISO-8601 text (no zone = UTC); a bad range raises InvalidInput."""
+        return queries.summary(self.store, since, until)
+
+    def campaign_counts(self, campaign_id: str) -> dict[str, int]:
+        """A campaign's messages counted by status; CampaignNotFound when nothing is counted for it."""
+        return queries.campaign_counts(self.store, campaign_id)
 
     def cancel(self, message_id: str) -> MessageResult:
         """Cancel a scheduled message: one smsq holds, or one a provider holds until its time_to_send

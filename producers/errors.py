@@ -4,6 +4,7 @@ SmsqError
   InvalidInput        bad input: names each offending field; nothing was stored, queued or sent
   MessageNotFound     no record for that message id
   CannotCancel        the message was already released or finished; ``status`` says which
+  CampaignNotFound    no counts for that campaign id
 """
 
 from __future__ import annotations
@@ -59,3 +60,9 @@ class CannotCancel(SmsqError):
             "sent": "it was already sent",
         }.get(status, f"it is already {status}")
         super().__init__(f"cannot cancel message {message_id}: {reason}")
+
+
+class CampaignNotFound(SmsqError, LookupError):
+    def __init__(self, campaign_id: str) -> None:
+        self.campaign_id = campaign_id
+        super().__init__(f"no campaign with id {campaign_id} (or none of its messages is counted yet)")

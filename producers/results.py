@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from producers.channels import ChannelResult, channel_results
+
 
 class ErrorInfo(BaseModel):
     code: str | None
@@ -41,6 +43,8 @@ class MessageResult(BaseModel):
     sent_at: datetime | None = None
     final_at: datetime | None = None
     updated_at: datetime | None = None
+    # Each channel of the chain as the provider reported it (polls and delivery reports).
+    channel_results: list[ChannelResult] = []
 
     @classmethod
     def from_record(cls, record: dict[str, str]) -> MessageResult:
@@ -66,6 +70,7 @@ class MessageResult(BaseModel):
             sent_at=_time(record.get("sent_ms")),
             final_at=_time(record.get("final_ms")),
             updated_at=_time(record.get("updated_ms")),
+            channel_results=channel_results(record),
         )
 
 

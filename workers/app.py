@@ -9,7 +9,9 @@ from celery import Celery, signals
 
 from config.celery import make_celery
 from config.settings import Settings
+from workers.blacklist_tasks import register_blacklist_tasks
 from workers.context import context_for, reset_contexts
+from workers.status.tasks import register_status_tasks
 from workers.tasks import register_tasks
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,8 @@ def create_app(settings: Settings) -> Celery:
     app = make_celery(settings, main="smsq")
     app.smsq_settings = settings  # type: ignore[attr-defined]
     register_tasks(app)
+    register_blacklist_tasks(app)
+    register_status_tasks(app)
     _connect_signals(app)
     return app
 

@@ -1,5 +1,6 @@
 """`smsq beat`: Celery beat for periodic jobs, plus smsq's release loop (sub-second resolution, which
-beat's ticks cannot give) in a thread of the same process."""
+beat's ticks cannot give) and the status-poll claimer (workers/status/claimer.py), each in a thread of
+the same process."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from config.settings import Settings
 from producers.publisher import CeleryPublisher
 from producers.store import MessageStore
 from workers.scheduler import run_release_loop
+from workers.status.claimer import start_poll_claimer
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +46,11 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
 
 def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None:
     stop = threading.Event()
-    thread = start_release_thread(app, settings, stop)
+    threads = [start_release_thread(app, settings, stop), start_poll_claimer(app, settings, stop)]
     schedule_file = Path(tempfile.gettempdir()) / f"smsq-beat-{settings.key_prefix}"
     try:
         app.Beat(loglevel=loglevel, schedule=str(schedule_file)).run()
     finally:
         stop.set()
-        thread.join(timeout=5)
+        for thread in threads:
+            thread.join(timeout=5)

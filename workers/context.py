@@ -23,6 +23,7 @@ from workers.providers.messente import MessenteClient
 from workers.providers.smsapi import SmsapiClient
 from workers.ratelimit import Limit, RateLimiter
 from workers.sending import Sender
+from workers.status.followup import Followup
 
 
 @dataclass
@@ -105,6 +106,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         ),
         max_inline_wait=settings.lanes.max_inline_wait,
         schedule_at_provider=settings.schedule.at_provider,
+        followup=Followup(settings.polling, settings.webhooks),
     )
     producer = Smsq(
         store,

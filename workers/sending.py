@@ -22,6 +22,7 @@ from workers.health import ProviderHealth
 from workers.providers.base import OutboundMessage, Provider, SendResult
 from workers.providers.errors import PermanentError, ProviderError, RateLimited, TransientError
 from workers.ratelimit import RateLimiter
+from workers.status.followup import Followup
 from workers.text_store import stored_body
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class Sender:
     sleep: Callable[[float], None] = time.sleep
     # Providers were built to pass time_to_send on (settings.schedule.at_provider).
     schedule_at_provider: bool = False
+    # Delivery-report URLs and the first status poll (settings.webhooks, settings.polling).
+    followup: Followup | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,9 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         return Outcome("queued", f"rate limit of {provider.name}", retry_in=wait)
 
     try:
-        result = provider.send(OutboundMessage(message_id=message_id, omnimessage=message))
+        callback_url = sender.followup.callback_url(provider.name, message_id) if sender.followup else None
+        outbound = OutboundMessage(message_id=message_id, omnimessage=message, callback_url=callback_url)
+        result = provider.send(outbound)
     except RateLimited as exc:
         # Not the message's fault: requeue without spending an attempt, and slow every worker down.
         wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
@@ -146,7 +151,8 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         entry.update(code="duplicate", detail=DUPLICATE_NOTE)
         log.info("message %s: %s already had it; not sent again", message_id, provider.name)
     held = _held_by_provider(sender, message)
-    finish("sent", _sent_fields(result, attempt, record, message, held_by_provider=held), attempt=entry)
+    fields = _sent_fields(result, attempt, record, message, held_by_provider=held)
+    finish("sent", fields, attempt=entry, poll_at_ms=_first_poll_ms(sender, provider.name, message, held))
     return Outcome("sent", result.provider_message_id)
 
 
@@ -203,6 +209,17 @@ def _take_token(sender: Sender, provider: str, priority: str) -> float:
 def _record_health(sender: Sender, provider: str, *, ok: bool) -> None:
     if sender.health is not None and sender.health.record(provider, ok):
         log.warning("circuit opened for %s: too many errors; failing over", provider)
+
+
+def _first_poll_ms(sender: Sender, provider: str, message: Omnimessage, held: bool) -> int | None:
+    """When the status poll schedule first looks at the message: counted from its time_to_send when
+    the provider holds it until then."""
+    if sender.followup is None:
+        return None
+    base = sender.store.now_ms()
+    if held and message.time_to_send is not None:
+        base = max(base, int(message.time_to_send.timestamp() * 1000))
+    return sender.followup.first_poll_at_ms(provider, base)
 
 
 def _held_by_provider(sender: Sender, message: Omnimessage) -> bool:

@@ -1,0 +1,1 @@
+"""`smsq webhooks`: the delivery-report receiver (a small ASGI app). Producers never import it."""

@@ -1,0 +1,131 @@
+"""The delivery-report receiver: authenticate, read, queue a task, answer at once.
+
+Routes (the URLs smsq puts in dlr_url / notify_url / dlruri, see ``workers.status.followup``):
+    POST      /dlr/messente/{message_id}/{token}           Messente's JSON report
+    GET|POST  /dlr/smsapi/{message_id}/{token}             SMSAPI's callback (query or form fields)
+    GET       /dlr/direct_messenger/{message_id}/{token}   Direct Messenger's dlruri
+    GET       /health
+
+A request whose token was not made from this installation's secret for that provider and message
+(or, with a key configured, whose X-Messente-Signature is not the HMAC-SHA256 of its body) gets 401;
+an authentic request that cannot be read gets 400 naming the field; nothing is queued for either.
+Applying the report (and dropping one for an unknown message) is the task's job, off this path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from config.status_settings import WebhookSettings
+from producers.errors import InvalidInput
+from workers.status.followup import CALLBACK_PATH, token_matches
+from workers.status.reports import DeliveryReport
+from workers.webhooks import parsing
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "x-messente-signature"
+MAX_BODY_BYTES = 64 * 1024
+Publish = Callable[[Mapping[str, Any]], None]
+
+
+def messente_signature(key: str, body: bytes) -> str:
+    """Messente documents X-Messente-Signature as HMAC_SHA256(shared secret, HTTP request body), hex."""
+    return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def create_webhook_app(webhooks: WebhookSettings, publish: Publish) -> Starlette:
+    """``publish`` queues one delivery-report task (blocking; it is called in a worker thread)."""
+    secret = webhooks.secret.get_secret_value()
+    signature_key = (
+        webhooks.messente_signature_key.get_secret_value() if webhooks.messente_signature_key else ""
+    )
+
+    async def receive(request: Request) -> Response:
+        provider = request.path_params["provider"]
+        message_id = request.path_params["message_id"]
+        if not token_matches(secret, provider, message_id, request.path_params["token"]):
+            log.warning("delivery report to %s refused: bad token (from %s)", provider, _client(request))
+            return _unauthorized()
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return JSONResponse({"error": f"body: larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+        if provider == "messente" and signature_key and not _signed(request, body, signature_key):
+            log.warning("delivery report from messente refused: bad X-Messente-Signature")
+            return _unauthorized()
+        try:
+            reports = await _read(provider, message_id, request, body)
+        except InvalidInput as error:
+            log.warning("unreadable delivery report from %s for %s: %s", provider, message_id, error)
+            return JSONResponse({"error": str(error)}, status_code=400)
+        try:
+            for report in reports:
+                await run_in_threadpool(publish, report.model_dump(mode="json"))
+        except Exception:
+            # The provider keeps the report and tries again (Messente and SMSAPI retry on non-2xx).
+            log.exception("could not queue a delivery report for %s", message_id)
+            return JSONResponse({"error": "cannot queue the report now"}, status_code=503)
+        return PlainTextResponse("OK")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    path = f"/{CALLBACK_PATH}/{{provider:str}}/{{message_id:str}}/{{token:str}}"
+    return Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route(path, _only_known_methods(receive), methods=["GET", "POST"]),
+        ]
+    )
+
+
+READERS = {"messente": "POST", "smsapi": None, "direct_messenger": "GET"}  # None: GET or POST
+
+
+def _only_known_methods(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    async def guarded(request: Request) -> Response:
+        provider = request.path_params["provider"]
+        if provider not in READERS:
+            return JSONResponse({"error": "unknown provider"}, status_code=404)
+        expected = READERS[provider]
+        if expected is not None and request.method != expected:
+            return JSONResponse({"error": f"{provider} reports are {expected} requests"}, status_code=405)
+        response: Response = await handler(request)
+        return response
+
+    return guarded
+
+
+async def _read(provider: str, message_id: str, request: Request, body: bytes) -> list[DeliveryReport]:
+    if provider == "messente":
+        return parsing.messente_reports(message_id, body)
+    params = dict(request.query_params)
+    if request.method == "POST" and body:
+        form = await request.form()
+        params.update({key: str(value) for key, value in form.items()})
+    if provider == "smsapi":
+        return parsing.smsapi_reports(message_id, params)
+    return parsing.direct_messenger_reports(message_id, params)
+
+
+def _signed(request: Request, body: bytes, key: str) -> bool:
+    given = request.headers.get(SIGNATURE_HEADER, "").strip().lower()
+    return bool(given) and hmac.compare_digest(given, messente_signature(key, body))
+
+
+def _unauthorized() -> Response:
+    return JSONResponse({"error": "unauthorized"}, status_code=401)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"

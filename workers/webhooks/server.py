@@ -1,0 +1,32 @@
+"""Serving the receiver: `smsq webhooks --port N` runs this under uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from config import names
+from config.celery import make_celery
+from config.settings import Settings
+from producers.errors import SmsqError
+from producers.publisher import CeleryPublisher
+from workers.webhooks.app import create_webhook_app
+
+
+def build_app(settings: Settings) -> Starlette:
+    if not settings.webhooks.secret.get_secret_value():
+        raise SmsqError("SMSQ_WEBHOOKS__SECRET is not set: every delivery report would be refused")
+    publisher = CeleryPublisher(make_celery(settings))
+
+    def publish(report: Mapping[str, Any]) -> None:
+        publisher.publish(names.DELIVERY_REPORT_TASK, report, names.STATUS)
+
+    return create_webhook_app(settings.webhooks, publish)
+
+
+def run_webhooks(settings: Settings, host: str, port: int) -> None:
+    # No access log: every callback path carries a token.
+    uvicorn.run(build_app(settings), host=host, port=port, log_level="warning", access_log=False)
