@@ -43,6 +43,28 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": False,
         "enable_utc": True,
         "timezone": "UTC",
+        "beat_schedule": {**blacklist_beat_schedule(settings)},
+    }
+
+
+def blacklist_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The periodic blacklist sync, and the check that queues due retries of a failed provider's part.
+    A periodic task that waited past its own interval (no worker up) is dropped: the next one comes."""
+    if not settings.blacklist.periodic_sync:
+        return {}
+    block = settings.blacklist
+    return {
+        "blacklist-sync": {
+            "task": names.BLACKLIST_SYNC_TASK,
+            "schedule": block.sync_interval,
+            "kwargs": {"trigger": "beat"},
+            "options": {"queue": names.SYNC, "expires": block.sync_interval},
+        },
+        "blacklist-sync-retry": {
+            "task": names.BLACKLIST_SYNC_RETRY_TASK,
+            "schedule": block.retry_check_interval,
+            "options": {"queue": names.SYNC, "expires": block.retry_check_interval},
+        },
     }
 
 

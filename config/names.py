@@ -24,6 +24,10 @@ SEND_TASK: Final = "smsq.send"  # kwargs: {"message_id": "<uuid>"}; the record a
 SUBMIT_TASK: Final = "smsq.submit"  # kwargs: {"message": {omnimessage}, "idempotency_key": str | null}
 # kwargs: {"message_id": "<uuid>"}; asks the provider holding a scheduled message to drop it.
 CANCEL_AT_PROVIDER_TASK: Final = "smsq.cancel_at_provider"
+# kwargs: {"providers": [names] | null, "dry_run": bool, "force": bool}; returns the run's report.
+BLACKLIST_SYNC_TASK: Final = "smsq.blacklist_sync"
+# No kwargs: beat fires it; it queues a blacklist sync for providers whose retry after a failure is due.
+BLACKLIST_SYNC_RETRY_TASK: Final = "smsq.blacklist_sync_retry"
 # kwargs: {"message_ids": ["<uuid>", ...]}; polls the provider for each message's delivery status.
 STATUS_POLL_TASK: Final = "smsq.status_poll"
 # kwargs: one delivery report, as the webhook receiver normalised it (workers/status/reports.py).
@@ -33,6 +37,8 @@ TASK_ROUTES: Final[dict[str, dict[str, str]]] = {
     SEND_TASK: {"queue": REGULAR},
     SUBMIT_TASK: {"queue": REGULAR},
     CANCEL_AT_PROVIDER_TASK: {"queue": HIGH},  # a caller is waiting for the answer
+    BLACKLIST_SYNC_TASK: {"queue": SYNC},
+    BLACKLIST_SYNC_RETRY_TASK: {"queue": SYNC},
     STATUS_POLL_TASK: {"queue": STATUS},
     DELIVERY_REPORT_TASK: {"queue": STATUS},
 }

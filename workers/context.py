@@ -13,6 +13,7 @@ import redis
 from celery import Celery
 
 from config.settings import Settings
+from producers.blacklist import Blacklist
 from producers.client import Smsq
 from producers.publisher import CeleryPublisher
 from producers.store import MessageStore
@@ -107,6 +108,8 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         max_inline_wait=settings.lanes.max_inline_wait,
         schedule_at_provider=settings.schedule.at_provider,
         followup=Followup(settings.polling, settings.webhooks),
+        # Checked at send time, so a number blacklisted while its message waited is never sent.
+        is_blacklisted=Blacklist(client, prefix=settings.key_prefix).is_blocked,
     )
     producer = Smsq(
         store,
