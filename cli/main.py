@@ -11,6 +11,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
 
+from cli.blacklist import app as blacklist_app
 from config import names
 from config.settings import SettingsError, load_settings
 from producers.errors import SmsqError
@@ -158,6 +159,9 @@ def demo(
     from cli.demo import run_demo
 
     run_demo(per_priority=per_priority, redis_url=redis_url, console=console)
+
+
+app.add_typer(blacklist_app, name="blacklist")
 
 
 def main() -> None:
