@@ -28,6 +28,12 @@ CANCEL_AT_PROVIDER_TASK: Final = "smsq.cancel_at_provider"
 BLACKLIST_SYNC_TASK: Final = "smsq.blacklist_sync"
 # No kwargs: beat fires it; it queues a blacklist sync for providers whose retry after a failure is due.
 BLACKLIST_SYNC_RETRY_TASK: Final = "smsq.blacklist_sync_retry"
+# kwargs: {"campaign_id": "<hex>", "first": int, "last": int}: send a campaign's messages at those positions.
+SEND_BATCH_TASK: Final = "smsq.send_batch"
+# kwargs: {"campaign_id": "<hex>"}: mark every waiting message of a cancelled campaign cancelled.
+CAMPAIGN_SWEEP_TASK: Final = "smsq.campaign_sweep"
+# kwargs: {"campaign_id": "<hex>", "group_ids": [...]}: expand a campaign from Messente phonebook groups.
+CAMPAIGN_FROM_GROUPS_TASK: Final = "smsq.campaign_from_groups"
 # kwargs: {"message_ids": ["<uuid>", ...]}; polls the provider for each message's delivery status.
 STATUS_POLL_TASK: Final = "smsq.status_poll"
 # kwargs: one delivery report, as the webhook receiver normalised it (workers/status/reports.py).
@@ -39,6 +45,9 @@ TASK_ROUTES: Final[dict[str, dict[str, str]]] = {
     CANCEL_AT_PROVIDER_TASK: {"queue": HIGH},  # a caller is waiting for the answer
     BLACKLIST_SYNC_TASK: {"queue": SYNC},
     BLACKLIST_SYNC_RETRY_TASK: {"queue": SYNC},
+    SEND_BATCH_TASK: {"queue": LOW},
+    CAMPAIGN_SWEEP_TASK: {"queue": SYNC},
+    CAMPAIGN_FROM_GROUPS_TASK: {"queue": SYNC},
     STATUS_POLL_TASK: {"queue": STATUS},
     DELIVERY_REPORT_TASK: {"queue": STATUS},
 }

@@ -132,7 +132,22 @@ class MessageStore:
                 pipe.hgetall(self.keys.record(message_id))
             return [record or None for record in pipe.execute()]
 
-    def transition(
+    def transition(self, message_id: str, to: str, **options: Any) -> Transition:
+        """Move a record to ``to`` if the state machine allows it from its current status (and, with
+        ``lease_token``, only if the caller still holds the lease). Atomic with its side effects.
+        Options: see ``_transition_call``."""
+        keys, args = self._transition_call(message_id, to, **options)
+        return _as_transition(self._transition(keys=keys, args=args))
+
+    def transition_many(self, requests: Sequence[tuple[str, str, dict[str, Any]]]) -> list[Transition]:
+        """Several (message id, to, options) transitions in one round trip; each is atomic on its own."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for message_id, to, options in requests:
+                keys, args = self._transition_call(message_id, to, **options)
+                self._transition(keys=keys, args=args, client=pipe)
+            return [_as_transition(reply) for reply in pipe.execute()]
+
+    def _transition_call(
         self,
         message_id: str,
         to: str,
@@ -146,11 +161,8 @@ class MessageStore:
         return_record: bool = False,
         allowed_from: Iterable[str] | None = None,
         poll_at_ms: int | None = None,
-    ) -> Transition:
-        """Move a record to ``to`` if the state machine allows it from its current status (and, with
-        ``lease_token``, only if the caller still holds the lease). Atomic with its side effects.
-
-        ``poll_at_ms`` puts the message in the status-poll schedule (keeping an earlier entry); any
+    ) -> tuple[list[str], list[Any]]:
+        """``poll_at_ms`` puts the message in the status-poll schedule (keeping an earlier entry); any
         final status takes it out."""
         sources = sources_of(to) if allowed_from is None else frozenset(allowed_from) & sources_of(to)
         now = self.now_ms()
@@ -174,10 +186,7 @@ class MessageStore:
         stamp = {"final_ms": now} if to in FINAL else {f"{to}_ms": now}
         args.extend(_flatten({**stamp, **(fields or {})}))
         keys = [self.keys.record(message_id), self.keys.leases, self.keys.schedule, self.keys.polls]
-        reply = self._transition(keys=keys, args=args)
-        ok, previous = bool(reply[0]), (reply[1] or None)
-        record = _pairs(reply[2]) if len(reply) > 2 else None
-        return Transition(ok=ok, previous=previous, record=record)
+        return keys, args
 
     # -- schedule ---------------------------------------------------------------------------------
 
@@ -228,6 +237,11 @@ def _flatten(fields: Fields) -> list[str | int | float]:
     for name, value in fields.items():
         flat.extend((name, value))
     return flat
+
+
+def _as_transition(reply: Sequence[Any]) -> Transition:
+    record = _pairs(reply[2]) if len(reply) > 2 else None
+    return Transition(ok=bool(reply[0]), previous=(reply[1] or None), record=record)
 
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:

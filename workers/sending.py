@@ -12,15 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
 from config.settings import RetrySettings, Routing
 from producers.models import Omnimessage
 from producers.store import MessageStore
 from workers.backoff import backoff_delay
+from workers.campaign_messages import CampaignTemplates, UnsendableRecord, message_from_record
 from workers.health import ProviderHealth
 from workers.providers.base import OutboundMessage, Provider, SendResult
-from workers.providers.errors import PermanentError, ProviderError, RateLimited, TransientError
+from workers.providers.errors import ProviderError, RateLimited, TransientError
 from workers.ratelimit import RateLimiter
 from workers.status.followup import Followup
 from workers.text_store import stored_body
@@ -51,6 +50,7 @@ class Sender:
     sleep: Callable[[float], None] = time.sleep
     # Providers were built to pass time_to_send on (settings.schedule.at_provider).
     schedule_at_provider: bool = False
+    templates: CampaignTemplates | None = None
     # Delivery-report URLs and the first status poll (settings.webhooks, settings.polling).
     followup: Followup | None = None
 
@@ -82,14 +82,14 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
     record = claim.record
     attempt = int(record.get("attempts", 0)) + 1
 
-    def finish(to: str, fields: Mapping[str, Any] | None = None, **kwargs: Any) -> bool:
-        return store.transition(message_id, to, lease_token=token, fields=fields, **kwargs).ok
+    def finish(to: str, fields: Mapping[str, Any] | None = None, **options: Any) -> bool:
+        return store.transition(message_id, to, lease_token=token, fields=fields, **options).ok
 
     try:
-        message = Omnimessage.model_validate_json(record["body"])
-    except (ValidationError, KeyError) as exc:
-        finish("failed", _error_fields("corrupt", f"stored message cannot be decoded: {exc}"))
-        return Outcome("failed", "stored message cannot be decoded")
+        message = message_from_record(record, sender.templates)
+    except UnsendableRecord as exc:
+        finish("failed", _error_fields(exc.code, exc.detail))
+        return Outcome("failed", exc.detail)
 
     if sender.is_blacklisted(message.to):
         finish("blocked", _error_fields("blacklisted", "the recipient is on the blacklist"))
@@ -108,7 +108,9 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         circuit = TransientError(
             names, "circuit open: every provider for this channel is failing", code="circuit-open"
         )
-        return _after_transient(message_id, circuit, attempt, names, sender, finish)
+        to, options, outcome = _after_transient(message_id, circuit, attempt, names, sender)
+        finish(to, **options)
+        return outcome
 
     wait = _take_token(sender, provider.name, record.get("priority", "regular"))
     if wait > 0:
@@ -117,63 +119,98 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         return Outcome("queued", f"rate limit of {provider.name}", retry_in=wait)
 
     try:
-        callback_url = sender.followup.callback_url(provider.name, message_id) if sender.followup else None
-        outbound = OutboundMessage(message_id=message_id, omnimessage=message, callback_url=callback_url)
-        result = provider.send(outbound)
-    except RateLimited as exc:
-        # Not the message's fault: requeue without spending an attempt, and slow every worker down.
-        wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
-        if sender.limiter is not None:
-            sender.limiter.pause(provider.name, wait)
-        finish(
-            "queued",
-            _error_fields(exc.code, exc.detail),
-            schedule_at_ms=store.now_ms() + int(wait * 1000),
-            attempt=_attempt_entry(attempt, provider.name, store.now_ms(), "rate_limited", exc),
+        answer: SendResult | ProviderError = provider.send(
+            outbound_for(sender, provider.name, message_id, message)
         )
-        return Outcome("queued", str(exc), retry_in=wait)
-    except TransientError as exc:
-        _record_health(sender, provider.name, ok=False)
-        return _after_transient(message_id, exc, attempt, provider.name, sender, finish)
-    except PermanentError as exc:
-        _record_health(sender, provider.name, ok=True)  # the provider answered; the message is at fault
-        finish(
-            "failed",
-            {**_error_fields(exc.code, exc.detail), "attempts": attempt, "provider": provider.name},
-            attempt=_attempt_entry(attempt, provider.name, store.now_ms(), "permanent", exc),
-        )
-        return Outcome("failed", str(exc))
+    except ProviderError as exc:
+        answer = exc
+    decision = decide(message_id, record, message, provider.name, attempt, answer, sender)
+    apply_side_effects(sender, provider.name, decision)
+    finish(decision.to, **decision.options)
+    return decision.outcome
 
-    _record_health(sender, provider.name, ok=True)
-    entry = _attempt_entry(attempt, provider.name, store.now_ms(), "sent")
-    if result.duplicate:
+
+@dataclass(frozen=True)
+class Decision:
+    """What one provider answer means for a message: the transition to make, with its options, and
+    what to tell the operator. Side effects on shared state (health, rate pause) are described, not
+    done, so a batch can apply them once per call."""
+
+    to: str
+    options: dict[str, Any]
+    outcome: Outcome
+    healthy: bool | None = None  # None: the answer says nothing about the provider (a 429)
+    pause_for: float | None = None
+
+
+def outbound_for(sender: Sender, provider: str, message_id: str, message: Omnimessage) -> OutboundMessage:
+    callback_url = sender.followup.callback_url(provider, message_id) if sender.followup else None
+    return OutboundMessage(message_id=message_id, omnimessage=message, callback_url=callback_url)
+
+
+def decide(
+    message_id: str,
+    record: Mapping[str, str],
+    message: Omnimessage,
+    provider: str,
+    attempt: int,
+    answer: SendResult | ProviderError,
+    sender: Sender,
+) -> Decision:
+    now = sender.store.now_ms()
+    if isinstance(answer, RateLimited):
+        # Not the message's fault: requeue without spending an attempt, and slow every worker down.
+        wait = answer.retry_after if answer.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
+        options = {
+            "fields": _error_fields(answer.code, answer.detail),
+            "schedule_at_ms": now + int(wait * 1000),
+            "attempt": _attempt_entry(attempt, provider, now, "rate_limited", answer),
+        }
+        return Decision("queued", options, Outcome("queued", str(answer), retry_in=wait), None, wait)
+    if isinstance(answer, TransientError):
+        to, options, outcome = _after_transient(message_id, answer, attempt, provider, sender)
+        return Decision(to, options, outcome, healthy=False)
+    if isinstance(answer, ProviderError):  # permanent: the provider answered; the message is at fault
+        fields = {**_error_fields(answer.code, answer.detail), "attempts": attempt, "provider": provider}
+        options = {"fields": fields, "attempt": _attempt_entry(attempt, provider, now, "permanent", answer)}
+        return Decision("failed", options, Outcome("failed", str(answer)), healthy=True)
+    entry = _attempt_entry(attempt, provider, now, "sent")
+    if answer.duplicate:
         # An earlier attempt whose answer was lost (a read timeout) had gone out; nothing new was sent.
         entry.update(code="duplicate", detail=DUPLICATE_NOTE)
-        log.info("message %s: %s already had it; not sent again", message_id, provider.name)
+        log.info("message %s: %s already had it; not sent again", message_id, provider)
     held = _held_by_provider(sender, message)
-    fields = _sent_fields(result, attempt, record, message, held_by_provider=held)
-    finish("sent", fields, attempt=entry, poll_at_ms=_first_poll_ms(sender, provider.name, message, held))
-    return Outcome("sent", result.provider_message_id)
+    options = {
+        "fields": _sent_fields(answer, attempt, record, message, held_by_provider=held),
+        "attempt": entry,
+        "poll_at_ms": _first_poll_ms(sender, provider, message, held),
+    }
+    return Decision("sent", options, Outcome("sent", answer.provider_message_id), healthy=True)
+
+
+def apply_side_effects(sender: Sender, provider: str, decision: Decision) -> None:
+    if decision.healthy is not None:
+        _record_health(sender, provider, ok=decision.healthy)
+    if decision.pause_for is not None and sender.limiter is not None:
+        sender.limiter.pause(provider, decision.pause_for)
 
 
 def _after_transient(
-    message_id: str,
-    exc: TransientError,
-    attempt: int,
-    provider: str,
-    sender: Sender,
-    finish: Callable[..., bool],
-) -> Outcome:
+    message_id: str, exc: TransientError, attempt: int, provider: str, sender: Sender
+) -> tuple[str, dict[str, Any], Outcome]:
     now = sender.store.now_ms()
     entry = _attempt_entry(attempt, provider, now, "transient", exc)
     fields = {**_error_fields(exc.code, exc.detail), "attempts": attempt, "last_failed_provider": provider}
     if attempt >= sender.retry.max_attempts:
-        finish("failed", fields, attempt=entry)
-        return Outcome("failed", f"gave up after {attempt} attempts: {exc}")
+        return (
+            "failed",
+            {"fields": fields, "attempt": entry},
+            Outcome("failed", f"gave up after {attempt} attempts: {exc}"),
+        )
     delay = backoff_delay(attempt, sender.retry, sender.rng)
-    finish("queued", fields, schedule_at_ms=now + int(delay * 1000), attempt=entry)
     log.info("message %s: attempt %d failed (%s), retry in %.1fs", message_id, attempt, exc, delay)
-    return Outcome("queued", str(exc), retry_in=delay)
+    options = {"fields": fields, "schedule_at_ms": now + int(delay * 1000), "attempt": entry}
+    return "queued", options, Outcome("queued", str(exc), retry_in=delay)
 
 
 def capable_providers(
@@ -242,9 +279,10 @@ def _sent_fields(
         "provider_parts": json.dumps(parts, separators=(",", ":")),
         "attempts": attempt,
         "lease_token": "",
-        "body": stored_body(record["body"], message.text_store),
         # The provider holds it until time_to_send: cancel must ask the provider.
         "provider_scheduled": "1" if held_by_provider else "",
+        # A campaign record has no body of its own: its text is the campaign's template.
+        **({"body": stored_body(record["body"], message.text_store)} if "body" in record else {}),
     }
 
 

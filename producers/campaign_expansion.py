@@ -1,0 +1,258 @@
+"""Expanding a campaign: recipients in, message records stored and batches queued.
+
+Numbers are normalised with phonenumbers (the expensive step) in a process pool when the input is
+big, so expansion uses every core; deduplication, the blacklist check and storage run in this
+process in input order, so the first line listing a number is the one that is sent, and the result
+does not depend on timing. Records are written with pipelines; batches are ranges of positions.
+Nothing is half-created: if anything fails, everything stored so far is removed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from config import names
+from producers.blacklist import Blacklist
+from producers.campaigns import CampaignKeys, CampaignTemplate, message_id
+from producers.errors import InvalidInput
+from producers.models import to_e164
+from producers.publisher import Publisher
+from producers.store import MessageStore
+
+CHUNK = 20_000  # rows handed to the pool at once
+PARALLEL_FROM = 50_000  # fewer rows than this are parsed in-process: a pool costs more than it saves
+SKIP_SAMPLES = 1000  # skipped lines kept with their reason, for the report
+BLOCKED_FIELDS = {"last_error_code": "blacklisted", "last_error_detail": "the recipient is on the blacklist"}
+
+# (position, raw number, values of the template's variables in order) -> (position, e164 | None, reason)
+Row = tuple[int, str, tuple[str, ...]]
+Parsed = tuple[int, str | None, str | None]
+
+
+def parse_rows(rows: Sequence[Row]) -> list[Parsed]:
+    """Normalise each number; say why a row cannot be used. Runs in pool processes."""
+    out: list[Parsed] = []
+    for position, number, values in rows:
+        if any(value is None for value in values):
+            out.append((position, None, "malformed"))
+        elif any(value == "" for value in values):
+            out.append((position, None, "missing_variable"))
+        else:
+            try:
+                out.append((position, to_e164(number), None))
+            except ValueError:
+                out.append((position, None, "invalid_number"))
+    return out
+
+
+@dataclass
+class Expansion:
+    """What expanding one campaign did."""
+
+    recipients: int = 0
+    messages: int = 0
+    blocked: int = 0
+    last_position: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    stored_positions: list[int] = field(default_factory=list)
+
+    def skip(self, position: int, reason: str) -> None:
+        self.skipped[reason] += 1
+        if len(self.samples) < SKIP_SAMPLES:
+            self.samples.append({"line": position, "reason": reason})
+
+
+def csv_rows(stream: TextIO, number_column: str, variables: Sequence[str]) -> Iterator[Row]:
+    """Rows of a CSV with a header; position = line number in the file. A line with the wrong number
+    of fields gives None values (reported as malformed). The header is checked at once, before any
+    row is read, so a campaign that cannot work is refused before anything is stored."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput([("csv", "the file is empty")]) from None
+    header = [name.strip() for name in header]
+    if number_column not in header:
+        raise InvalidInput(
+            [("csv", f"no column {number_column!r} for the number (columns: {', '.join(header)})")]
+        )
+    unknown = [name for name in variables if name not in header]
+    if unknown:
+        names_ = ", ".join(f"%{name}%" for name in unknown)
+        raise InvalidInput([("template", f"uses {names_} but the CSV has no such column")])
+    number_at = header.index(number_column)
+    value_at = [header.index(name) for name in variables]
+    width = len(header)
+
+    def rows() -> Iterator[Row]:
+        for fields in reader:
+            line = reader.line_num
+            if not fields:
+                continue
+            if len(fields) != width:
+                yield line, "", tuple(None for _ in value_at)  # type: ignore[misc]
+                continue
+            yield line, fields[number_at].strip(), tuple(fields[i].strip() for i in value_at)
+
+    return rows()
+
+
+def list_rows(recipients: Sequence[Any], variables: Sequence[str]) -> Iterator[Row]:
+    """Rows from the producer API: each recipient a number, or a mapping with "to" and variables."""
+    for position, recipient in enumerate(recipients, start=1):
+        if isinstance(recipient, str):
+            yield position, recipient, tuple("" for _ in variables)
+        elif isinstance(recipient, dict) and isinstance(recipient.get("to"), str):
+            yield position, recipient["to"], tuple(str(recipient.get(name) or "") for name in variables)
+        else:
+            yield position, "", tuple(None for _ in variables)  # type: ignore[misc]
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def parsed_chunks(
+    rows: Iterable[Row], *, expected: int | None, workers: int | None
+) -> Iterator[list[Parsed]]:
+    """Parse in order; in a process pool when the input is big enough to pay for one."""
+    chunks = _chunks(rows, CHUNK)
+    if (expected is not None and expected < PARALLEL_FROM) or (workers or os.cpu_count() or 1) < 2:
+        for chunk in chunks:
+            yield parse_rows(chunk)
+        return
+    with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+        # map keeps input order and runs ahead of what we consume by the pool's queue.
+        yield from pool.map(parse_rows, chunks)
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(buffer.count(b"\n") for buffer in iter(lambda: handle.read(1 << 20), b""))
+
+
+class Expander:
+    """Stores one campaign's messages and queues its batches."""
+
+    def __init__(
+        self,
+        store: MessageStore,
+        publisher: Publisher,
+        blacklist: Blacklist,
+        *,
+        batch_size: int = 500,
+        max_queued_batches: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.blacklist = blacklist
+        self.batch_size = batch_size
+        self.max_queued_batches = max_queued_batches
+
+    def store_messages(
+        self,
+        campaign_id: str,
+        template: CampaignTemplate,
+        rows: Iterable[Row],
+        *,
+        expected: int | None = None,
+        workers: int | None = None,
+        initial_status: str = "queued",
+    ) -> Expansion:
+        variables = template.variables()
+        keys = CampaignKeys(self.store.keys, campaign_id)
+        result = Expansion()
+        seen: set[str] = set()
+        now_ms = self.store.now_ms()
+        channels = ",".join(part.channel for part in template.messages)
+        # Same rows, parsed positions kept to pair numbers with their variables.
+        values_by_position: dict[int, tuple[str, ...]] = {}
+
+        def remember(source: Iterable[Row]) -> Iterator[Row]:
+            for row in source:
+                if variables:
+                    values_by_position[row[0]] = row[2]
+                yield row
+
+        for chunk in parsed_chunks(remember(rows), expected=expected, workers=workers):
+            fresh: list[tuple[int, str]] = []
+            for position, number, reason in chunk:
+                result.recipients += 1
+                result.last_position = max(result.last_position, position)
+                if reason is not None or number is None:
+                    result.skip(position, reason or "invalid_number")
+                elif number in seen:
+                    result.skip(position, "duplicate")
+                else:
+                    seen.add(number)
+                    fresh.append((position, number))
+            blocked = self.blacklist.blocked_among([number for _, number in fresh])
+            with self.store.redis.pipeline(transaction=False) as pipe:
+                for position, number in fresh:
+                    status = "blocked" if number in blocked else initial_status
+                    fields: dict[Any, str | int] = {
+                        "status": status, "to": number, "campaign_id": campaign_id,
+                        "priority": template.priority, "channels": channels, "created_ms": now_ms,
+                        "position": position,
+                    }  # fmt: skip
+                    if status == "blocked":
+                        fields.update(BLOCKED_FIELDS, final_ms=now_ms)
+                    if variables:
+                        fields["vars"] = json.dumps(
+                            dict(zip(variables, values_by_position.pop(position), strict=True))
+                        )
+                    pipe.hset(self.store.keys.record(message_id(campaign_id, position)), mapping=fields)
+                    result.stored_positions.append(position)
+                pipe.hincrby(keys.counts, initial_status, len(fresh) - len(blocked))
+                if blocked:
+                    pipe.hincrby(keys.counts, "blocked", len(blocked))
+                pipe.execute()
+            for position, _, _ in chunk:
+                values_by_position.pop(position, None)
+            result.messages += len(fresh)
+            result.blocked += len(blocked)
+        return result
+
+    def queue_batches(self, campaign_id: str, lane: str, first: int, last: int) -> int:
+        """Publish batches covering positions first..last, waiting while the lane is too long."""
+        published = 0
+        for start in range(first, last + 1, self.batch_size):
+            while self.store.redis.llen(lane) >= self.max_queued_batches:
+                time.sleep(0.5)  # back-pressure: let the workers drain the lane first
+            stop = min(last, start + self.batch_size - 1)
+            self.publisher.publish(
+                names.SEND_BATCH_TASK, {"campaign_id": campaign_id, "first": start, "last": stop}, lane
+            )
+            published += 1
+        return published
+
+    def remove(self, campaign_id: str, positions: Sequence[int]) -> None:
+        """Undo a failed expansion: delete every record it stored."""
+        for start in range(0, len(positions), 10_000):
+            ids = [
+                self.store.keys.record(message_id(campaign_id, p)) for p in positions[start : start + 10_000]
+            ]
+            if ids:
+                self.store.redis.delete(*ids)
+
+
+def new_campaign_id() -> str:
+    return uuid.uuid4().hex
