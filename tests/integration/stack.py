@@ -38,6 +38,9 @@ def stack_settings(redis_url: str, sandbox_url: str, prefix: str, **extra: str) 
         "retry__max_delay": "1",
         "retry__max_attempts": "3",
         "schedule__release_interval": "0.05",
+        # Blacklist syncs only on demand: beat fires an overdue periodic one at start-up (its schedule
+        # file outlives the session), and a sync importing the shared sandbox's lists would race tests.
+        "blacklist__periodic_sync": "false",
         **extra,
     }
 
