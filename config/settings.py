@@ -124,6 +124,16 @@ class BlacklistSettings(BaseModel):
     smsapi_page_size: int = Field(100, ge=1, le=10_000)
 
 
+class CampaignSettings(BaseModel):
+    batch_size: int = Field(500, ge=1, le=10_000, description="messages per queued batch task")
+    chunk: int = Field(100, ge=1, description="messages claimed at once; pause is checked between chunks")
+    use_bulk: bool = True  # Messente: one POST /omnimessages per bulk_size messages
+    bulk_size: int = Field(100, ge=1, le=1000)
+    concurrency: int = Field(32, ge=1, le=1000, description="parallel requests per worker process")
+    max_queued_batches: int = Field(10_000, ge=1, description="back-pressure on the bulk lane")
+    expansion_workers: int | None = Field(None, ge=1, description="processes that parse numbers")
+
+
 class Routing(BaseModel):
     sms: list[ProviderName] = ["messente", "direct_messenger", "smsapi"]
     viber: list[ProviderName] = ["messente"]
@@ -156,6 +166,7 @@ class Settings(BaseSettings):
     retry: RetrySettings = RetrySettings()
     lanes: LaneSettings = LaneSettings()
     health: HealthSettings = HealthSettings()
+    campaigns: CampaignSettings = CampaignSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     blacklist: BlacklistSettings = BlacklistSettings()
     polling: PollingSettings = PollingSettings()

@@ -33,8 +33,18 @@ from producers.publisher import Publisher
 from producers.store import MessageStore, to_ms
 
 # Contact fields of a Messente phonebook contact, usable as %var% in a campaign from groups.
-CONTACT_FIELDS = ("phoneNumber", "email", "firstName", "lastName", "company", "title",
-                  "custom", "custom2", "custom3", "custom4")  # fmt: skip
+CONTACT_FIELDS = (
+    "phoneNumber",
+    "email",
+    "firstName",
+    "lastName",
+    "company",
+    "title",
+    "custom",
+    "custom2",
+    "custom3",
+    "custom4",
+)
 
 # KEYS: campaign hash   ARGV: field value required, new value   -> 1 if moved
 _CAS_STATUS = """
@@ -129,9 +139,13 @@ class Campaigns:
         ):
             return str(self.store.redis.get(self._idem_key(idempotency_key))), False
         fields: dict[Any, str | int] = {
-            "id": campaign_id, "name": name, "status": "creating", "priority": template.priority,
-            "template": json.dumps(template.body()), "created_ms": self.store.now_ms(),
-        }  # fmt: skip
+            "id": campaign_id,
+            "name": name,
+            "status": "creating",
+            "priority": template.priority,
+            "template": json.dumps(template.body()),
+            "created_ms": self.store.now_ms(),
+        }
         if template.time_to_send is not None:
             fields["time_to_send_ms"] = to_ms(template.time_to_send.timestamp())
         if idempotency_key is not None:
@@ -152,12 +166,46 @@ class Campaigns:
         expansion = Expansion()
         try:
             expansion = self.expander.store_messages(
-                campaign_id, template, rows, expected=expected, workers=self.workers,
+                campaign_id,
+                template,
+                rows,
+                expected=expected,
+                workers=self.workers,
                 initial_status="scheduled" if scheduled else "queued",
-            )  # fmt: skip
+            )
             self._finish(campaign_id, template, expansion, scheduled=scheduled)
         except BaseException:
             self._undo(campaign_id, expansion, idempotency_key)
+            raise
+        return self.progress(campaign_id)
+
+    def expand_into(self, campaign_id: str, recipients: Sequence[dict[str, Any]]) -> CampaignProgress:
+        """Expand a campaign created empty (from phonebook groups, whose contacts a worker fetched)."""
+        record: dict[str, str] = self.store.redis.hgetall(self._keys(campaign_id).campaign)  # type: ignore[assignment]
+        if record.get("status") != "creating":
+            return self.progress(campaign_id)  # a redelivered task: already expanded
+        due_ms = int(record["time_to_send_ms"]) if record.get("time_to_send_ms") else None
+        template = CampaignTemplate.model_validate(
+            {
+                **json.loads(record["template"]),
+                "priority": record.get("priority", "low"),
+                **({"time_to_send": due_ms / 1000} if due_ms else {}),
+            }
+        )
+        scheduled = due_ms is not None and due_ms > self.store.now_ms()
+        expansion = Expansion()
+        try:
+            expansion = self.expander.store_messages(
+                campaign_id,
+                template,
+                list_rows(recipients, template.variables()),
+                expected=len(recipients),
+                workers=self.workers,
+                initial_status="scheduled" if scheduled else "queued",
+            )
+            self._finish(campaign_id, template, expansion, scheduled=scheduled)
+        except BaseException:
+            self._undo(campaign_id, expansion, record.get("idempotency_key"))
             raise
         return self.progress(campaign_id)
 
@@ -166,11 +214,16 @@ class Campaigns:
     ) -> None:
         keys = self._keys(campaign_id)
         with self.store.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(keys.campaign, mapping={
-                "recipients": expansion.recipients, "messages": expansion.messages,
-                "last_position": expansion.last_position, "skipped": json.dumps(dict(expansion.skipped)),
-                "status": "scheduled" if scheduled else "running",
-            })  # fmt: skip
+            pipe.hset(
+                keys.campaign,
+                mapping={
+                    "recipients": expansion.recipients,
+                    "messages": expansion.messages,
+                    "last_position": expansion.last_position,
+                    "skipped": json.dumps(dict(expansion.skipped)),
+                    "status": "scheduled" if scheduled else "running",
+                },
+            )
             if expansion.samples:
                 pipe.rpush(keys.skipped, *[json.dumps(sample) for sample in expansion.samples])
             if scheduled and template.time_to_send is not None:

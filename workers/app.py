@@ -10,6 +10,7 @@ from celery import Celery, signals
 from config.celery import make_celery
 from config.settings import Settings
 from workers.blacklist_tasks import register_blacklist_tasks
+from workers.campaign_tasks import register_campaign_tasks
 from workers.context import context_for, reset_contexts
 from workers.status.tasks import register_status_tasks
 from workers.tasks import register_tasks
@@ -24,6 +25,7 @@ def create_app(settings: Settings) -> Celery:
     app.smsq_settings = settings  # type: ignore[attr-defined]
     register_tasks(app)
     register_blacklist_tasks(app)
+    register_campaign_tasks(app)
     register_status_tasks(app)
     _connect_signals(app)
     return app

@@ -17,6 +17,7 @@ from producers.blacklist import Blacklist
 from producers.client import Smsq
 from producers.publisher import CeleryPublisher
 from producers.store import MessageStore
+from workers.campaign_messages import CampaignTemplates
 from workers.health import HealthPolicy, ProviderHealth
 from workers.providers.base import Provider
 from workers.providers.direct_messenger import DirectMessengerClient
@@ -94,6 +95,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
     )
     providers = build_providers(settings)
+    blacklist = Blacklist(client, prefix=settings.key_prefix)
     sender = Sender(
         store=store,
         providers=providers,
@@ -109,7 +111,9 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         schedule_at_provider=settings.schedule.at_provider,
         followup=Followup(settings.polling, settings.webhooks),
         # Checked at send time, so a number blacklisted while its message waited is never sent.
-        is_blacklisted=Blacklist(client, prefix=settings.key_prefix).is_blocked,
+        is_blacklisted=blacklist.is_blocked,
+        blocked_among=blacklist.blocked_among,
+        templates=CampaignTemplates(client, store.keys),
     )
     producer = Smsq(
         store,

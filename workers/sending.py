@@ -43,6 +43,7 @@ class Sender:
     lease_seconds: float
     rng: random.Random = field(default_factory=random.Random)
     is_blacklisted: Callable[[str], bool] = lambda phone: False
+    blocked_among: Callable[[list[str]], set[str]] = lambda phones: set()
     limiter: RateLimiter | None = None
     health: ProviderHealth | None = None
     # A token wait up to this long is slept in the task; a longer one requeues the message.
@@ -88,17 +89,17 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
     try:
         message = message_from_record(record, sender.templates)
     except UnsendableRecord as exc:
-        finish("failed", _error_fields(exc.code, exc.detail))
+        finish("failed", error_fields(exc.code, exc.detail))
         return Outcome("failed", exc.detail)
 
     if sender.is_blacklisted(message.to):
-        finish("blocked", _error_fields("blacklisted", "the recipient is on the blacklist"))
+        finish("blocked", error_fields("blacklisted", "the recipient is on the blacklist"))
         return Outcome("blocked")
 
     capable = capable_providers(message, sender.providers, sender.routing)
     if not capable:
         detail = f"no enabled provider can deliver {'/'.join(message.channels)}"
-        finish("failed", _error_fields("no-provider", detail))
+        finish("failed", error_fields("no-provider", detail))
         return Outcome("failed", detail)
     failing = sender.health.open_circuits([p.name for p in capable]) if sender.health else set()
     provider = pick(capable, failing=failing, avoid=record.get("last_failed_provider") or None)
@@ -108,11 +109,11 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         circuit = TransientError(
             names, "circuit open: every provider for this channel is failing", code="circuit-open"
         )
-        to, options, outcome = _after_transient(message_id, circuit, attempt, names, sender)
+        to, options, outcome = after_transient(message_id, circuit, attempt, names, sender)
         finish(to, **options)
         return outcome
 
-    wait = _take_token(sender, provider.name, record.get("priority", "regular"))
+    wait = take_token(sender, provider.name, record.get("priority", "regular"))
     if wait > 0:
         # Our own global limit said wait: not a failed attempt, just later.
         finish("queued", schedule_at_ms=store.now_ms() + int(wait * 1000))
@@ -162,16 +163,16 @@ def decide(
         # Not the message's fault: requeue without spending an attempt, and slow every worker down.
         wait = answer.retry_after if answer.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
         options = {
-            "fields": _error_fields(answer.code, answer.detail),
+            "fields": error_fields(answer.code, answer.detail),
             "schedule_at_ms": now + int(wait * 1000),
             "attempt": _attempt_entry(attempt, provider, now, "rate_limited", answer),
         }
         return Decision("queued", options, Outcome("queued", str(answer), retry_in=wait), None, wait)
     if isinstance(answer, TransientError):
-        to, options, outcome = _after_transient(message_id, answer, attempt, provider, sender)
+        to, options, outcome = after_transient(message_id, answer, attempt, provider, sender)
         return Decision(to, options, outcome, healthy=False)
     if isinstance(answer, ProviderError):  # permanent: the provider answered; the message is at fault
-        fields = {**_error_fields(answer.code, answer.detail), "attempts": attempt, "provider": provider}
+        fields = {**error_fields(answer.code, answer.detail), "attempts": attempt, "provider": provider}
         options = {"fields": fields, "attempt": _attempt_entry(attempt, provider, now, "permanent", answer)}
         return Decision("failed", options, Outcome("failed", str(answer)), healthy=True)
     entry = _attempt_entry(attempt, provider, now, "sent")
@@ -195,12 +196,12 @@ def apply_side_effects(sender: Sender, provider: str, decision: Decision) -> Non
         sender.limiter.pause(provider, decision.pause_for)
 
 
-def _after_transient(
+def after_transient(
     message_id: str, exc: TransientError, attempt: int, provider: str, sender: Sender
 ) -> tuple[str, dict[str, Any], Outcome]:
     now = sender.store.now_ms()
     entry = _attempt_entry(attempt, provider, now, "transient", exc)
-    fields = {**_error_fields(exc.code, exc.detail), "attempts": attempt, "last_failed_provider": provider}
+    fields = {**error_fields(exc.code, exc.detail), "attempts": attempt, "last_failed_provider": provider}
     if attempt >= sender.retry.max_attempts:
         return (
             "failed",
@@ -230,7 +231,7 @@ def pick(capable: list[Provider], *, failing: set[str], avoid: str | None) -> Pr
     return preferred[0] if preferred else None
 
 
-def _take_token(sender: Sender, provider: str, priority: str) -> float:
+def take_token(sender: Sender, provider: str, priority: str) -> float:
     """Seconds still to wait for a token after waiting inline up to ``max_inline_wait``; 0 = go."""
     if sender.limiter is None:
         return 0.0
@@ -286,7 +287,7 @@ def _sent_fields(
     }
 
 
-def _error_fields(code: str | None, detail: str) -> dict[str, str]:
+def error_fields(code: str | None, detail: str) -> dict[str, str]:
     return {"last_error_code": code or "", "last_error_detail": detail[:500]}
 
 

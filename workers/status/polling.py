@@ -73,7 +73,7 @@ def poll_messages(message_ids: Sequence[str], poller: Poller) -> PollReport:
         base, now = poll_base_ms(record), store.now_ms()
         channels: Sequence[ChannelStatus] = ()
         if source is not None and record.get("provider_message_id"):
-            wait = _take_token(poller, provider)
+            wait = take_token(poller, provider)
             if wait > 0:
                 _defer(schedule, message_ids[index:], store.now_ms() + to_ms(wait), report)
                 break
@@ -120,7 +120,7 @@ def _source(poller: Poller, provider: str) -> StatusSource | None:
     return client if client is not None and callable(getattr(client, "status", None)) else None  # type: ignore[return-value]
 
 
-def _take_token(poller: Poller, provider: str) -> float:
+def take_token(poller: Poller, provider: str) -> float:
     """Seconds still to wait after waiting inline up to ``max_inline_wait``; 0 = go."""
     if poller.limiter is None:
         return 0.0

@@ -1,0 +1,150 @@
+"""Campaign tasks: thin. Send a batch of positions, sweep a cancelled campaign, expand from groups."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from celery import Celery, Task
+from pydantic import BaseModel, ConfigDict, Field
+
+from config import names
+from producers.campaign_api import Campaigns
+from producers.campaigns import CampaignKeys, message_id
+from producers.errors import InvalidInput
+from workers.campaign_sending import BatchOptions, send_batch
+from workers.context import WorkerContext, context_for
+from workers.payloads import decode
+from workers.providers.messente_phonebook import MessentePhonebookClient, contact_to_wire
+
+log = logging.getLogger(__name__)
+SWEEP_CHUNK = 1000
+
+
+class BatchPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    campaign_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+
+
+class SweepPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    campaign_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+class GroupsPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    campaign_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    group_ids: list[str] = Field(min_length=1)
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """Threads for parallel single sends, one pool per worker process (made after the fork)."""
+    pid = os.getpid()
+    if pid not in _pools:
+        _pools[pid] = ThreadPoolExecutor(size, thread_name_prefix="smsq-send")
+    return _pools[pid]
+
+
+def campaigns_for(context: WorkerContext) -> Campaigns:
+    from producers.blacklist import Blacklist
+
+    settings = context.settings.campaigns
+    return Campaigns(
+        context.store,
+        context.producer.publisher,
+        Blacklist(context.redis, prefix=context.settings.key_prefix),
+        batch_size=settings.batch_size,
+        max_queued_batches=settings.max_queued_batches,
+    )
+
+
+def sweep_cancelled(context: WorkerContext, campaign_id: str) -> int:
+    """Every waiting message of a cancelled campaign becomes cancelled; sent ones are kept."""
+    keys = CampaignKeys(context.store.keys, campaign_id)
+    last = int(context.redis.hget(keys.campaign, "last_position") or 0)
+    cancelled = 0
+    for start in range(1, last + 1, SWEEP_CHUNK):
+        ids = [message_id(campaign_id, p) for p in range(start, min(last, start + SWEEP_CHUNK - 1) + 1)]
+        answers = context.store.transition_many(
+            [(i, "cancelled", {"allowed_from": {"queued", "scheduled"}}) for i in ids]
+        )
+        cancelled += sum(answer.ok for answer in answers)
+    context.redis.delete(keys.held)
+    return cancelled
+
+
+def register_campaign_tasks(app: Celery) -> None:
+    def dead_letter(context: WorkerContext, task: str, args: Any, kwargs: Any, error: InvalidInput) -> None:
+        context.store.dead_letter(task, {"args": args, "kwargs": kwargs}, str(error))
+        log.error("dead-lettered a %s task: %s", task, error)
+
+    @app.task(name=names.SEND_BATCH_TASK, bind=True, ignore_result=True)
+    def send_batch_task(self: Task, *args: Any, **kwargs: Any) -> None:
+        context = context_for(self.app)
+        try:
+            payload = decode(BatchPayload, args, kwargs)
+        except InvalidInput as error:
+            return dead_letter(context, names.SEND_BATCH_TASK, args, kwargs, error)
+        settings = context.settings.campaigns
+        options = BatchOptions(
+            chunk=settings.chunk,
+            use_bulk=settings.use_bulk,
+            bulk_size=settings.bulk_size,
+            concurrency=settings.concurrency,
+        )
+        outcome = send_batch(
+            payload.campaign_id,
+            payload.first,
+            payload.last,
+            context.sender,
+            options,
+            _pool(settings.concurrency),
+        )
+        log.info(
+            "campaign %s %d-%d: %s%s",
+            payload.campaign_id,
+            payload.first,
+            payload.last,
+            outcome.statuses,
+            f" (stopped: {outcome.stopped})" if outcome.stopped else "",
+        )
+
+    @app.task(name=names.CAMPAIGN_SWEEP_TASK, bind=True, ignore_result=True)
+    def campaign_sweep(self: Task, *args: Any, **kwargs: Any) -> None:
+        context = context_for(self.app)
+        try:
+            payload = decode(SweepPayload, args, kwargs)
+        except InvalidInput as error:
+            return dead_letter(context, names.CAMPAIGN_SWEEP_TASK, args, kwargs, error)
+        log.info(
+            "campaign %s: %d waiting messages cancelled",
+            payload.campaign_id,
+            sweep_cancelled(context, payload.campaign_id),
+        )
+
+    @app.task(name=names.CAMPAIGN_FROM_GROUPS_TASK, bind=True, ignore_result=True)
+    def campaign_from_groups(self: Task, *args: Any, **kwargs: Any) -> None:
+        context = context_for(self.app)
+        try:
+            payload = decode(GroupsPayload, args, kwargs)
+        except InvalidInput as error:
+            return dead_letter(context, names.CAMPAIGN_FROM_GROUPS_TASK, args, kwargs, error)
+        phonebook = MessentePhonebookClient.from_settings(context.settings.messente)
+        try:
+            contacts = phonebook.contacts(payload.group_ids)
+        finally:
+            phonebook.close()
+        # Contact fields are the template's variables (firstName, ...); a contact in several groups
+        # is listed once by Messente, and expansion drops any repeat of a number anyway.
+        recipients = [{"to": c.phone_number, **contact_to_wire(c)} for c in contacts]
+        progress = campaigns_for(context).expand_into(payload.campaign_id, recipients)
+        log.info(
+            "campaign %s: %d messages from %d contacts", payload.campaign_id, progress.messages, len(contacts)
+        )
