@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
 
 from cli.blacklist import app as blacklist_app
+from cli.campaign import app as campaign_app
 from config import names
 from config.settings import SettingsError, load_settings
 from producers.errors import SmsqError
@@ -162,6 +163,7 @@ def demo(
 
 
 app.add_typer(blacklist_app, name="blacklist")
+app.add_typer(campaign_app, name="campaign")
 
 
 def main() -> None:

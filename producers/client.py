@@ -15,9 +15,10 @@ import redis
 
 from config import names
 from config.celery import make_celery
-from config.settings import Settings
+from config.settings import CampaignSettings, Settings
 from producers import queries
 from producers.blacklist import Blacklist
+from producers.campaign_api import Campaigns
 from producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from producers.models import Omnimessage, parse_omnimessage
 from producers.publisher import CeleryPublisher, Publisher
@@ -49,6 +50,7 @@ class Smsq:
         schedule_horizon: timedelta = timedelta(days=90),
         schedule_at_provider: bool = False,
         cancel_timeout: float = 15.0,
+        campaign_settings: CampaignSettings | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -56,6 +58,7 @@ class Smsq:
         # True: a future time_to_send is handed to the provider at once instead of held here.
         self.schedule_at_provider = schedule_at_provider
         self.cancel_timeout = cancel_timeout
+        self.campaign_settings = campaign_settings
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Smsq:
@@ -72,6 +75,7 @@ class Smsq:
             publisher,
             schedule_horizon=timedelta(days=settings.schedule.horizon_days),
             schedule_at_provider=settings.schedule.at_provider,
+            campaign_settings=settings.campaigns,
         )
 
     def send(
@@ -109,6 +113,19 @@ class Smsq:
             self.publisher.publish(names.SEND_TASK, {"message_id": message_id}, lane)
             self.store.complete_release(message_id, outbox_ms)
         return Receipt(message_id, str(fields["status"]), duplicate=False)
+
+    @cached_property
+    def campaigns(self) -> Campaigns:
+        """Campaigns: create (list, CSV, phonebook groups), progress, pause, resume, cancel."""
+        options = self.campaign_settings or CampaignSettings()
+        return Campaigns(
+            self.store,
+            self.publisher,
+            self.blacklist,
+            batch_size=options.batch_size,
+            max_queued_batches=options.max_queued_batches,
+            workers=options.expansion_workers,
+        )
 
     @cached_property
     def blacklist(self) -> Blacklist:

@@ -124,13 +124,13 @@ class MessageStore:
 
     def get(self, message_id: str) -> dict[str, str] | None:
         record: dict[str, str] = self.redis.hgetall(self.keys.record(message_id))  # type: ignore[assignment]
-        return record or None
+        return _with_id(message_id, record)
 
     def get_many(self, message_ids: Sequence[str]) -> list[dict[str, str] | None]:
         with self.redis.pipeline(transaction=False) as pipe:
             for message_id in message_ids:
                 pipe.hgetall(self.keys.record(message_id))
-            return [record or None for record in pipe.execute()]
+            return [_with_id(i, record) for i, record in zip(message_ids, pipe.execute(), strict=True)]
 
     def transition(self, message_id: str, to: str, **options: Any) -> Transition:
         """Move a record to ``to`` if the state machine allows it from its current status (and, with
@@ -237,6 +237,14 @@ def _flatten(fields: Fields) -> list[str | int | float]:
     for name, value in fields.items():
         flat.extend((name, value))
     return flat
+
+
+def _with_id(message_id: str, record: dict[str, str]) -> dict[str, str] | None:
+    """Campaign records do not repeat their id inside (it is in the key); every reader gets it."""
+    if not record:
+        return None
+    record.setdefault("id", message_id)
+    return record
 
 
 def _as_transition(reply: Sequence[Any]) -> Transition:

@@ -13,6 +13,8 @@ import redis
 from celery import Celery
 
 from config.settings import Settings
+from producers.blacklist import Blacklist
+from producers.campaign_api import Campaigns
 from producers.publisher import CeleryPublisher
 from producers.store import MessageStore
 from workers.scheduler import run_release_loop
@@ -26,17 +28,20 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
     store = MessageStore(
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
     )
+    publisher = CeleryPublisher(app)
+    campaigns = Campaigns(store, publisher, Blacklist(client, prefix=settings.key_prefix))
     thread = threading.Thread(
         target=run_release_loop,
         name="smsq-release",
         kwargs={
             "store": store,
-            "publisher": CeleryPublisher(app),
+            "publisher": publisher,
             "interval": settings.schedule.release_interval,
             "batch": settings.schedule.release_batch,
             "claim_lease_ms": int(settings.schedule.claim_lease_seconds * 1000),
             "lease_policy": settings.lanes.on_lease_expiry,
             "stop": stop,
+            "also": [campaigns.release_due],
         },
         daemon=True,
     )

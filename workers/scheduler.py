@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from config import names
 from config.settings import LeaseExpiry
@@ -57,12 +57,16 @@ def run_release_loop(
     claim_lease_ms: int,
     lease_policy: Mapping[str, LeaseExpiry],
     stop: threading.Event,
+    also: Sequence[Callable[[], object]] = (),
 ) -> None:
-    """Until ``stop`` is set. A full batch means more is due: go again at once, otherwise wait."""
+    """Until ``stop`` is set. A full batch means more is due: go again at once, otherwise wait.
+    ``also``: more release steps run on each pass (scheduled campaigns)."""
     while not stop.is_set():
         try:
             published = release_due(store, publisher, batch=batch, claim_lease_ms=claim_lease_ms)
             settle_expired_leases(store, lease_policy)
+            for step in also:
+                step()
         except Exception:  # a Redis blip must not kill the loop; the next pass picks up the work
             log.exception("release pass failed")
             published = 0
