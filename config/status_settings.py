@@ -27,6 +27,9 @@ class PollingSettings(BaseModel):
     # only get the give-up check.
     providers: list[PollableProvider] = ["messente"]
     batch_size: int = Field(50, ge=1, le=500, description="messages per status-poll task")
+    # Status calls in flight per poll task (threads): a provider answers in tens of ms, so one task
+    # asking in turn would hold its worker for batch_size x latency.
+    concurrency: int = Field(8, ge=1, le=64)
     claim_interval: float = Field(1.0, gt=0, le=60, description="seconds between claim passes in beat")
     claim_batch: int = Field(2000, ge=1, description="due entries claimed per pass at most")
     # A claimed entry comes due again after this long unless its poll task settled or rescheduled

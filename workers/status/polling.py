@@ -5,9 +5,11 @@ reschedule its next poll. Plain functions; the Celery task only decodes its payl
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -58,59 +60,102 @@ class PollReport:
 
 
 def poll_messages(message_ids: Sequence[str], poller: Poller) -> PollReport:
-    store, polling = poller.store, poller.polling
-    schedule = PollSchedule(store, polling)
-    settler = Settler(store)
-    report = PollReport()
-    records = store.get_many(message_ids)
-    for index, (message_id, record) in enumerate(zip(message_ids, records, strict=True)):
+    """Poll each message (``polling.concurrency`` provider calls in flight, on threads: the calls wait
+    on the network, and a task must not hold its worker for batch x latency)."""
+    records = poller.store.get_many(message_ids)
+    run = _Run(poller)
+    work = list(zip(message_ids, records, strict=True))
+    threads = min(poller.polling.concurrency, len(work))
+    if threads <= 1:
+        for message_id, record in work:
+            run.one(message_id, record)
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="smsq-poll") as pool:
+            list(pool.map(lambda item: run.one(*item), work))
+    return run.report
+
+
+class _Run:
+    """One task's polls. Once the limiter (or a 429) says wait, the messages not yet asked about are
+    put back for later instead of holding the worker in a long sleep."""
+
+    def __init__(self, poller: Poller) -> None:
+        self.poller = poller
+        self.store = poller.store
+        self.schedule = PollSchedule(poller.store, poller.polling)
+        self.settler = Settler(poller.store)
+        self.report = PollReport()
+        self.held_until_ms: int | None = None
+        self._lock = threading.Lock()
+
+    def one(self, message_id: str, record: Mapping[str, str] | None) -> None:
+        polling = self.poller.polling
         if record is None or record.get("status") != "sent":
-            schedule.drop(message_id)
-            report.dropped += 1
-            continue
+            self.schedule.drop(message_id)
+            self._count("dropped")
+            return
+        if self.held_until_ms is not None:
+            self._defer(message_id, self.held_until_ms)
+            return
         provider = record.get("provider", "")
-        source = _source(poller, provider)
-        base, now = poll_base_ms(record), store.now_ms()
+        source = _source(self.poller, provider)
+        base = poll_base_ms(record)
         channels: Sequence[ChannelStatus] = ()
         if source is not None and record.get("provider_message_id"):
-            wait = take_token(poller, provider)
+            wait = _take_token(self.poller, provider)
             if wait > 0:
-                _defer(schedule, message_ids[index:], store.now_ms() + to_ms(wait), report)
-                break
+                self._defer(message_id, self._hold(wait))
+                return
             try:
                 channels = source.status(record["provider_message_id"]).channels
-                report.polled += 1
+                self._count("polled")
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
-                if poller.limiter is not None:
-                    poller.limiter.pause(provider, wait)
-                _defer(schedule, message_ids[index:], store.now_ms() + to_ms(wait), report)
-                break
+                if self.poller.limiter is not None:
+                    self.poller.limiter.pause(provider, wait)
+                self._defer(message_id, self._hold(wait))
+                return
             except PermanentError as exc:
                 moved = messente.is_not_found(exc) and _settle_not_found(
-                    store, message_id, record, now, polling
+                    self.store, message_id, record, self.store.now_ms(), polling
                 )
                 if moved:
-                    report.settled[moved] += 1
-                    continue
-                report.errors += 1
+                    self._count("settled", moved)
+                    return
+                self._count("errors")
                 log.warning("message %s: status poll refused: %s", message_id, exc)
             except ProviderError as exc:
-                report.errors += 1
+                self._count("errors")
                 log.warning("message %s: status poll failed: %s", message_id, exc)
-        now = store.now_ms()
-        settled = settler.settle(
+        now = self.store.now_ms()
+        settled = self.settler.settle(
             message_id, provider, channels, via="poll", gave_up=gave_up(base, now, polling)
         )
         if settled.moved_to:
-            report.settled[settled.moved_to] += 1
+            self._count("settled", settled.moved_to)
         elif settled.status != "sent":
-            schedule.drop(message_id)
-            report.dropped += 1
+            self.schedule.drop(message_id)
+            self._count("dropped")
         else:
-            schedule.reschedule([message_id], next_poll_ms(base, now, polling))
-            report.rescheduled += 1
-    return report
+            self.schedule.reschedule([message_id], next_poll_ms(base, now, polling))
+            self._count("rescheduled")
+
+    def _hold(self, wait: float) -> int:
+        with self._lock:
+            until = self.store.now_ms() + to_ms(wait)
+            self.held_until_ms = max(self.held_until_ms or 0, until)
+            return self.held_until_ms
+
+    def _defer(self, message_id: str, at_ms: int) -> None:
+        self.schedule.reschedule([message_id], at_ms)
+        self._count("deferred")
+
+    def _count(self, what: str, status: str | None = None) -> None:
+        with self._lock:
+            if status is not None:
+                self.report.settled[status] += 1
+            else:
+                setattr(self.report, what, getattr(self.report, what) + 1)
 
 
 def _source(poller: Poller, provider: str) -> StatusSource | None:
@@ -120,7 +165,7 @@ def _source(poller: Poller, provider: str) -> StatusSource | None:
     return client if client is not None and callable(getattr(client, "status", None)) else None  # type: ignore[return-value]
 
 
-def take_token(poller: Poller, provider: str) -> float:
+def _take_token(poller: Poller, provider: str) -> float:
     """Seconds still to wait after waiting inline up to ``max_inline_wait``; 0 = go."""
     if poller.limiter is None:
         return 0.0
@@ -131,12 +176,6 @@ def take_token(poller: Poller, provider: str) -> float:
         waited += wait
         wait = poller.limiter.acquire(provider, RATE_TIER)
     return wait
-
-
-def _defer(schedule: PollSchedule, message_ids: Sequence[str], at_ms: int, report: PollReport) -> None:
-    """Put the rest of the batch back for later instead of holding a worker in a long sleep."""
-    schedule.reschedule(message_ids, at_ms)
-    report.deferred += len(message_ids)
 
 
 def _settle_not_found(

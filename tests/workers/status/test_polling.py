@@ -3,10 +3,14 @@ rate limiter's status tier, 429s and failures, and entries that no longer need p
 
 from __future__ import annotations
 
+import threading
+import time
+
 from producers.results import MessageResult
 from producers.store import MessageStore
 from tests.conftest import FakeClock
 from tests.workers.status.helpers import FakeLimiter, ScriptedStatus, channel, polling, sent_message
+from workers.providers.base import ChannelStatus
 from workers.providers.errors import RateLimited, TransientError
 from workers.status.polling import Poller, PollReport, poll_messages
 from workers.status.schedule import PollSchedule
@@ -83,8 +87,8 @@ def test_polls_take_the_status_tier_and_defer_the_batch_when_told_to_wait(
     provider = ScriptedStatus(lambda _: (channel("sms", "DELIVRD"),))
     limiter = FakeLimiter(waits=[0.0, 5.0])
     slept: list[float] = []
-    poller = Poller(store=store, providers={"messente": provider}, polling=polling(), limiter=limiter,
-                    max_inline_wait=0.5, sleep=slept.append)  # fmt: skip
+    poller = Poller(store=store, providers={"messente": provider}, polling=polling(concurrency=1),
+                    limiter=limiter, max_inline_wait=0.5, sleep=slept.append)  # fmt: skip
     ids = [sent_message(store, poll_at_ms=store.now_ms() - 10 + n) for n in range(3)]
     report = run_due(store, poller)
     assert (report.polled, report.deferred) == (1, 2) and slept == []
@@ -110,7 +114,9 @@ def test_a_429_pauses_the_limiter_and_defers_the_rest(store: MessageStore) -> No
         lambda _: RateLimited("messente", "slow down", retry_after=2.0, status_code=429)
     )
     limiter = FakeLimiter()
-    poller = Poller(store=store, providers={"messente": provider}, polling=polling(), limiter=limiter)
+    poller = Poller(
+        store=store, providers={"messente": provider}, polling=polling(concurrency=1), limiter=limiter
+    )
     ids = [sent_message(store, poll_at_ms=store.now_ms() - n) for n in range(2)]
     report = run_due(store, poller)
     assert (report.polled, report.deferred) == (0, 2) and len(provider.asked) == 1
@@ -140,3 +146,23 @@ def test_entries_of_settled_or_expired_messages_are_dropped_without_a_call(store
     )
     report = run_due(store, poller)
     assert report.dropped == 2 and provider.asked == [] and schedule.size() == 0
+
+
+def test_a_task_keeps_several_status_calls_in_flight(store: MessageStore) -> None:
+    in_flight, peak, lock = 0, 0, threading.Lock()
+
+    def slow(_: str) -> tuple[ChannelStatus, ...]:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.05)
+        with lock:
+            in_flight -= 1
+        return (channel("sms", "DELIVRD"),)
+
+    poller = Poller(store=store, providers={"messente": ScriptedStatus(slow)}, polling=polling(concurrency=4))
+    ids = [sent_message(store, poll_at_ms=store.now_ms()) for _ in range(12)]
+    report = run_due(store, poller)
+    assert report.settled == {"delivered": 12} and peak == 4
+    assert {status_of(store, i).status for i in ids} == {"delivered"}
