@@ -1,7 +1,8 @@
 """One blacklist sync run: lock, read every provider's whole list, plan (``workers.blacklist_plan``),
 apply the plan locally and at each provider, record what each provider now lists, report.
 
-Safety: one run at a time (a Redis lock with expiry, renewed while it runs); a provider that fails to
+Safety: one run at a time (a Redis lock with expiry, renewed while it runs); every provider call takes
+a token from that provider's global rate limit, at the lowest tier; a provider that fails to
 be read, or fails call after call, is left out and retried by a later run with backoff, while the
 others go on; a provider whose list shrank past the mass-delete limit is left untouched unless the run
 is forced; "already listed" (409) and "not listed" (404) count as done, so a second run changes
@@ -10,29 +11,22 @@ nothing. Plain functions; the Celery tasks are in ``workers.blacklist_tasks``.""
 from __future__ import annotations
 
 import logging
-import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, TypeVar
 
 from config.settings import BlacklistSettings
-from producers.blacklist import Blacklist, NewEntry, mask_number
-from producers.blacklist_sync import MAX_PROBLEMS, Problem, ProviderReport, SyncReport, Trigger
-from producers.errors import SmsqError
+from producers.blacklist import Blacklist
+from producers.blacklist_sync import Problem, ProviderReport, SyncReport, Trigger
+from workers.blacklist_apply import Gate, PartOutcome, Sleep, apply_part, with_retries
 from workers.blacklist_plan import Plan, ProviderPlan, ProviderView, mass_delete, plan_sync
 from workers.blacklist_records import ProviderState, SyncLock, SyncRecords
-from workers.providers.base import BlacklistEntry, BlacklistProvider
-from workers.providers.errors import RateLimited, TransientError
-from workers.providers.smsapi_blacklist import SmsapiBlacklistApi
+from workers.providers.base import BlacklistProvider
+from workers.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-Action = Literal["add", "remove"]
-Sleep = Callable[[float], None]
 PLAN_SAMPLE = 20  # numbers per list shown by a dry run
 
 
@@ -45,113 +39,17 @@ class SyncOptions:
     task_id: str | None = None
 
 
-def with_retries(
-    call: Callable[[], T], *, attempts: int, sleep: Sleep, base: float = 0.5, cap: float = 8.0
-) -> T:
-    """Call, retrying transient failures with jittered exponential backoff (a 429 waits its Retry-After)."""
-    attempt = 1
-    while True:
-        try:
-            return call()
-        except TransientError as error:
-            if attempt >= attempts:
-                raise
-            if isinstance(error, RateLimited) and error.retry_after is not None:
-                delay = min(error.retry_after, 60.0)
-            else:
-                delay = min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            sleep(delay)
-            attempt += 1
-
-
-def add_at(provider: BlacklistProvider, entry: NewEntry) -> bool:
-    """Only SMSAPI keeps an expiry; elsewhere the sync removes the number when it expires."""
-    if entry.expires_ms is not None and isinstance(provider, SmsapiBlacklistApi):
-        # SMSAPI blocks through the whole expire_at day: the day of the last blocked millisecond.
-        last_day = datetime.fromtimestamp((entry.expires_ms - 1) / 1000, tz=UTC).date()
-        return provider.blacklist_add(entry.number, expire_at=last_day)
-    return provider.blacklist_add(entry.number)
-
-
-@dataclass
-class PartOutcome:
-    """What happened at one provider while applying its plan."""
-
-    added: set[str] = field(default_factory=set)  # now listed there (added, or already there: 409)
-    removed: set[str] = field(default_factory=set)  # no longer listed there (removed, or 404)
-    failed: int = 0
-    transient_failures: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    stopped: str = ""  # why the part stopped early (an outage, a lost lock)
-
-
-def apply_part(
-    provider: BlacklistProvider,
-    plan: ProviderPlan,
-    settings: BlacklistSettings,
-    sleep: Sleep,
-    lost: threading.Event,
-) -> PartOutcome:
-    """Apply one provider's adds and removals with ``settings.concurrency`` calls in flight. After
-    ``outage_after`` failed calls in a row the rest are skipped: the provider is down, not the numbers."""
-    outcome = PartOutcome()
-    guard = threading.Lock()
-    stop = threading.Event()
-    in_a_row = 0
-
-    def run(action: Action, number: str, call: Callable[[], bool]) -> None:
-        nonlocal in_a_row
-        if stop.is_set() or lost.is_set():
-            return
-        try:
-            with_retries(call, attempts=settings.call_attempts, sleep=sleep)
-        except SmsqError as error:  # provider errors, and numbers a provider module refuses to send
-            with guard:
-                outcome.failed += 1
-                in_a_row += 1
-                if isinstance(error, TransientError):
-                    outcome.transient_failures += 1
-                if len(outcome.problems) < MAX_PROBLEMS:
-                    outcome.problems.append(
-                        Problem(number=mask_number(number), action=action, error=str(error))
-                    )
-                if in_a_row >= settings.outage_after and not stop.is_set():
-                    outcome.stopped = f"stopped after {in_a_row} failed calls in a row; last: {error}"
-                    stop.set()
-            return
-        with guard:
-            in_a_row = 0
-            (outcome.added if action == "add" else outcome.removed).add(number)
-
-    def add(entry: NewEntry) -> None:
-        run("add", entry.number, lambda: add_at(provider, entry))
-
-    def remove(entry: BlacklistEntry) -> None:
-        run("remove", entry.phone, lambda: provider.blacklist_remove(entry))
-
-    with ThreadPoolExecutor(settings.concurrency, thread_name_prefix=f"sync-{provider.name}") as pool:
-        futures = [pool.submit(add, entry) for entry in plan.add]
-        futures += [pool.submit(remove, entry) for entry in plan.remove]
-        for future in futures:
-            future.result()
-    not_done = len(plan.add) + len(plan.remove) - len(outcome.added) - len(outcome.removed) - outcome.failed
-    if not_done:
-        outcome.failed += not_done
-        outcome.stopped = outcome.stopped or "stopped: the sync lock was lost to another run"
-        outcome.transient_failures += not_done
-    return outcome
-
-
 def read_view(
     provider: BlacklistProvider,
     records: SyncRecords,
     settings: BlacklistSettings,
     sleep: Sleep,
     clock: Callable[[], float],
+    gate: Gate | None = None,
 ) -> ProviderView:
     state = records.state(provider.name)
     read_ms = int(clock() * 1000)
-    entries = with_retries(provider.blacklist, attempts=settings.call_attempts, sleep=sleep)
+    entries = with_retries(provider.blacklist, attempts=settings.call_attempts, sleep=sleep, gate=gate)
     listed = {entry.phone: entry for entry in entries}
     return ProviderView(provider.name, listed, records.previous(provider.name), read_ms, state.read_ms)
 
@@ -163,7 +61,10 @@ def run_sync(
     options: SyncOptions,
     *,
     sleep: Sleep = time.sleep,
+    limiter: RateLimiter | None = None,
 ) -> SyncReport:
+    """One run. With ``limiter``, every provider call first takes a token from that provider's global
+    rate limit, so a big sync cannot starve the send path."""
     clock = blacklist.clock
     records = SyncRecords(blacklist.redis, blacklist.keys)
     report = SyncReport(
@@ -188,7 +89,8 @@ def run_sync(
         report.finished_at = datetime.fromtimestamp(clock(), tz=UTC)
         return report
     try:
-        _sync(blacklist, selected, settings, options, records, report, lock, sleep)
+        gates = {name: Gate(limiter, name, sleep) for name in selected} if limiter is not None else {}
+        _sync(blacklist, selected, settings, options, records, report, lock, sleep, gates)
     finally:
         if not options.dry_run:
             lock.release()
@@ -220,6 +122,7 @@ def _sync(
     report: SyncReport,
     lock: SyncLock,
     sleep: Sleep,
+    gates: Mapping[str, Gate],
 ) -> None:
     clock = blacklist.clock
     if not options.dry_run:
@@ -231,7 +134,8 @@ def _sync(
     views: list[ProviderView] = []
     with ThreadPoolExecutor(max(1, len(providers)), thread_name_prefix="sync-read") as pool:
         reads = {
-            name: pool.submit(read_view, p, records, settings, sleep, clock) for name, p in providers.items()
+            name: pool.submit(read_view, p, records, settings, sleep, clock, gates.get(name))
+            for name, p in providers.items()
         }
     for name, future in reads.items():
         try:
@@ -267,7 +171,13 @@ def _sync(
     with ThreadPoolExecutor(max(1, len(views)), thread_name_prefix="sync-apply") as pool:
         parts = {
             view.name: pool.submit(
-                apply_part, providers[view.name], plan.providers[view.name], settings, sleep, lock.lost
+                apply_part,
+                providers[view.name],
+                plan.providers[view.name],
+                settings,
+                sleep,
+                lock.lost,
+                gates.get(view.name),
             )
             for view in views
         }

@@ -25,7 +25,7 @@ from producers.errors import InvalidInput
 from producers.store import Clock
 from workers.blacklist_records import SyncRecords
 from workers.blacklist_sync import SyncOptions, run_sync
-from workers.context import context_for
+from workers.context import build_limiter, context_for
 from workers.payloads import decode
 from workers.providers.base import BlacklistProvider
 from workers.providers.direct_messenger import DirectMessengerClient
@@ -82,7 +82,9 @@ def sync_blacklists(
 ) -> SyncReport:
     blacklist = Blacklist(client, prefix=settings.key_prefix)
     with blacklist_providers(settings, transport=transport) as providers:
-        return run_sync(blacklist, providers, settings.blacklist, options)
+        return run_sync(
+            blacklist, providers, settings.blacklist, options, limiter=build_limiter(settings, client)
+        )
 
 
 def register_blacklist_tasks(app: Celery) -> None:

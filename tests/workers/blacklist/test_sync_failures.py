@@ -8,12 +8,17 @@ import httpx
 import redis
 
 from cli.processes import wait_until
+from config.settings import Settings
 from producers.blacklist import Blacklist
 from tests.conftest import FakeClock
 from tests.workers.blacklist.conftest import ADMIN_NAMES, Syncer, lists, writes
+from workers.blacklist_apply import Gate, with_retries
 from workers.blacklist_records import SyncLock, SyncRecords
+from workers.blacklist_sync import SyncOptions, run_sync
 from workers.providers.base import BlacklistProvider
+from workers.providers.errors import RateLimited
 from workers.providers.smsapi import SmsapiClient
+from workers.ratelimit import Limit, RateLimiter
 
 NUMBERS = [f"+3725200{n:04d}" for n in range(12)]
 
@@ -134,3 +139,51 @@ def test_the_lock_is_renewed_while_held_and_lost_when_taken_over(redis_client: r
     wait_until(lock.lost.is_set, timeout=2, what="the lock to be noticed lost")
     lock.release()
     assert redis_client.get("t:lock") == "someone else"  # release never drops another holder's lock
+
+
+class FakeLimiter:
+    def __init__(self, waits: list[float]) -> None:
+        self.waits = waits
+        self.calls: list[tuple[str, str, float | None]] = []
+
+    def acquire(self, provider: str, tier: str = "regular", cost: int = 1) -> float:
+        self.calls.append(("acquire", tier, None))
+        return self.waits.pop(0) if self.waits else 0.0
+
+    def pause(self, provider: str, seconds: float) -> None:
+        self.calls.append(("pause", provider, seconds))
+
+
+def test_calls_take_the_providers_global_rate_limit_at_the_lowest_tier_and_a_429_pauses_it() -> None:
+    limiter = FakeLimiter(waits=[0.2])
+    slept: list[float] = []
+    answers: list[Exception | None] = [RateLimited("messente", "rate limited", retry_after=2.0), None]
+
+    def call() -> bool:
+        error = answers.pop(0)
+        if error is not None:
+            raise error
+        return True
+
+    gate = Gate(limiter, "messente", slept.append)  # type: ignore[arg-type]
+    assert with_retries(call, attempts=3, sleep=slept.append, gate=gate) is True
+    assert limiter.calls == [
+        ("acquire", "status", None),  # denied: wait 0.2 s
+        ("acquire", "status", None),
+        ("pause", "messente", 2.0),  # every worker holds its calls to Messente, sends included
+        ("acquire", "status", None),
+    ]
+    assert slept == [0.2, 2.0]
+
+
+def test_the_worker_sync_uses_the_shared_limiter(
+    blacklist: Blacklist,
+    providers: dict[str, BlacklistProvider],
+    sync_settings: Settings,
+    redis_client: redis.Redis,
+) -> None:
+    limiter = RateLimiter(redis_client, {"messente": Limit(rate_per_second=1000)}, prefix="t")
+    blacklist.add(NUMBERS[0])
+    options = SyncOptions(providers=["messente"])
+    assert run_sync(blacklist, providers, sync_settings.blacklist, options, limiter=limiter).status == "ok"
+    assert redis_client.exists("t:rate:messente")  # the tokens came from the same Redis key sends use
