@@ -130,6 +130,7 @@ def _sync(
         report.local.tombstones_pruned = blacklist.prune_tombstones(settings.tombstone_days * 86400)
     snapshot = blacklist.snapshot()
     report.local.expired += len(snapshot.expired)
+    report.local.listed = len(snapshot.active)  # a real run counts again at the end
 
     views: list[ProviderView] = []
     with ThreadPoolExecutor(max(1, len(providers)), thread_name_prefix="sync-read") as pool:

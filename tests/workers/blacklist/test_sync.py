@@ -100,6 +100,7 @@ def test_a_dry_run_reports_the_plan_and_changes_nothing(
     report = sync(dry_run=True)
     assert report.dry_run and report.plan is not None
     assert report.plan["local"] == {"add": [Y], "remove": []}
+    assert report.local.listed == 1
     assert report.plan["messente"] == {"add": [X, Y], "remove": []}
     assert report.plan["smsapi"] == {"add": [X], "remove": []}
     assert counts(report)["direct_messenger"] == ("ok", 2, 0, 0)
