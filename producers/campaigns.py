@@ -10,6 +10,7 @@ and the recipient's position (uuid5), so a batch of work is just a range of posi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -23,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from producers.errors import InvalidInput, SmsqError
 from producers.models import Channel, Omnimessage, Priority, TextStore, Url, UtcDatetime
 from producers.personalise import placeholders
-from producers.states import FINAL
 from producers.store import Keys
 
 NAMESPACE = uuid.UUID("6f1b7c1e-2a59-4c57-9a53-5d1f3c8e0b21")  # smsq campaign message ids
+_NAMESPACE_BYTES = NAMESPACE.bytes
 PENDING = ("scheduled", "queued", "sending")
 _CAMPAIGN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -88,7 +89,13 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def message_id(campaign_id: str, position: int) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{campaign_id}:{position}"))
+    """uuid5(NAMESPACE, "<campaign id>:<position>"), computed without building UUID objects: a
+    million-recipient campaign makes a million of them."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{campaign_id}:{position}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def checked_campaign_id(campaign_id: str) -> str:
@@ -154,9 +161,6 @@ class CampaignProgress:
     def finished(self) -> bool:
         return self.status in {"running", "cancelled"} and self.pending == 0
 
-    def skipped_samples(self) -> list[dict[str, Any]]:  # filled by Campaigns.progress
-        return []
-
 
 def progress_from(campaign_id: str, record: Mapping[str, str], counts: Mapping[str, str]) -> CampaignProgress:
     def when(name: str) -> datetime | None:
@@ -175,6 +179,3 @@ def progress_from(campaign_id: str, record: Mapping[str, str], counts: Mapping[s
         skipped=json.loads(record.get("skipped", "{}")),
         counts={status: int(count) for status, count in counts.items() if int(count)},
     )
-
-
-FINAL_STATUSES = FINAL

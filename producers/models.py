@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from producers.errors import InvalidInput
+from producers.phone_fast import fast_e164
 
 Priority = Literal["low", "regular", "high"]
 TextStore = Literal["plaintext", "sha256", "nostore"]
@@ -40,14 +41,20 @@ def to_e164(value: object) -> str:
     text = str(value).strip()
     if text.startswith("00"):
         text = "+" + text[2:]
-    elif not text.startswith("+"):
+    return fast_e164(text, _parse_with_phonenumbers)
+
+
+def _parse_with_phonenumbers(text: str) -> str:
+    if not text.startswith("+"):
         text = "+" + text  # providers like SMSAPI and Direct Messenger write numbers without "+"
     try:
         number = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
-        raise ValueError(f"{value!r} is not a phone number in international format") from None
+        raise ValueError(
+            f"{text.removeprefix('+')!r} is not a phone number in international format"
+        ) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{value!r} is not a valid phone number")
+        raise ValueError(f"{text!r} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -218,3 +218,12 @@ def test_a_scheduled_campaign_waits_for_its_time(
     assert campaigns.release_due() == 1
     assert campaigns.progress(progress.id).status == "running"
     assert [task for task, _, _ in publisher.published] == ["smsq.send_batch"]
+
+
+def test_message_ids_are_uuid5_of_the_campaign_and_position() -> None:
+    import uuid
+
+    from producers.campaigns import NAMESPACE
+
+    for position in (1, 7, 123456):
+        assert message_id("ab" * 16, position) == str(uuid.uuid5(NAMESPACE, f"{'ab' * 16}:{position}"))
