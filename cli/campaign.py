@@ -92,7 +92,7 @@ def create(
 
 
 def progress_table(progress: CampaignProgress) -> Table:
-    table = Table(title=f"{progress.name} ({progress.status})", show_header=False)
+    table = Table(title=f"{progress.name} ({progress.shown_status})", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("count", justify="right")
     table.add_row("recipients read", str(progress.recipients))

@@ -15,6 +15,7 @@ import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.campaign import progress_table
 from cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
 from cli.redis_server import RedisServer, free_port
 from cli.render import results_table
@@ -115,3 +116,22 @@ def _send_and_watch(env: dict[str, str], per_priority: int, console: Console) ->
     console.print(results_table(final, title="smsq demo: results"))
     sent = sum(1 for r in final if r.status == "sent")
     console.print(f"{sent} of {len(ids)} messages sent")
+    _campaign(smsq, console)
+
+
+def _campaign(smsq: Smsq, console: Console, recipients: int = 500) -> None:
+    """A small campaign: personalised, deduplicated, one number blacklisted, sent in bulk calls."""
+    people = [{"to": f"+3725{2000000 + n:07d}", "name": f"Customer {n + 1}"} for n in range(recipients)]
+    people.append(dict(people[0]))  # a repeat: sent once
+    smsq.blacklist.add(people[1]["to"], source="cli", reason="demo opt-out")
+    template = {"messages": [{"channel": "sms", "text": "Hi %name%, spring sale today", "sender": "smsq"}]}
+    progress = smsq.campaigns.create(name="demo campaign", template=template, recipients=people)
+    columns = (TextColumn("campaign"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    deadline = time.monotonic() + 90
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("campaign", total=progress.messages)
+        while progress.pending and time.monotonic() < deadline:
+            time.sleep(0.1)
+            progress = smsq.campaigns.progress(progress.id)
+            bar.update(task, completed=progress.done)
+    console.print(progress_table(progress))

@@ -161,6 +161,11 @@ class CampaignProgress:
     def finished(self) -> bool:
         return self.status in {"running", "cancelled"} and self.pending == 0
 
+    @property
+    def shown_status(self) -> str:
+        """The stored status, except that a running campaign with nothing left to send is finished."""
+        return "finished" if self.status == "running" and self.pending == 0 else self.status
+
 
 def progress_from(campaign_id: str, record: Mapping[str, str], counts: Mapping[str, str]) -> CampaignProgress:
     def when(name: str) -> datetime | None:
