@@ -18,13 +18,15 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(self, directory: Path, port: int | None = None, *, appendonly: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.binary = binary
         self.directory = directory
         self.port = port or free_port()
+        # AOF with fsync on every write: what a restart test needs to prove nothing is lost.
+        self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -34,7 +36,8 @@ class RedisServer:
     def start(self, *, timeout: float = 10.0) -> None:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory), "--daemonize", "no",
+             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+             "--dir", str(self.directory), "--daemonize", "no",
              "--logfile", str(self.directory / "redis.log")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
