@@ -36,9 +36,10 @@ BLOCKED_FIELDS = {"last_error_code": "blacklisted", "last_error_detail": "the re
 STORE_SLICE = 2000  # records per Lua call
 
 # Store campaign records server-side: one argument of tab-separated lines instead of thousands of
-# HSET commands packed by the client. KEYS: campaign counts. ARGV: record key prefix, campaign id,
-# priority, channels, created ms, initial status, blocked code, blocked detail, lines
-# "id\tposition\tnumber\t(q|b)\tvars-json".
+# HSET commands packed by the client. KEYS: campaign counts, the creation hour's status counts
+# (producers/lua.py; optional). ARGV: record key prefix, campaign id, priority, channels, created ms,
+# initial status, blocked code, blocked detail, lines "id\tposition\tnumber\t(q|b)\tvars-json",
+# hourly counts ttl.
 _STORE = """
 local queued, blocked = 0, 0
 for line in string.gmatch(ARGV[9], '[^\\n]+') do
@@ -58,6 +59,11 @@ for line in string.gmatch(ARGV[9], '[^\\n]+') do
 end
 if queued > 0 then redis.call('HINCRBY', KEYS[1], ARGV[6], queued) end
 if blocked > 0 then redis.call('HINCRBY', KEYS[1], 'blocked', blocked) end
+if KEYS[2] then
+  if queued > 0 then redis.call('HINCRBY', KEYS[2], ARGV[6], queued) end
+  if blocked > 0 then redis.call('HINCRBY', KEYS[2], 'blocked', blocked) end
+  redis.call('EXPIRE', KEYS[2], ARGV[10])
+end
 return queued + blocked
 """
 
@@ -211,6 +217,8 @@ class Expander:
         seen: set[str] = set()
         now_ms = self.store.now_ms()
         channels = ",".join(part.channel for part in template.messages)
+        # Counted in their creation hour like every other record, so summaries by time add up.
+        hour_counts = f"{self.store.keys.stats_prefix}{now_ms // 3_600_000}"
         # Same rows, parsed positions kept to pair numbers with their variables.
         values_by_position: dict[int, tuple[str, ...]] = {}
 
@@ -259,8 +267,12 @@ class Expander:
                 # STORE_SLICE records a call: each is short, so other clients (an OTP) are not held up.
                 for start in range(0, len(lines), STORE_SLICE):
                     self._store(
-                        keys=[keys.counts],
-                        args=[*common, "\n".join(lines[start : start + STORE_SLICE])],
+                        keys=[keys.counts, hour_counts],
+                        args=[
+                            *common,
+                            "\n".join(lines[start : start + STORE_SLICE]),
+                            self.store.stats_ttl_seconds,
+                        ],
                         client=pipe,
                     )
                 pipe.execute()
@@ -290,6 +302,14 @@ class Expander:
                 self.store.keys.record(message_id(campaign_id, p)) for p in positions[start : start + 10_000]
             ]
             if ids:
+                # Out of the hourly status counts too (producers/lua.py counts each stored record).
+                with self.store.redis.pipeline(transaction=False) as pipe:
+                    for key in ids:
+                        pipe.hmget(key, "status", "created_ms")
+                    found = pipe.execute()
+                self.store.uncount(
+                    {"status": status, "created_ms": created} for status, created in found if status
+                )
                 self.store.redis.delete(*ids)
 
 

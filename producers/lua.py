@@ -129,6 +129,17 @@ return out
 """
 )
 
+# Take records that are being deleted unsent (an undone campaign) out of their hour's counts; a count
+# that reaches 0 is removed, and the hash with its last field.  KEYS: hour hash  ARGV: status, n, ...
+UNCOUNT = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) == 0 then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 1
+"""
+
 # Remove a schedule entry only if nobody moved it since we claimed it (a retry may have re-added it).
 # KEYS: schedule zset   ARGV: id, expected score
 REMOVE_IF_SCORE = """

@@ -101,6 +101,7 @@ class MessageStore:
         self._claim_due = client.register_script(lua.CLAIM_DUE)
         self._remove_if_score = client.register_script(lua.REMOVE_IF_SCORE)
         self._claim_leases = client.register_script(lua.CLAIM_EXPIRED_LEASES)
+        self._uncount = client.register_script(lua.UNCOUNT)
 
     def now_ms(self) -> int:
         return to_ms(self.clock())
@@ -187,6 +188,18 @@ class MessageStore:
         args.extend(_flatten({**stamp, **(fields or {})}))
         keys = [self.keys.record(message_id), self.keys.leases, self.keys.schedule, self.keys.polls]
         return keys, args
+
+    def uncount(self, records: Iterable[Mapping[str, str]]) -> None:
+        """Take records that are about to be deleted out of the hourly status counts."""
+        per_hour: dict[str, dict[str, int]] = {}
+        for record in records:
+            if record.get("status") and record.get("created_ms"):
+                hour = per_hour.setdefault(
+                    f"{self.keys.stats_prefix}{int(record['created_ms']) // 3_600_000}", {}
+                )
+                hour[record["status"]] = hour.get(record["status"], 0) + 1
+        for key, counts in per_hour.items():
+            self._uncount(keys=[key], args=_flatten(counts))
 
     # -- schedule ---------------------------------------------------------------------------------
 

@@ -130,3 +130,26 @@ def test_a_bad_campaign_id_is_refused(store: MessageStore, campaign_id: str) -> 
 def test_an_unknown_campaign_says_so(store: MessageStore) -> None:
     with pytest.raises(CampaignNotFound, match="no campaign with id nope"):
         Smsq(store, RecordingPublisher()).campaign_counts("nope")
+
+
+def test_campaign_messages_count_in_the_summary_and_an_undone_campaign_leaves_no_trace(
+    store: MessageStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from producers.blacklist import Blacklist
+    from producers.campaign_api import Campaigns
+
+    smsq = Smsq(store, RecordingPublisher())
+    campaigns = Campaigns(store, RecordingPublisher(), Blacklist(store.redis, prefix="t", clock=store.clock))
+    campaigns.expander.blacklist.add("+37251000003", source="api")
+    template = {"messages": [{"channel": "sms", "text": "Sale"}]}
+    campaigns.create(name="a", template=template, recipients=["+37251000001", "+37251000002", "+37251000003"])
+    now = datetime.fromtimestamp(clock.now, tz=UTC)
+    assert smsq.summary(now, now + timedelta(seconds=1)).counts == {"queued": 2, "blocked": 1}
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(campaigns, "_finish", broken)
+    with pytest.raises(ConnectionError):
+        campaigns.create(name="b", template=template, recipients=["+37251000004", "+37251000005"])
+    assert smsq.summary(now, now + timedelta(seconds=1)).counts == {"queued": 2, "blocked": 1}
