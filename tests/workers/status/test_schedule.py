@@ -91,3 +91,9 @@ def test_recheck_never_delays_an_earlier_entry(store: MessageStore) -> None:
     assert store.redis.zscore(store.keys.polls, message_id) == store.now_ms() + 5000
     schedule.recheck(message_id, store.now_ms() + 1000)
     assert store.redis.zscore(store.keys.polls, message_id) == store.now_ms() + 1000
+
+
+def test_a_give_up_sooner_than_the_offsets_caps_them() -> None:
+    settings = polling(intervals=[30, 60], give_up_after=40)
+    assert next_poll_ms(BASE, BASE + 30 * S, settings) == BASE + 40 * S
+    assert gave_up(BASE, BASE + 40 * S, settings)
