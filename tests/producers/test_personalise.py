@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from producers.errors import InvalidInput, SmsqError
-from workers.providers.personalise import MissingVariable, placeholders, render
+from producers.personalise import MissingVariable, placeholders, render
 
 
 @pytest.mark.parametrize(
