@@ -18,10 +18,15 @@ log = logging.getLogger(__name__)
 def release_due(store: MessageStore, publisher: Publisher, *, batch: int, claim_lease_ms: int) -> int:
     """Publish every due message (up to ``batch``) to its lane; returns how many were published."""
     released = store.claim_due(batch, claim_lease_ms)
-    for entry in released:
-        lane = names.LANE_FOR_PRIORITY.get(entry.priority, names.REGULAR)
-        publisher.publish(names.SEND_TASK, {"message_id": entry.message_id}, lane)
-        store.complete_release(entry.message_id, entry.claim_score)
+    if released:
+        lanes = names.LANE_FOR_PRIORITY
+        publisher.publish_many(
+            [
+                (names.SEND_TASK, {"message_id": e.message_id}, lanes.get(e.priority, names.REGULAR))
+                for e in released
+            ]
+        )
+        store.complete_releases([(entry.message_id, entry.claim_score) for entry in released])
     return len(released)
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -15,6 +15,10 @@ class RecordingPublisher:
         if self.fail:
             raise ConnectionError("broker unreachable")
         self.published.append((task, dict(kwargs), queue))
+
+    def publish_many(self, tasks: Sequence[tuple[str, Mapping[str, Any], str]]) -> None:
+        for task, kwargs, queue in tasks:
+            self.publish(task, kwargs, queue)
 
     def call(self, task: str, kwargs: Mapping[str, Any], queue: str, timeout: float) -> Any:
         self.publish(task, kwargs, queue)

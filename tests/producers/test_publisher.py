@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import base64
+import json
+
+import redis
+
+from cli.redis_server import RedisServer
+from config.celery import make_celery
+from config.settings import Settings
+from producers.publisher import CeleryPublisher, task_message
+
+
+def test_the_message_is_the_one_celery_itself_writes(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    app = make_celery(Settings(_env_file=None, redis_url=redis_server.url))  # type: ignore[call-arg]
+    app.send_task("smsq.send", kwargs={"message_id": "abc"}, queue="low", routing_key="low")
+    celery_made = json.loads(redis_client.lpop("low"))  # type: ignore[arg-type]
+    ours = json.loads(task_message("smsq.send", {"message_id": "abc"}, "low", origin="test"))
+
+    def shape(message: dict) -> dict:  # type: ignore[type-arg]
+        volatile = {"id", "root_id", "origin", "correlation_id", "delivery_tag", "reply_to"}
+        return {
+            "top": sorted(message),
+            "headers": {k: v for k, v in message["headers"].items() if k not in volatile},
+            "properties": {k: v for k, v in message["properties"].items() if k not in volatile},
+            "body": json.loads(base64.b64decode(message["body"])),
+        }
+
+    assert shape(ours) == shape(celery_made)
+    assert ours["headers"]["id"] == ours["headers"]["root_id"] == ours["properties"]["correlation_id"]
+
+
+def test_many_tasks_go_in_one_pipeline_to_their_queues(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    publisher = CeleryPublisher(make_celery(Settings(_env_file=None, redis_url=redis_server.url)))  # type: ignore[call-arg]
+    publisher.publish_many(
+        [("smsq.send", {"message_id": f"m{n}"}, "high" if n % 2 else "low") for n in range(4)]
+    )
+    assert redis_client.llen("high") == 2 and redis_client.llen("low") == 2
+    queued = [
+        json.loads(base64.b64decode(json.loads(m)["body"]))[1] for m in redis_client.lrange("low", 0, -1)
+    ]
+    assert sorted(k["message_id"] for k in queued) == ["m0", "m2"]
