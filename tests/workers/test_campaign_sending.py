@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from workers.campaign_messages import CampaignTemplates
 from workers.campaign_sending import BatchOptions, send_batch
 from workers.providers import http
 from workers.providers.messente import MessenteClient
+from workers.ratelimit import Limit, RateLimiter
 from workers.sending import Sender
 
 TEMPLATE = {"messages": [{"channel": "sms", "text": "Hi %firstName%", "sender": "Shop"}]}
@@ -126,6 +128,21 @@ def test_without_bulk_the_messages_go_in_parallel_single_calls(store: MessageSto
     assert sorted(json.loads(r.content)["to"] for r in fake.requests) == [
         f"+3725100000{n}" for n in range(1, 6)
     ]
+
+
+def test_parallel_singles_without_a_token_wait_for_one_and_spend_no_attempt(store: MessageStore) -> None:
+    # Each send thread takes its own token; three fit in the burst, the other two go back to wait.
+    fake = FakeMessente()
+    _, cid = campaign(store)
+    limiter = RateLimiter(store.redis, {"messente": Limit(0.1, burst=3, high_reserve=0.0)}, prefix="t")
+    sender = dataclasses.replace(sender_for(store, fake), limiter=limiter, max_inline_wait=0.0)
+    with ThreadPoolExecutor(4) as pool:
+        outcome = send_batch(cid, 1, 5, sender, BatchOptions(chunk=5, use_bulk=False), pool)
+    assert outcome.statuses == {"sent": 3, "queued": 2}
+    assert len(fake.requests) == 3
+    assert store.scheduled_count() == 2
+    records = [r for r in store.get_many([message_id(cid, p) for p in range(1, 6)]) if r is not None]
+    assert [r.get("attempts", "0") for r in records if r["status"] == "queued"] == ["0", "0"]
 
 
 def test_a_number_blacklisted_after_creation_is_blocked_at_send_time(store: MessageStore) -> None:

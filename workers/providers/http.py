@@ -17,6 +17,9 @@ from workers.providers.errors import PermanentError, RateLimited, TransientError
 
 # Failures where the request never reached the provider: always safe to repeat at once.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Connections per client (one client per provider per worker process): at least the campaign send
+# threads of a process (SMSQ_CAMPAIGNS__CONCURRENCY, default 32), or threads wait for a connection.
+DEFAULT_MAX_CONNECTIONS = 100
 
 
 def make_client(
@@ -26,7 +29,10 @@ def make_client(
     auth: httpx.Auth | tuple[str, str] | None = None,
     headers: dict[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> httpx.Client:
+    """Every pooled connection is kept alive: httpx keeps only 20 by default, so with more threads
+    sending at once (campaign singles) most calls paid for a new TCP connection and closed it again."""
     return httpx.Client(
         base_url=base_url.rstrip("/") + "/",
         auth=auth,
@@ -34,6 +40,7 @@ def make_client(
         timeout=httpx.Timeout(
             connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
         ),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         transport=transport,
     )
 
