@@ -21,6 +21,8 @@ LANE_FOR_PRIORITY: Final[dict[str, str]] = {"high": HIGH, "regular": REGULAR, "l
 
 # Tasks.
 SEND_TASK: Final = "smsq.send"  # kwargs: {"message_id": "<uuid>"}; the record already exists
+# kwargs: {"message_ids": ["<uuid>", ...]}: due messages the release loop hands over in groups.
+SEND_MANY_TASK: Final = "smsq.send_many"
 SUBMIT_TASK: Final = "smsq.submit"  # kwargs: {"message": {omnimessage}, "idempotency_key": str | null}
 # kwargs: {"message_id": "<uuid>"}; asks the provider holding a scheduled message to drop it.
 CANCEL_AT_PROVIDER_TASK: Final = "smsq.cancel_at_provider"
@@ -41,6 +43,7 @@ DELIVERY_REPORT_TASK: Final = "smsq.delivery_report"
 
 TASK_ROUTES: Final[dict[str, dict[str, str]]] = {
     SEND_TASK: {"queue": REGULAR},
+    SEND_MANY_TASK: {"queue": REGULAR},
     SUBMIT_TASK: {"queue": REGULAR},
     CANCEL_AT_PROVIDER_TASK: {"queue": HIGH},  # a caller is waiting for the answer
     BLACKLIST_SYNC_TASK: {"queue": SYNC},

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from celery import Celery, Task
@@ -14,6 +12,7 @@ from config import names
 from producers.campaign_api import Campaigns
 from producers.campaigns import CampaignKeys, message_id
 from producers.errors import InvalidInput
+from workers.batch_sending import send_pool
 from workers.campaign_sending import BatchOptions, send_batch
 from workers.context import WorkerContext, context_for
 from workers.payloads import decode
@@ -39,17 +38,6 @@ class GroupsPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     campaign_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     group_ids: list[str] = Field(min_length=1)
-
-
-_pools: dict[int, ThreadPoolExecutor] = {}
-
-
-def _pool(size: int) -> ThreadPoolExecutor:
-    """Threads for parallel single sends, one pool per worker process (made after the fork)."""
-    pid = os.getpid()
-    if pid not in _pools:
-        _pools[pid] = ThreadPoolExecutor(size, thread_name_prefix="smsq-send")
-    return _pools[pid]
 
 
 def campaigns_for(context: WorkerContext) -> Campaigns:
@@ -105,7 +93,7 @@ def register_campaign_tasks(app: Celery) -> None:
             payload.last,
             context.sender,
             options,
-            _pool(settings.concurrency),
+            send_pool(settings.concurrency),
         )
         log.info(
             "campaign %s %d-%d: %s%s",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from producers.errors import InvalidInput
 
@@ -13,6 +13,11 @@ from producers.errors import InvalidInput
 class SendPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     message_id: uuid.UUID
+
+
+class SendManyPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
 
 
 class SubmitPayload(BaseModel):

@@ -15,15 +15,23 @@ from producers.store import MessageStore
 log = logging.getLogger(__name__)
 
 
-def release_due(store: MessageStore, publisher: Publisher, *, batch: int, claim_lease_ms: int) -> int:
+def release_due(
+    store: MessageStore, publisher: Publisher, *, batch: int, claim_lease_ms: int, group: int = 50
+) -> int:
     """Publish every due message (up to ``batch``) to its lane; returns how many were published."""
     released = store.claim_due(batch, claim_lease_ms)
     if released:
-        lanes = names.LANE_FOR_PRIORITY
+        # Due messages go to workers in groups per lane (one task, one claim pipeline, one bulk
+        # call), so a burst of scheduled messages or retries costs a fraction of a task each.
+        by_lane: dict[str, list[str]] = {}
+        for entry in released:
+            lane = names.LANE_FOR_PRIORITY.get(entry.priority, names.REGULAR)
+            by_lane.setdefault(lane, []).append(entry.message_id)
         publisher.publish_many(
             [
-                (names.SEND_TASK, {"message_id": e.message_id}, lanes.get(e.priority, names.REGULAR))
-                for e in released
+                (names.SEND_MANY_TASK, {"message_ids": ids[i : i + group]}, lane)
+                for lane, ids in by_lane.items()
+                for i in range(0, len(ids), group)
             ]
         )
         store.complete_releases([(entry.message_id, entry.claim_score) for entry in released])

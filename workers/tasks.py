@@ -10,9 +10,10 @@ from celery import Celery, Task
 
 from config import names
 from producers.errors import InvalidInput
+from workers.batch_sending import BatchOptions, BatchOutcome, send_chunk, send_pool
 from workers.cancelling import cancel_at_provider
 from workers.context import context_for
-from workers.payloads import SendPayload, SubmitPayload, decode
+from workers.payloads import SendManyPayload, SendPayload, SubmitPayload, decode
 from workers.sending import send_message
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,29 @@ def register_tasks(app: Celery) -> None:
             )
             return {"cancelled": False, "status": "invalid", "reason": str(error)}
         return cancel_at_provider(str(payload.message_id), context.store, context.providers)
+
+    @app.task(name=names.SEND_MANY_TASK, bind=True, ignore_result=True)
+    def send_many(self: Task, *args: Any, **kwargs: Any) -> None:
+        context = context_for(self.app)
+        try:
+            payload = decode(SendManyPayload, args, kwargs)
+        except InvalidInput as error:
+            context.store.dead_letter(names.SEND_MANY_TASK, {"args": args, "kwargs": kwargs}, str(error))
+            log.error("dead-lettered a %s task: %s", names.SEND_MANY_TASK, error)
+            return
+        settings = context.settings.campaigns
+        options = BatchOptions(chunk=settings.chunk, use_bulk=settings.use_bulk, bulk_size=settings.bulk_size)
+        outcome = BatchOutcome()
+        ids = [str(message_id) for message_id in payload.message_ids]
+        for start in range(0, len(ids), options.chunk):
+            send_chunk(
+                ids[start : start + options.chunk],
+                context.sender,
+                options,
+                send_pool(settings.concurrency),
+                outcome,
+            )
+        log.info("%d due messages: %s", len(ids), outcome.statuses)
 
     @app.task(name=names.SUBMIT_TASK, bind=True, ignore_result=True)
     def submit(self: Task, *args: Any, **kwargs: Any) -> None:

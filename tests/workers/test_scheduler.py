@@ -24,13 +24,13 @@ def test_release_publishes_due_messages_to_their_lanes_once(store: MessageStore,
     publisher = RecordingPublisher()
     assert release_due(store, publisher, batch=100, claim_lease_ms=30_000) == 2
     assert sorted(publisher.published, key=lambda entry: entry[2]) == [
-        ("smsq.send", {"message_id": IDS[0]}, "high"),
-        ("smsq.send", {"message_id": IDS[1]}, "low"),
+        ("smsq.send_many", {"message_ids": [IDS[0]]}, "high"),
+        ("smsq.send_many", {"message_ids": [IDS[1]]}, "low"),
     ]
     assert release_due(store, publisher, batch=100, claim_lease_ms=30_000) == 0
     clock.advance(60)  # well past any claim lease: released entries are gone for good
     assert release_due(store, publisher, batch=100, claim_lease_ms=30_000) == 1
-    assert publisher.published[-1] == ("smsq.send", {"message_id": IDS[2]}, "regular")
+    assert publisher.published[-1] == ("smsq.send_many", {"message_ids": [IDS[2]]}, "regular")
 
 
 def test_a_publisher_that_dies_mid_release_loses_nothing(store: MessageStore, clock: FakeClock) -> None:
@@ -41,7 +41,7 @@ def test_a_publisher_that_dies_mid_release_loses_nothing(store: MessageStore, cl
     clock.advance(5)
     publisher = RecordingPublisher()
     assert release_due(store, publisher, batch=100, claim_lease_ms=5_000) == 1
-    assert publisher.published == [("smsq.send", {"message_id": IDS[0]}, "regular")]
+    assert publisher.published == [("smsq.send_many", {"message_ids": [IDS[0]]}, "regular")]
 
 
 def lost_in_sending(store: MessageStore, message_id: str, priority: str) -> None:
@@ -62,7 +62,7 @@ def test_expired_leases_follow_the_lane_policy(store: MessageStore, clock: FakeC
     assert store.get(IDS[1])["last_error_code"] == "lease-expired"  # type: ignore[index]
     publisher = RecordingPublisher()
     assert release_due(store, publisher, batch=10, claim_lease_ms=1000) == 1  # the OTP is resent
-    assert publisher.published == [("smsq.send", {"message_id": IDS[0]}, "high")]
+    assert publisher.published == [("smsq.send_many", {"message_ids": [IDS[0]]}, "high")]
 
 
 def test_the_loop_releases_until_stopped(store: MessageStore) -> None:
@@ -78,4 +78,15 @@ def test_the_loop_releases_until_stopped(store: MessageStore) -> None:
     run_release_loop(
         store, publisher, interval=0.01, batch=10, claim_lease_ms=1000, lease_policy={}, stop=stop
     )
-    assert publisher.published == [("smsq.send", {"message_id": IDS[0]}, "regular")]
+    assert publisher.published == [("smsq.send_many", {"message_ids": [IDS[0]]}, "regular")]
+
+
+def test_due_messages_go_out_in_groups_per_lane(store: MessageStore) -> None:
+    ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(7)]
+    for n, message_id in enumerate(ids):
+        schedule(store, message_id, 0, "high" if n < 2 else "low")
+    publisher = RecordingPublisher()
+    assert release_due(store, publisher, batch=100, claim_lease_ms=30_000, group=3) == 7
+    groups = sorted((queue, len(kwargs["message_ids"])) for _, kwargs, queue in publisher.published)
+    assert groups == [("high", 2), ("low", 2), ("low", 3)]
+    assert sorted(i for _, kwargs, _ in publisher.published for i in kwargs["message_ids"]) == ids
