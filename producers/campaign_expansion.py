@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import os
 import time
 import uuid
@@ -172,7 +173,9 @@ def parsed_chunks(
         for chunk in chunks:
             yield parse_rows(chunk)
         return
-    with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+    # forkserver: a child never inherits a lock some thread of ours (a sandbox, a Celery pool) held.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context) as pool:
         # map keeps input order and runs ahead of what we consume by the pool's queue.
         yield from pool.map(parse_rows, chunks)
 
