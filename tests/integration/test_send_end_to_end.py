@@ -30,9 +30,7 @@ def test_a_message_of_each_priority_is_sent_and_readable(
     assert result.status == "sent" and result.provider == "messente" and result.attempts == 1
     (request,) = received(sandbox)
     assert request["body"]["to"] == "+37251234567" and request["body"]["messages"][0]["text"] == "hello"
-    assert (
-        result.provider_message_id == sandbox.get("/_admin/messages").json()["messente"][0]["message_id"]
-    )
+    assert result.provider_message_id == sandbox.get("/_admin/messages").json()["messente"][0]["message_id"]
 
 
 def test_a_transient_failure_is_retried_then_sent(smsq: Smsq, sandbox: httpx.Client) -> None:
@@ -117,6 +115,12 @@ def test_an_app_without_smsq_can_submit_by_task_name(
         ("smsq.send", {"message_id": "00000000-0000-4000-8000-000000000001", "evil": 1}, "evil"),
         ("smsq.submit", {"message": {"to": "12", "messages": []}}, "to:"),
         ("smsq.nonexistent", {}, "unknown task"),
+        ("smsq.send_many", {"message_ids": []}, "message_ids"),
+        ("smsq.send_many", {"message_ids": ["nope"]}, "message_ids"),
+        ("smsq.send_batch", {"campaign_id": "x", "first": 1, "last": 2}, "campaign_id"),
+        ("smsq.send_batch", {"campaign_id": "a" * 32, "first": 0, "last": 2}, "first"),
+        ("smsq.campaign_sweep", {}, "campaign_id"),
+        ("smsq.campaign_from_groups", {"campaign_id": "a" * 32, "group_ids": []}, "group_ids"),
     ],
 )
 def test_an_undecodable_payload_goes_to_the_dead_letter_list(
