@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from producers.models import Omnimessage
+from workers.async_sending import AsyncHttp, send_singles
+from workers.async_sending import usable as async_usable
 from workers.campaign_messages import UnsendableRecord, message_from_record
 from workers.providers.base import Provider, SendResult
 from workers.providers.errors import ProviderError, TransientError
@@ -51,6 +53,8 @@ class BatchOptions:
     use_bulk: bool = True
     bulk_size: int = 100
     concurrency: int = 32
+    # Singles to Messente through one event loop per process (SMSQ_CAMPAIGNS__ASYNC_SEND), else threads.
+    async_http: AsyncHttp | None = None
 
 
 @dataclass
@@ -158,6 +162,8 @@ def _deliver(
     send_many = getattr(provider, "send_many", None) if options.use_bulk and len(ready) > 1 else None
     size = options.bulk_size if send_many is not None else 1
     groups = [ready[i : i + size] for i in range(0, len(ready), size)]
+    if send_many is None and options.async_http is not None and async_usable(provider):
+        return send_singles(ready, provider, sender, priority, options.async_http, pool)
     if send_many is None and pool is not None and len(groups) > 1:
         # Parallel singles: each thread takes its own token right before its call. Taking a chunk's
         # tokens one after another first (one Redis round trip each) left every thread idle until the

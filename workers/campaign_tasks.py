@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import Celery, Task
@@ -12,6 +13,7 @@ from config import names
 from producers.campaign_api import Campaigns
 from producers.campaigns import CampaignKeys, message_id
 from producers.errors import InvalidInput
+from workers.async_sending import AsyncHttp
 from workers.batch_sending import send_pool
 from workers.campaign_sending import BatchOptions, send_batch
 from workers.context import WorkerContext, context_for
@@ -38,6 +40,22 @@ class GroupsPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
     campaign_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     group_ids: list[str] = Field(min_length=1)
+
+
+_async: dict[int, AsyncHttp] = {}
+
+
+def async_http_for(context: WorkerContext) -> AsyncHttp | None:
+    """The event loop client for async singles (SMSQ_CAMPAIGNS__ASYNC_SEND), one per worker process."""
+    settings = context.settings
+    if not settings.campaigns.async_send or settings.campaigns.use_bulk or not settings.messente.enabled:
+        return None
+    pid = os.getpid()
+    if pid not in _async:
+        _async[pid] = AsyncHttp.for_messente(
+            settings.messente, max_connections=settings.campaigns.concurrency
+        )
+    return _async[pid]
 
 
 def campaigns_for(context: WorkerContext) -> Campaigns:
@@ -86,6 +104,7 @@ def register_campaign_tasks(app: Celery) -> None:
             use_bulk=settings.use_bulk,
             bulk_size=settings.bulk_size,
             concurrency=settings.concurrency,
+            async_http=async_http_for(context),
         )
         outcome = send_batch(
             payload.campaign_id,

@@ -78,6 +78,20 @@ class RateLimiter:
         )
         return int(wait_us) / 1_000_000
 
+    def acquire_many(self, provider: str, tier: str, count: int) -> list[float]:
+        """``count`` single-token acquisitions in one round trip (a pipeline of the same script), for a
+        sender that has many messages ready: 0.0 for each granted token, else the seconds to wait. Each
+        granted token is one request the caller may send now; the limit is never exceeded."""
+        limit = self.limits.get(provider)
+        if limit is None or count <= 0:
+            return [0.0] * max(0, count)
+        interval_us = math.ceil(1_000_000 / limit.rate_per_second)
+        tolerance_us = math.floor(self._tolerance_us(limit, tier))
+        with self.redis.pipeline(transaction=False) as pipe:
+            for _ in range(count):
+                self._gcra(keys=[self._key(provider)], args=[interval_us, tolerance_us, 1], client=pipe)
+            return [int(wait_us) / 1_000_000 for wait_us in pipe.execute()]
+
     def pause(self, provider: str, seconds: float) -> None:
         """Let nobody through for ``seconds`` (the provider said 429)."""
         limit = self.limits.get(provider)

@@ -68,3 +68,11 @@ def test_unlimited_providers_and_unknown_tiers(redis_client: redis.Redis) -> Non
     assert limiter.acquire("other", "low") == 0
     with pytest.raises(ValueError, match="unknown rate-limit tier 'bulk'"):
         limiter.acquire("p", "bulk")
+
+
+def test_many_tokens_in_one_round_trip_grant_what_the_burst_allows(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, {"p": Limit(0.5, burst=10, high_reserve=0.3)})
+    waits = limiter.acquire_many("p", "low", 10)
+    assert sum(w == 0 for w in waits) == 7 and all(w > 0 for w in waits[7:])
+    assert limiter.acquire("p", "high") == 0  # what was denied took nothing; high's reserve is there
+    assert limiter.acquire_many("other", "low", 3) == [0.0, 0.0, 0.0]  # no limit configured

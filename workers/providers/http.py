@@ -65,16 +65,26 @@ def request(
     )
     try:
         response = retrying(client.request, method, url.lstrip("/"), **kwargs)
-    except _NOT_SENT as exc:
-        raise TransientError(provider, f"cannot connect: {type(exc).__name__}", code="connect") from None
-    except httpx.TimeoutException as exc:
-        raise TransientError(
-            provider, f"no answer in time: {type(exc).__name__}", code="timeout", maybe_sent=True
-        ) from None
     except httpx.HTTPError as exc:
-        raise TransientError(
-            provider, f"transport error: {type(exc).__name__}", code="transport", maybe_sent=True
-        ) from None
+        raise transport_error(provider, exc) from None
+    return checked(provider, response)
+
+
+def transport_error(provider: str, exc: httpx.HTTPError) -> TransientError:
+    """What a failed call means: never sent (connect), or maybe sent (timeout, broken transfer)."""
+    if isinstance(exc, _NOT_SENT):
+        return TransientError(provider, f"cannot connect: {type(exc).__name__}", code="connect")
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientError(
+            provider, f"no answer in time: {type(exc).__name__}", code="timeout", maybe_sent=True
+        )
+    return TransientError(
+        provider, f"transport error: {type(exc).__name__}", code="transport", maybe_sent=True
+    )
+
+
+def checked(provider: str, response: httpx.Response) -> httpx.Response:
+    """429 raises RateLimited and 5xx TransientError; other statuses are for the provider module."""
     if response.status_code == 429:
         raise RateLimited(
             provider,
