@@ -45,6 +45,8 @@ from config.settings import Settings
 from producers.campaigns import message_id
 from producers.client import Smsq
 
+ASYNC = (("campaigns__async_send", "true"), ("campaigns__chunk", "400"))
+SLOWER = (("messente__rate_per_second", "147"), ("messente__burst", "3"))
 TEMPLATE = {"messages": [{"channel": "sms", "sender": "Acme", "text": "Offer %n%"}], "priority": "low"}
 
 
@@ -65,19 +67,23 @@ class Scenario:
     smsq_env: dict[str, str] = field(default_factory=dict)
     textbook_rate_limit: str | None = None
     limit_clients: tuple[str, ...] = limit.CLIENTS
+    # Further smsq configurations measured in the same run: (label, processes, threads, settings).
+    variants: tuple[tuple[str, int, int, tuple[tuple[str, str], ...]], ...] = ()
 
 
 SCENARIOS = {
     "2": Scenario("2", "100 ms provider latency, 200 connections, single sends", "nginx", 100, 200,
-                  30_000, False, 2, 100, 200),
-    "3-single": Scenario("3-single", "0 ms latency, single sends", "nginx", 0, 16, 50_000, False, 2, 8, 16),
-    "3-bulk": Scenario("3-bulk", "0 ms latency, bulk calls of 100", "aiohttp", 0, 4, 50_000, True, 4, 1, 4,
+                  12_000, False, 2, 100, 200, smsq_env={"campaigns__chunk": "400"},
+                  variants=(("threads", 8, 25, ()), ("async", 2, 100, ASYNC), ("async", 4, 50, ASYNC))),
+    "3-single": Scenario("3-single", "0 ms latency, single sends", "nginx", 0, 16, 30_000, False, 2, 8, 16,
+                         variants=(("async", 2, 8, ASYNC),)),
+    "3-bulk": Scenario("3-bulk", "0 ms latency, bulk calls of 100", "aiohttp", 0, 4, 30_000, True, 4, 1, 4,
                        limit_clients=("aiohttp", "httpx-aiohttp")),
-    "4": Scenario("4", "Messente bulk call against the sandbox", "sandbox", 0, 4, 20_000, True, 4, 1, 4,
+    "4": Scenario("4", "Messente bulk call against the sandbox", "sandbox", 0, 4, 10_000, True, 4, 1, 4,
                   limit_clients=("aiohttp",)),
     "7": Scenario("7", "global rate limit 150 requests/s at the stub, single sends", "aiohttp", 0, 16,
                   9_000, False, 2, 8, 8, limit_per_second=150, rate=(150.0, 15), textbook_rate_limit="150/s",
-                  limit_clients=()),
+                  limit_clients=(), variants=(("rate 147/s burst 3", 2, 8, SLOWER),)),
 }  # fmt: skip
 
 
@@ -164,7 +170,9 @@ def reset_stub(url: str) -> None:
 # -- smsq -----------------------------------------------------------------------------------------
 
 
-def smsq_phase(scenario: Scenario, redis_url: str, url: str, reach: dict[str, str], workdir: Path) -> Figure:
+def smsq_phase(
+    scenario: Scenario, redis_url: str, url: str, reach: dict[str, str], workdir: Path, label: str = "smsq"
+) -> Figure:
     rate, burst = scenario.rate
     env = smsq_env(redis_url, url, **{
         "messente__rate_per_second": str(rate), "messente__burst": str(burst),
@@ -198,7 +206,7 @@ def smsq_phase(scenario: Scenario, redis_url: str, url: str, reach: dict[str, st
         statuses, last_ms = read_records(smsq.store.redis, [smsq.store.keys.record(i) for i in ids])
         counts = smsq.campaign_counts(campaign_id)
     note = f"create() {created:.1f} s; statuses {dict(statuses)}; counts {counts}"
-    return Figure("smsq", statuses["sent"], last_ms / 1000 - started if last_ms else 0.0, note)
+    return Figure(label, statuses["sent"], last_ms / 1000 - started if last_ms else 0.0, note)
 
 
 def read_records(client: redis.Redis, keys: list[str]) -> tuple[Counter[str], int]:
@@ -269,7 +277,13 @@ def run(scenario: Scenario, phases: set[str]) -> list[Figure]:
             for client in scenario.limit_clients:
                 steps.append((f"limit {client}", lambda client=client: limit_figure(scenario, client, url)))  # type: ignore[misc]
         if "smsq" in phases:
-            steps.append(("smsq", lambda: smsq_phase(scenario, redis_url, url, reach, workdir)))
+            default = f"smsq {scenario.processes}x{scenario.threads}"
+            steps.append((default, lambda: smsq_phase(scenario, redis_url, url, reach, workdir, default)))
+            for label, processes, threads, settings in scenario.variants:
+                variant = replace(scenario, processes=processes, threads=threads,
+                                  smsq_env={**scenario.smsq_env, **dict(settings)})  # fmt: skip
+                name = f"smsq {processes}x{threads} {label}"
+                steps.append((name, smsq_step(variant, redis_url, url, reach, workdir, name)))
         if "textbook" in phases:
             steps.append(("textbook", lambda: textbook_phase(scenario, redis_url, url, workdir)))
         for name, step in steps:
@@ -285,9 +299,15 @@ def run(scenario: Scenario, phases: set[str]) -> list[Figure]:
     return figures
 
 
+def smsq_step(
+    scenario: Scenario, redis_url: str, url: str, reach: dict[str, str], workdir: Path, label: str
+) -> Callable[[], Figure]:
+    return lambda: smsq_phase(scenario, redis_url, url, reach, workdir, label)
+
+
 def limit_figure(scenario: Scenario, client: str, url: str) -> Figure:
     result = limit.measure(client, url, messages=scenario.messages, connections=scenario.connections,
-                           bulk=100 if scenario.bulk else None, deadline_s=90)  # fmt: skip
+                           bulk=100 if scenario.bulk else None, deadline_s=30)  # fmt: skip
     note = "" if set(result.statuses) <= {200, 201} else f"statuses {dict(result.statuses)}"
     note += f" errors {dict(result.errors)}" if result.errors else ""
     note += " (deadline hit)" if result.timed_out else ""
@@ -304,6 +324,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=None, help="override smsq worker processes")
     parser.add_argument("--threads", type=int, default=None, help="override smsq send threads per process")
     parser.add_argument("--rate", default=None, help="override smsq's Messente rate,burst (e.g. 147,5)")
+    parser.add_argument("--clients", default=None, help="limit clients, comma-separated")
     parser.add_argument("--set", action="append", default=[], help="extra smsq setting NAME=VALUE")
     args = parser.parse_args()
     phases = set(args.phases.split(","))
@@ -319,6 +340,8 @@ def main() -> None:
         if args.rate:
             rate, burst = args.rate.split(",")
             changes["rate"] = (float(rate), int(burst))
+        if args.clients:
+            changes["limit_clients"] = tuple(args.clients.split(","))
         if args.set:
             changes["smsq_env"] = dict(item.split("=", 1) for item in args.set)
         run(replace(scenario, **changes), phases)
