@@ -33,6 +33,7 @@ class DeliveryReport:
     url: str
     params: dict[str, str] = field(default_factory=dict)
     json_body: dict[str, Any] | None = None
+    content: bytes | None = None  # when set, sent as is (what a signature covers)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -70,12 +71,13 @@ def build_report(state: SandboxState, sent: SentMessage, attempt: AttemptState) 
             "omnimessage_id": sent.message_id,
             "timestamp": when.isoformat(),
         }
-        # The real signing scheme is not documented; an HMAC of the body keyed by the API password.
-        signature = hmac.new(
-            state.config.messente_password.encode(), json.dumps(body).encode(), hashlib.sha256
-        ).hexdigest()
+        # HMAC-SHA256 of the exact bytes sent (Messente: of the HTTP request body), keyed by the API
+        # password here; so the body is serialised once and those bytes are both signed and sent.
+        content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        signature = hmac.new(state.config.messente_password.encode(), content, hashlib.sha256).hexdigest()
+        headers = {"X-Messente-Signature": signature, "Content-Type": "application/json"}
         return DeliveryReport(
-            "messente", "POST", sent.report_url, json_body=body, headers={"X-Messente-Signature": signature}
+            "messente", "POST", sent.report_url, json_body=body, content=content, headers=headers
         )
     if sent.provider == "smsapi":
         status_name = smsapi_status_name(attempt)
@@ -118,7 +120,8 @@ async def push_reports(state: SandboxState, client: httpx.AsyncClient) -> int:
                 report.method,
                 report.url,
                 params=report.params or None,
-                json=report.json_body,
+                json=report.json_body if report.content is None else None,
+                content=report.content,
                 headers=report.headers,
             )
             outcome["status"] = response.status_code
