@@ -10,15 +10,15 @@ Nothing is half-created: if anything fails, everything stored so far is removed.
 from __future__ import annotations
 
 import csv
-import json
 import multiprocessing
 import os
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring as encode_string  # the C encoder json.dumps uses
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -68,24 +68,35 @@ end
 return queued + blocked
 """
 
-# (position, raw number, values of the template's variables in order) -> (position, e164 | None, reason)
+# (position, raw number, values of the template's variables in order) ->
+# (position, e164 | None, reason | None, message id, variables as JSON)
 Row = tuple[int, str, tuple[str, ...]]
-Parsed = tuple[int, str | None, str | None]
+Parsed = tuple[int, str | None, str | None, str, str]
 
 
-def parse_rows(rows: Sequence[Row]) -> list[Parsed]:
-    """Normalise each number; say why a row cannot be used. Runs in pool processes."""
+def parse_rows(rows: Sequence[Row], campaign_id: str, variables: Sequence[str]) -> list[Parsed]:
+    """Normalise each number, derive its message id and variables JSON, or say why the row cannot be
+    used. Runs in pool processes: this is the per-row work that costs."""
     out: list[Parsed] = []
+    keys = [encode_string(name) for name in variables]
     for position, number, values in rows:
         if any(value is None for value in values):
-            out.append((position, None, "malformed"))
+            out.append((position, None, "malformed", "", ""))
         elif any(value == "" for value in values):
-            out.append((position, None, "missing_variable"))
+            out.append((position, None, "missing_variable", "", ""))
         else:
             try:
-                out.append((position, to_e164(number), None))
+                e164 = to_e164(number)
             except ValueError:
-                out.append((position, None, "invalid_number"))
+                out.append((position, None, "invalid_number", "", ""))
+                continue
+            # Same JSON as json.dumps(dict(...)), without building a dict per row.
+            vars_json = (
+                "{" + ", ".join(f"{k}: {encode_string(v)}" for k, v in zip(keys, values, strict=True)) + "}"
+                if keys
+                else ""
+            )
+            out.append((position, e164, None, message_id(campaign_id, position), vars_json))
     return out
 
 
@@ -165,19 +176,33 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
 
 
 def parsed_chunks(
-    rows: Iterable[Row], *, expected: int | None, workers: int | None
+    rows: Iterable[Row],
+    campaign_id: str,
+    variables: Sequence[str],
+    *,
+    expected: int | None,
+    workers: int | None,
 ) -> Iterator[list[Parsed]]:
     """Parse in order; in a process pool when the input is big enough to pay for one."""
     chunks = _chunks(rows, CHUNK)
     if (expected is not None and expected < PARALLEL_FROM) or (workers or os.cpu_count() or 1) < 2:
         for chunk in chunks:
-            yield parse_rows(chunk)
+            yield parse_rows(chunk, campaign_id, variables)
         return
     # forkserver: a child never inherits a lock some thread of ours (a sandbox, a Celery pool) held.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers or os.cpu_count(), mp_context=context) as pool:
-        # map keeps input order and runs ahead of what we consume by the pool's queue.
-        yield from pool.map(parse_rows, chunks)
+    size = workers or os.cpu_count() or 2
+    with ProcessPoolExecutor(max_workers=size, mp_context=context) as pool:
+        # Executor.map would submit every chunk at once (reading and pickling the whole file before
+        # the first result); a window of a few chunks per process keeps reading, parsing and storing
+        # overlapped, in order, in bounded memory.
+        window: deque[Future[list[Parsed]]] = deque()
+        for chunk in chunks:
+            window.append(pool.submit(parse_rows, chunk, campaign_id, variables))
+            if len(window) >= 2 * size:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
 
 
 def count_lines(path: Path) -> int:
@@ -222,18 +247,9 @@ class Expander:
         channels = ",".join(part.channel for part in template.messages)
         # Counted in their creation hour like every other record, so summaries by time add up.
         hour_counts = f"{self.store.keys.stats_prefix}{now_ms // 3_600_000}"
-        # Same rows, parsed positions kept to pair numbers with their variables.
-        values_by_position: dict[int, tuple[str, ...]] = {}
-
-        def remember(source: Iterable[Row]) -> Iterator[Row]:
-            for row in source:
-                if variables:
-                    values_by_position[row[0]] = row[2]
-                yield row
-
-        for chunk in parsed_chunks(remember(rows), expected=expected, workers=workers):
-            fresh: list[tuple[int, str]] = []
-            for position, number, reason in chunk:
+        for chunk in parsed_chunks(rows, campaign_id, variables, expected=expected, workers=workers):
+            fresh: list[tuple[int, str, str, str]] = []
+            for position, number, reason, mid, vars_json in chunk:
                 result.recipients += 1
                 result.last_position = max(result.last_position, position)
                 if reason is not None or number is None:
@@ -242,20 +258,13 @@ class Expander:
                     result.skip(position, "duplicate")
                 else:
                     seen.add(number)
-                    fresh.append((position, number))
-            blocked = self.blacklist.blocked_among([number for _, number in fresh])
-            lines = []
-            for position, number in fresh:
-                vars_json = (
-                    json.dumps(dict(zip(variables, values_by_position.pop(position), strict=True)))
-                    if variables
-                    else ""
-                )
-                flag = "b" if number in blocked else "q"
-                lines.append(
-                    f"{message_id(campaign_id, position)}\t{position}\t{number}\t{flag}\t{vars_json}"
-                )
-                result.stored_positions.append(position)
+                    fresh.append((position, number, mid, vars_json))
+            blocked = self.blacklist.blocked_among([number for _, number, _, _ in fresh])
+            lines = [
+                f"{mid}\t{position}\t{number}\t{'b' if number in blocked else 'q'}\t{vars_json}"
+                for position, number, mid, vars_json in fresh
+            ]
+            result.stored_positions.extend(position for position, _, _, _ in fresh)
             common: list[str | int] = [
                 self.store.keys.record_prefix,
                 campaign_id,
@@ -279,8 +288,6 @@ class Expander:
                         client=pipe,
                     )
                 pipe.execute()
-            for position, _, _ in chunk:
-                values_by_position.pop(position, None)
             result.messages += len(fresh)
             result.blocked += len(blocked)
         return result

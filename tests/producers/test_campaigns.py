@@ -227,3 +227,11 @@ def test_message_ids_are_uuid5_of_the_campaign_and_position() -> None:
 
     for position in (1, 7, 123456):
         assert message_id("ab" * 16, position) == str(uuid.uuid5(NAMESPACE, f"{'ab' * 16}:{position}"))
+
+
+def test_variables_are_stored_as_the_json_of_their_values() -> None:
+    tricky = ('Ann "the" Öberg', "back\\slash", "tab\there", "😀")
+    (row,) = campaign_expansion.parse_rows([(2, "+37251000001", tricky)], "ab" * 16, ["a", "b", "c", "d"])
+    assert json.loads(row[4]) == dict(zip("abcd", tricky, strict=True))
+    assert row[4] == json.dumps(dict(zip("abcd", tricky, strict=True)), ensure_ascii=False)
+    assert row[3] == message_id("ab" * 16, 2)
