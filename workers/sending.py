@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 # A send denied by a 429 without Retry-After waits this long (seconds) before going again.
 DEFAULT_RATE_LIMIT_WAIT = 1.0
+# How long every worker holds off a provider that said 429 without Retry-After. Messente sends
+# none; a whole second halved the rate the limiter then delivered, while a 429 there means we were
+# a few requests over a per-second window.
+DEFAULT_PROVIDER_PAUSE = 0.25
 # The attempt-log note of a send the provider refused as a repeat of one it already accepted.
 DUPLICATE_NOTE = "the provider had already accepted this message id from an earlier attempt; not sent again"
 
@@ -167,7 +171,8 @@ def decide(
             "schedule_at_ms": now + int(wait * 1000),
             "attempt": _attempt_entry(attempt, provider, now, "rate_limited", answer),
         }
-        return Decision("queued", options, Outcome("queued", str(answer), retry_in=wait), None, wait)
+        pause = answer.retry_after if answer.retry_after is not None else DEFAULT_PROVIDER_PAUSE
+        return Decision("queued", options, Outcome("queued", str(answer), retry_in=wait), None, pause)
     if isinstance(answer, TransientError):
         to, options, outcome = after_transient(message_id, answer, attempt, provider, sender)
         return Decision(to, options, outcome, healthy=False)

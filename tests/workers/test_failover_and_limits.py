@@ -169,3 +169,15 @@ def test_permanent_errors_do_not_count_against_health(
     for _ in range(3):
         assert send_message(accept(store), sender).status == "failed"
     assert not health.is_open("messente")
+
+
+def test_a_429_without_retry_after_pauses_briefly_and_requeues_after_a_second(
+    store: MessageStore, redis_client: redis.Redis
+) -> None:
+    limiter = RateLimiter(redis_client, {"messente": Limit(100, burst=10)}, prefix="t")
+    sender = make_sender(
+        store, FakeProvider("messente", RateLimited("messente", "slow down")), limiter=limiter
+    )
+    outcome = send_message(accept(store), sender)
+    assert outcome.retry_in == 1.0  # the message itself tries again in a second
+    assert 0.2 < limiter.acquire("messente", "high") <= 0.26  # every worker holds off a quarter second
