@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -36,6 +37,12 @@ def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="worker processes")] = 2,
     name: Annotated[str | None, typer.Option(help="node name (default: smsq-<lanes>@host)")] = None,
     loglevel: Annotated[str, typer.Option()] = "INFO",
+    nice: Annotated[
+        int,
+        typer.Option(
+            min=0, max=19, help="lower CPU priority: give bulk workers some, so OTP gets the CPU first"
+        ),
+    ] = 0,
 ) -> None:
     """Run a Celery worker on the given lanes (a high-only worker keeps OTP off the bulk queues)."""
     queues = [lane.strip() for lane in lanes.split(",") if lane.strip()]
@@ -45,6 +52,8 @@ def worker(
             f"--lanes: unknown lane {', '.join(unknown) or '(none)'}; use {', '.join(names.ALL_QUEUES)}"
         )
     settings = load_settings()
+    if nice:
+        os.nice(nice)  # inherited by the pool processes it forks
     from workers.app import create_app  # only worker commands import worker code
 
     node = name or f"smsq-{'-'.join(queues)}@%h"
