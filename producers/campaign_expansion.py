@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as encode_string  # the C encoder json.dumps uses
 from pathlib import Path
@@ -80,9 +80,9 @@ def parse_rows(rows: Sequence[Row], campaign_id: str, variables: Sequence[str]) 
     out: list[Parsed] = []
     keys = [encode_string(name) for name in variables]
     for position, number, values in rows:
-        if any(value is None for value in values):
+        if None in values:
             out.append((position, None, "malformed", "", ""))
-        elif any(value == "" for value in values):
+        elif "" in values:
             out.append((position, None, "missing_variable", "", ""))
         else:
             try:
@@ -247,50 +247,53 @@ class Expander:
         channels = ",".join(part.channel for part in template.messages)
         # Counted in their creation hour like every other record, so summaries by time add up.
         hour_counts = f"{self.store.keys.stats_prefix}{now_ms // 3_600_000}"
-        for chunk in parsed_chunks(rows, campaign_id, variables, expected=expected, workers=workers):
-            fresh: list[tuple[int, str, str, str]] = []
-            for position, number, reason, mid, vars_json in chunk:
-                result.recipients += 1
-                result.last_position = max(result.last_position, position)
-                if reason is not None or number is None:
-                    result.skip(position, reason or "invalid_number")
-                elif number in seen:
-                    result.skip(position, "duplicate")
-                else:
-                    seen.add(number)
-                    fresh.append((position, number, mid, vars_json))
-            blocked = self.blacklist.blocked_among([number for _, number, _, _ in fresh])
-            lines = [
-                f"{mid}\t{position}\t{number}\t{'b' if number in blocked else 'q'}\t{vars_json}"
-                for position, number, mid, vars_json in fresh
-            ]
-            result.stored_positions.extend(position for position, _, _, _ in fresh)
-            common: list[str | int] = [
-                self.store.keys.record_prefix,
-                campaign_id,
-                template.priority,
-                channels,
-                now_ms,
-                initial_status,
-                BLOCKED_FIELDS["last_error_code"],
-                BLOCKED_FIELDS["last_error_detail"],
-            ]
-            with self.store.redis.pipeline(transaction=False) as pipe:
-                # STORE_SLICE records a call: each is short, so other clients (an OTP) are not held up.
-                for start in range(0, len(lines), STORE_SLICE):
-                    self._store(
-                        keys=[keys.counts, hour_counts],
-                        args=[
-                            *common,
-                            "\n".join(lines[start : start + STORE_SLICE]),
-                            self.store.stats_ttl_seconds,
-                        ],
-                        client=pipe,
-                    )
-                pipe.execute()
-            result.messages += len(fresh)
-            result.blocked += len(blocked)
-        return result
+        writes: deque[Future[None]] = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="smsq-expand-write") as writer:
+            for chunk in parsed_chunks(rows, campaign_id, variables, expected=expected, workers=workers):
+                fresh: list[tuple[int, str, str, str]] = []
+                for position, number, reason, mid, vars_json in chunk:
+                    result.recipients += 1
+                    result.last_position = max(result.last_position, position)
+                    if reason is not None or number is None:
+                        result.skip(position, reason or "invalid_number")
+                    elif number in seen:
+                        result.skip(position, "duplicate")
+                    else:
+                        seen.add(number)
+                        fresh.append((position, number, mid, vars_json))
+                blocked = self.blacklist.blocked_among([number for _, number, _, _ in fresh])
+                lines = [
+                    f"{mid}\t{position}\t{number}\t{'b' if number in blocked else 'q'}\t{vars_json}"
+                    for position, number, mid, vars_json in fresh
+                ]
+                result.stored_positions.extend(position for position, _, _, _ in fresh)
+                common: list[str | int] = [
+                    self.store.keys.record_prefix,
+                    campaign_id,
+                    template.priority,
+                    channels,
+                    now_ms,
+                    initial_status,
+                    BLOCKED_FIELDS["last_error_code"],
+                    BLOCKED_FIELDS["last_error_detail"],
+                ]
+                # Written by a thread while this one parses the next chunk (the wait is Redis's time).
+                if len(writes) >= 3:
+                    writes.popleft().result()
+                writes.append(writer.submit(self._write, [keys.counts, hour_counts], common, lines))
+                result.messages += len(fresh)
+                result.blocked += len(blocked)
+            while writes:
+                writes.popleft().result()  # an error in a write is raised here, before anything is queued
+            return result
+
+    def _write(self, keys: list[str], common: list[str | int], lines: list[str]) -> None:
+        with self.store.redis.pipeline(transaction=False) as pipe:
+            # STORE_SLICE records a call: each is short, so other clients (an OTP) are not held up.
+            for start in range(0, len(lines), STORE_SLICE):
+                batch = "\n".join(lines[start : start + STORE_SLICE])
+                self._store(keys=keys, args=[*common, batch, self.store.stats_ttl_seconds], client=pipe)
+            pipe.execute()
 
     def queue_batches(self, campaign_id: str, lane: str, first: int, last: int) -> int:
         """Publish batches covering positions first..last, waiting while the lane is too long."""

@@ -22,8 +22,9 @@ from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
 _PLAIN: Final = re.compile(r"\+?([1-9]\d{6,14})")
-_TYPES: Final = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
-                 "voicemail", "fixed_line", "mobile")  # fmt: skip
+# Validity is "matches any type", so the order is free: the common types first.
+_TYPES: Final = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip",
+                 "personal_number", "pager", "uan", "voicemail")  # fmt: skip
 
 
 class _Country:
