@@ -35,55 +35,82 @@ return {1, ARGV[1]}
 """
 )
 
-# KEYS: record, leases zset, schedule zset, poll schedule zset
-# ARGV: 1 id, 2 new status, 3 allowed sources (",a,b,"), 4 now_ms, 5 expire seconds ('' none),
-#       6 lease token required ('' none), 7 lease deadline ms for new 'sending' ('' none),
-#       8 schedule at ms ('' none), 9 unschedule ('1'|'0'), 10 campaign counter key prefix,
-#       11 attempt entry JSON to append ('' none), 12 return record ('1'|'0'),
-#       13 first status poll at ms ('' none; an earlier entry is kept), 14 stats prefix ('' none),
-#       15 stats ttl seconds, 16.. field, value pairs
-# A final status (ARGV[5] set) also takes the message out of the poll schedule.
+# One transition, as a Lua function over K (keys) and A (arguments), so the single and the many-at-once
+# scripts run the very same code.
+# K: record, leases zset, schedule zset, poll schedule zset
+# A: 1 id, 2 new status, 3 allowed sources (",a,b,"), 4 now_ms, 5 expire seconds ('' none),
+#    6 lease token required ('' none), 7 lease deadline ms for new 'sending' ('' none),
+#    8 schedule at ms ('' none), 9 unschedule ('1'|'0'), 10 campaign counter key prefix,
+#    11 attempt entry JSON to append ('' none), 12 return record ('1'|'0'),
+#    13 first status poll at ms ('' none; an earlier entry is kept), 14 stats prefix ('' none),
+#    15 stats ttl seconds, 16.. field, value pairs
+# A final status (A[5] set) also takes the message out of the poll schedule.
 # Returns {ok (1|0), previous status or '', [record fields when asked]}.
-TRANSITION = (
+_TRANSITION_FUNCTION = (
     """
-local stats_prefix, stats_ttl = ARGV[14], ARGV[15]
+local stats_prefix, stats_ttl = '', 0
 """
     + _COUNT_BY_HOUR
     + """
-local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return {0, ''} end
-if not string.find(ARGV[3], ',' .. current .. ',', 1, true) then return {0, current} end
-if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'lease_token') ~= ARGV[6] then
-  return {0, current}
+local function transition(K, A)
+  stats_prefix, stats_ttl = A[14], A[15]
+  local current = redis.call('HGET', K[1], 'status')
+  if not current then return {0, ''} end
+  if not string.find(A[3], ',' .. current .. ',', 1, true) then return {0, current} end
+  if A[6] ~= '' and redis.call('HGET', K[1], 'lease_token') ~= A[6] then
+    return {0, current}
+  end
+  redis.call('HSET', K[1], 'status', A[2], 'updated_ms', A[4])
+  if #A > 15 then redis.call('HSET', K[1], unpack(A, 16)) end
+  if A[11] ~= '' then
+    local log = redis.call('HGET', K[1], 'attempt_log')
+    if log and log ~= '' then log = log .. ',' .. A[11] else log = A[11] end
+    redis.call('HSET', K[1], 'attempt_log', log)
+  end
+  if A[2] == 'sending' and A[7] ~= '' then
+    redis.call('ZADD', K[2], A[7], A[1])
+  elseif current == 'sending' then
+    redis.call('ZREM', K[2], A[1])
+  end
+  if A[8] ~= '' then redis.call('ZADD', K[3], A[8], A[1]) end
+  if A[9] == '1' then redis.call('ZREM', K[3], A[1]) end
+  if A[5] ~= '' then
+    redis.call('EXPIRE', K[1], A[5])
+    redis.call('ZREM', K[4], A[1])
+  end
+  if A[13] ~= '' then redis.call('ZADD', K[4], 'LT', A[13], A[1]) end
+  count_by_hour(K[1], current, A[2])
+  local campaign = redis.call('HGET', K[1], 'campaign_id')
+  if campaign and campaign ~= '' then
+    local counts = A[10] .. campaign .. ':counts'
+    redis.call('HINCRBY', counts, current, -1)
+    redis.call('HINCRBY', counts, A[2], 1)
+  end
+  if A[12] == '1' then return {1, current, redis.call('HGETALL', K[1])} end
+  return {1, current}
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated_ms', ARGV[4])
-if #ARGV > 15 then redis.call('HSET', KEYS[1], unpack(ARGV, 16)) end
-if ARGV[11] ~= '' then
-  local log = redis.call('HGET', KEYS[1], 'attempt_log')
-  if log and log ~= '' then log = log .. ',' .. ARGV[11] else log = ARGV[11] end
-  redis.call('HSET', KEYS[1], 'attempt_log', log)
+"""
+)
+
+# KEYS: record, leases zset, schedule zset, poll schedule zset   ARGV: as A above
+TRANSITION = _TRANSITION_FUNCTION + "return transition(KEYS, ARGV)\n"
+
+# Many transitions in one call: a chunk's claims or outcomes cost one command instead of hundreds
+# (the client-side cost of packing each was most of a bulk send's CPU). Each is still checked and
+# applied on its own, exactly as TRANSITION does.
+# KEYS: leases zset, schedule zset, poll schedule zset
+# ARGV: record key prefix, then for each transition: its argument count n, then its n arguments (A).
+TRANSITION_MANY = (
+    _TRANSITION_FUNCTION
+    + """
+local results, i = {}, 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local A = {unpack(ARGV, i + 1, i + n)}
+  table.insert(results, transition({ARGV[1] .. A[1], KEYS[1], KEYS[2], KEYS[3]}, A))
+  i = i + n + 1
 end
-if ARGV[2] == 'sending' and ARGV[7] ~= '' then
-  redis.call('ZADD', KEYS[2], ARGV[7], ARGV[1])
-elseif current == 'sending' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-end
-if ARGV[8] ~= '' then redis.call('ZADD', KEYS[3], ARGV[8], ARGV[1]) end
-if ARGV[9] == '1' then redis.call('ZREM', KEYS[3], ARGV[1]) end
-if ARGV[5] ~= '' then
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-  redis.call('ZREM', KEYS[4], ARGV[1])
-end
-if ARGV[13] ~= '' then redis.call('ZADD', KEYS[4], 'LT', ARGV[13], ARGV[1]) end
-count_by_hour(KEYS[1], current, ARGV[2])
-local campaign = redis.call('HGET', KEYS[1], 'campaign_id')
-if campaign and campaign ~= '' then
-  local counts = ARGV[10] .. campaign .. ':counts'
-  redis.call('HINCRBY', counts, current, -1)
-  redis.call('HINCRBY', counts, ARGV[2], 1)
-end
-if ARGV[12] == '1' then return {1, current, redis.call('HGETALL', KEYS[1])} end
-return {1, current}
+return results
 """
 )
 

@@ -78,6 +78,10 @@ class Released:
     claim_score: int
 
 
+# Transitions per TRANSITION_MANY call: each call holds Redis for its duration, so keep it short.
+MANY_AT_ONCE = 200
+
+
 def to_ms(seconds: float) -> int:
     return int(seconds * 1000)
 
@@ -98,6 +102,7 @@ class MessageStore:
         self.stats_ttl_seconds = retention_seconds + STATS_EXTRA_SECONDS
         self._create = client.register_script(lua.CREATE)
         self._transition = client.register_script(lua.TRANSITION)
+        self._transition_many = client.register_script(lua.TRANSITION_MANY)
         self._claim_due = client.register_script(lua.CLAIM_DUE)
         self._remove_if_score = client.register_script(lua.REMOVE_IF_SCORE)
         self._claim_leases = client.register_script(lua.CLAIM_EXPIRED_LEASES)
@@ -141,12 +146,20 @@ class MessageStore:
         return _as_transition(self._transition(keys=keys, args=args))
 
     def transition_many(self, requests: Sequence[tuple[str, str, dict[str, Any]]]) -> list[Transition]:
-        """Several (message id, to, options) transitions in one round trip; each is atomic on its own."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            for message_id, to, options in requests:
-                keys, args = self._transition_call(message_id, to, **options)
-                self._transition(keys=keys, args=args, client=pipe)
-            return [_as_transition(reply) for reply in pipe.execute()]
+        """Several (message id, to, options) transitions in one command (TRANSITION_MANY), up to
+        MANY_AT_ONCE per call; each is checked and applied on its own, as ``transition`` does."""
+        results: list[Transition] = []
+        for start in range(0, len(requests), MANY_AT_ONCE):
+            args: list[Any] = [self.keys.record_prefix]
+            for message_id, to, options in requests[start : start + MANY_AT_ONCE]:
+                _, call_args = self._transition_call(message_id, to, **options)
+                args.append(len(call_args))
+                args.extend(call_args)
+            replies = self._transition_many(
+                keys=[self.keys.leases, self.keys.schedule, self.keys.polls], args=args
+            )
+            results.extend(_as_transition(reply) for reply in replies)
+        return results
 
     def _transition_call(
         self,

@@ -146,3 +146,43 @@ def test_keys_share_one_prefix(redis_client: redis.Redis, clock: FakeClock) -> N
     store = MessageStore(redis_client, prefix="acme", clock=clock, retention_seconds=60)
     new_record(store)
     assert redis_client.keys("*") == [f"acme:msg:{ID}"]
+
+
+def test_many_transitions_in_one_call_behave_like_single_ones(store: MessageStore) -> None:
+    ids = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(1, 5)]
+    for message_id, status in zip(ids, ["queued", "sent", "queued", "queued"], strict=True):
+        new_record(store, status, message_id, campaign_id="c9")
+    store.redis.hset(store.keys.campaign_prefix + "c9:counts", mapping={"queued": 3, "sent": 1})
+    claim = {
+        "allowed_from": {"queued"},
+        "fields": {"lease_token": "t"},
+        "lease_until_ms": 99,
+        "return_record": True,
+    }
+    results = store.transition_many([(i, "sending", claim) for i in ids[:3]] + [(ids[3], "delivered", {})])
+    assert [(r.ok, r.previous) for r in results] == [
+        (True, "queued"),
+        (False, "sent"),
+        (True, "queued"),
+        (False, "queued"),
+    ]
+    assert results[0].record is not None and results[0].record["lease_token"] == "t"
+    assert store.redis.zrange(store.keys.leases, 0, -1) == sorted([ids[0], ids[2]])
+    assert store.redis.hgetall(store.keys.campaign_prefix + "c9:counts") == {
+        "queued": "1",
+        "sent": "1",
+        "sending": "2",
+    }
+
+
+def test_more_transitions_than_one_call_takes_are_split(
+    store: MessageStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from producers import store as store_module
+
+    monkeypatch.setattr(store_module, "MANY_AT_ONCE", 2)
+    ids = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(5)]
+    for message_id in ids:
+        new_record(store, "queued", message_id)
+    assert [r.ok for r in store.transition_many([(i, "cancelled", {}) for i in ids])] == [True] * 5
+    assert {store.get(i)["status"] for i in ids} == {"cancelled"}  # type: ignore[index]
