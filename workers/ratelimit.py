@@ -9,7 +9,8 @@ bulk never takes the last tokens an OTP needs and polls always yield to sends.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -91,6 +92,19 @@ class RateLimiter:
             for _ in range(count):
                 self._gcra(keys=[self._key(provider)], args=[interval_us, tolerance_us, 1], client=pipe)
             return [int(wait_us) / 1_000_000 for wait_us in pipe.execute()]
+
+    def acquire_within(
+        self, provider: str, tier: str, max_wait: float, sleep: Callable[[float], None] = time.sleep
+    ) -> float:
+        """Take a token, sleeping for it up to ``max_wait`` seconds in all. Returns 0.0 when granted,
+        else the seconds still to wait (the caller requeues instead of holding a worker longer)."""
+        waited = 0.0
+        wait = self.acquire(provider, tier)
+        while wait > 0 and waited + wait <= max_wait:
+            sleep(wait)
+            waited += wait
+            wait = self.acquire(provider, tier)
+        return wait
 
     def pause(self, provider: str, seconds: float) -> None:
         """Let nobody through for ``seconds`` (the provider said 429)."""

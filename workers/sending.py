@@ -240,13 +240,7 @@ def take_token(sender: Sender, provider: str, priority: str) -> float:
     """Seconds still to wait for a token after waiting inline up to ``max_inline_wait``; 0 = go."""
     if sender.limiter is None:
         return 0.0
-    waited = 0.0
-    wait = sender.limiter.acquire(provider, priority)
-    while wait > 0 and waited + wait <= sender.max_inline_wait:
-        sender.sleep(wait)
-        waited += wait
-        wait = sender.limiter.acquire(provider, priority)
-    return wait
+    return sender.limiter.acquire_within(provider, priority, sender.max_inline_wait, sender.sleep)
 
 
 def _record_health(sender: Sender, provider: str, *, ok: bool) -> None:
