@@ -72,10 +72,9 @@ class RateLimiter:
         limit = self.limits.get(provider)
         if limit is None:
             return 0.0
-        interval_us = 1_000_000 / limit.rate_per_second
         wait_us = self._gcra(
             keys=[self._key(provider)],
-            args=[math.ceil(interval_us), math.floor(self._tolerance_us(limit, tier)), cost],
+            args=[_interval_us(limit), math.floor(self._tolerance_us(limit, tier)), cost],
         )
         return int(wait_us) / 1_000_000
 
@@ -86,7 +85,7 @@ class RateLimiter:
         limit = self.limits.get(provider)
         if limit is None or count <= 0:
             return [0.0] * max(0, count)
-        interval_us = math.ceil(1_000_000 / limit.rate_per_second)
+        interval_us = _interval_us(limit)
         tolerance_us = math.floor(self._tolerance_us(limit, tier))
         with self.redis.pipeline(transaction=False) as pipe:
             for _ in range(count):
@@ -120,9 +119,14 @@ class RateLimiter:
     def _tolerance_us(limit: Limit, tier: str) -> float:
         if tier not in TIERS:
             raise ValueError(f"unknown rate-limit tier {tier!r}; use one of {', '.join(TIERS)}")
-        interval_us = 1_000_000 / limit.rate_per_second
         share = {"high": 1.0, "regular": 1 - limit.high_reserve, "low": 1 - limit.high_reserve}.get(
             tier, (1 - limit.high_reserve) / 2
         )
-        # One interval is always allowed, so a lone request at an idle limiter goes at once.
-        return interval_us * max(1.0, limit.burst * share)
+        # One interval is always allowed, so a lone request at an idle limiter goes at once. The
+        # interval is the whole microseconds the script is given (rounded up), or a tolerance of
+        # exactly one interval, rounded down, could never let a single request through.
+        return _interval_us(limit) * max(1.0, limit.burst * share)
+
+
+def _interval_us(limit: Limit) -> int:
+    return math.ceil(1_000_000 / limit.rate_per_second)

@@ -76,3 +76,12 @@ def test_many_tokens_in_one_round_trip_grant_what_the_burst_allows(redis_client:
     assert sum(w == 0 for w in waits) == 7 and all(w > 0 for w in waits[7:])
     assert limiter.acquire("p", "high") == 0  # what was denied took nothing; high's reserve is there
     assert limiter.acquire_many("other", "low", 3) == [0.0, 0.0, 0.0]  # no limit configured
+
+
+@pytest.mark.parametrize("rate", [145.0, 150.0, 7.0, 333.0])
+@pytest.mark.parametrize("tier", ["high", "regular", "low", "status"])
+def test_a_lone_request_is_granted_whatever_the_rate_rounds_to(
+    redis_client: redis.Redis, rate: float, tier: str
+) -> None:
+    limiter = RateLimiter(redis_client, {"p": Limit(rate, burst=2)})
+    assert limiter.acquire("p", tier) == 0.0
