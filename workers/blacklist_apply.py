@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -58,16 +59,25 @@ def with_retries(
 
 @dataclass(frozen=True)
 class Gate:
-    """A provider's global rate limit (shared with the send path): the sync takes its tokens at the
-    `status` tier, the lowest, so OTP and other sends always come first."""
+    """A provider's global rate limit (shared with the send path). The sync takes its tokens at the
+    `status` tier, the lowest, so sends always come first. A token that does not come within
+    ``max_wait`` seconds fails the call as transient, so a limiter that never grants cannot hang a run."""
 
     limiter: RateLimiter
     provider: str
     sleep: Sleep
+    tier: str = "status"
+    max_wait: float = 30.0
 
     def take(self) -> None:
-        while (wait := self.limiter.acquire(self.provider, "status")) > 0:
+        waited, deadline = 0.0, time.monotonic() + self.max_wait  # waits asked for, and real time
+        while (wait := self.limiter.acquire(self.provider, self.tier)) > 0:
+            if waited + wait > self.max_wait or time.monotonic() > deadline:
+                raise TransientError(
+                    self.provider, f"no rate-limit token within {self.max_wait:g} s", code="rate"
+                )
             self.sleep(wait)
+            waited += wait
 
     def paused(self, retry_after: float | None) -> None:
         """The provider said 429: hold every worker's calls to it, sends included."""

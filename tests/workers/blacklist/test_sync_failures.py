@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 import redis
 
 from cli.processes import wait_until
@@ -15,10 +16,10 @@ from tests.workers.blacklist.conftest import ADMIN_NAMES, Syncer, lists, writes
 from workers.blacklist_apply import Gate, with_retries
 from workers.blacklist_records import SyncLock, SyncRecords
 from workers.blacklist_sync import SyncOptions, run_sync
+from workers.context import build_limiter
 from workers.providers.base import BlacklistProvider
-from workers.providers.errors import RateLimited
+from workers.providers.errors import RateLimited, TransientError
 from workers.providers.smsapi import SmsapiClient
-from workers.ratelimit import Limit, RateLimiter
 
 NUMBERS = [f"+3725200{n:04d}" for n in range(12)]
 
@@ -176,14 +177,23 @@ def test_calls_take_the_providers_global_rate_limit_at_the_lowest_tier_and_a_429
     assert slept == [0.2, 2.0]
 
 
-def test_the_worker_sync_uses_the_shared_limiter(
+def test_a_limiter_that_never_grants_fails_the_call_instead_of_hanging() -> None:
+    slept: list[float] = []
+    gate = Gate(FakeLimiter(waits=[10.0] * 10), "messente", slept.append)  # type: ignore[arg-type]
+    with pytest.raises(TransientError, match="no rate-limit token within 30 s"):
+        gate.take()
+    assert slept == [10.0, 10.0, 10.0]
+
+
+def test_the_worker_sync_uses_the_shared_limiter_with_the_default_limits(
     blacklist: Blacklist,
     providers: dict[str, BlacklistProvider],
     sync_settings: Settings,
     redis_client: redis.Redis,
 ) -> None:
-    limiter = RateLimiter(redis_client, {"messente": Limit(rate_per_second=1000)}, prefix="t")
-    blacklist.add(NUMBERS[0])
-    options = SyncOptions(providers=["messente"])
-    assert run_sync(blacklist, providers, sync_settings.blacklist, options, limiter=limiter).status == "ok"
+    limiter = build_limiter(sync_settings, redis_client)  # Messente: 150/s, burst 2, as deployed
+    for number in NUMBERS[:4]:
+        blacklist.add(number)
+    report = run_sync(blacklist, providers, sync_settings.blacklist, SyncOptions(), limiter=limiter)
+    assert report.status == "ok" and {p.added for p in report.providers.values()} == {4}
     assert redis_client.exists("t:rate:messente")  # the tokens came from the same Redis key sends use
