@@ -63,6 +63,8 @@ def syncs(stack: Running) -> BlacklistSyncs:
 
 
 def cli(stack: Running, *args: str) -> subprocess.CompletedProcess[str]:
+    if args[0] == "sync" and "--report" not in args:
+        args = (*args, "--timeout", "60")  # a sync that never finishes fails with a message, not a hang
     env = {**stack.env, "COLUMNS": "200"}
     return subprocess.run(
         smsq_command("blacklist", *args), env=env, capture_output=True, text=True, timeout=120
