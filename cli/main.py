@@ -26,7 +26,8 @@ app = typer.Typer(
     help="smsq: messages through provider APIs.",
 )
 console = Console()
-errors = Console(stderr=True)
+# soft_wrap: an error is one line even when stderr is not a terminal (logs, CI, pipes).
+errors = Console(stderr=True, soft_wrap=True)
 
 
 @app.command()

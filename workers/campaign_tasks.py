@@ -91,7 +91,7 @@ def register_campaign_tasks(app: Celery) -> None:
         context.store.dead_letter(task, {"args": args, "kwargs": kwargs}, str(error))
         log.error("dead-lettered a %s task: %s", task, error)
 
-    @app.task(name=names.SEND_BATCH_TASK, bind=True, ignore_result=True)
+    @app.task(name=names.SEND_BATCH_TASK, bind=True, ignore_result=True, shared=False)
     def send_batch_task(self: Task, *args: Any, **kwargs: Any) -> None:
         context = context_for(self.app)
         try:
@@ -123,7 +123,7 @@ def register_campaign_tasks(app: Celery) -> None:
             f" (stopped: {outcome.stopped})" if outcome.stopped else "",
         )
 
-    @app.task(name=names.CAMPAIGN_SWEEP_TASK, bind=True, ignore_result=True)
+    @app.task(name=names.CAMPAIGN_SWEEP_TASK, bind=True, ignore_result=True, shared=False)
     def campaign_sweep(self: Task, *args: Any, **kwargs: Any) -> None:
         context = context_for(self.app)
         try:
@@ -136,7 +136,7 @@ def register_campaign_tasks(app: Celery) -> None:
             sweep_cancelled(context, payload.campaign_id),
         )
 
-    @app.task(name=names.CAMPAIGN_FROM_GROUPS_TASK, bind=True, ignore_result=True)
+    @app.task(name=names.CAMPAIGN_FROM_GROUPS_TASK, bind=True, ignore_result=True, shared=False)
     def campaign_from_groups(self: Task, *args: Any, **kwargs: Any) -> None:
         context = context_for(self.app)
         try:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def register_tasks(app: Celery) -> None:
-    @app.task(name=names.SEND_TASK, bind=True, ignore_result=True)
+    @app.task(name=names.SEND_TASK, bind=True, ignore_result=True, shared=False)
     def send(self: Task, *args: Any, **kwargs: Any) -> None:
         context = context_for(self.app)
         try:
@@ -32,7 +32,7 @@ def register_tasks(app: Celery) -> None:
         outcome = send_message(str(payload.message_id), context.sender)
         log.info("message %s: %s %s", payload.message_id, outcome.status, outcome.detail)
 
-    @app.task(name=names.CANCEL_AT_PROVIDER_TASK, bind=True, ignore_result=False)
+    @app.task(name=names.CANCEL_AT_PROVIDER_TASK, bind=True, ignore_result=False, shared=False)
     def cancel_at_provider_task(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
         context = context_for(self.app)
         try:
@@ -44,7 +44,7 @@ def register_tasks(app: Celery) -> None:
             return {"cancelled": False, "status": "invalid", "reason": str(error)}
         return cancel_at_provider(str(payload.message_id), context.store, context.providers)
 
-    @app.task(name=names.SEND_MANY_TASK, bind=True, ignore_result=True)
+    @app.task(name=names.SEND_MANY_TASK, bind=True, ignore_result=True, shared=False)
     def send_many(self: Task, *args: Any, **kwargs: Any) -> None:
         context = context_for(self.app)
         try:
@@ -67,7 +67,7 @@ def register_tasks(app: Celery) -> None:
             )
         log.info("%d due messages: %s", len(ids), outcome.statuses)
 
-    @app.task(name=names.SUBMIT_TASK, bind=True, ignore_result=True)
+    @app.task(name=names.SUBMIT_TASK, bind=True, ignore_result=True, shared=False)
     def submit(self: Task, *args: Any, **kwargs: Any) -> None:
         """For apps that do not import smsq: a whole omnimessage as JSON, validated here."""
         context = context_for(self.app)

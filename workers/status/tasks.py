@@ -36,7 +36,7 @@ def poller_for(context: WorkerContext) -> Poller:
 
 
 def register_status_tasks(app: Celery) -> None:
-    @app.task(name=names.STATUS_POLL_TASK, bind=True, ignore_result=True)
+    @app.task(name=names.STATUS_POLL_TASK, bind=True, ignore_result=True, shared=False)
     def status_poll(self: Task, *args: Any, **kwargs: Any) -> None:
         context = context_for(self.app)
         try:
@@ -52,7 +52,7 @@ def register_status_tasks(app: Celery) -> None:
             report.errors,
         )  # fmt: skip
 
-    @app.task(name=names.DELIVERY_REPORT_TASK, bind=True, ignore_result=True)
+    @app.task(name=names.DELIVERY_REPORT_TASK, bind=True, ignore_result=True, shared=False)
     def delivery_report(self: Task, *args: Any, **kwargs: Any) -> None:
         context = context_for(self.app)
         try:
