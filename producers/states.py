@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 Status = Literal[
     "scheduled",
@@ -18,19 +18,7 @@ Status = Literal[
     "unknown",
 ]
 
-STATUSES: Final[tuple[Status, ...]] = (
-    "scheduled",
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "undeliverable",
-    "expired",
-    "blocked",
-    "cancelled",
-    "unknown",
-)
+STATUSES: Final[tuple[Status, ...]] = get_args(Status)
 
 # from -> the statuses it may move to. Anything else is refused, so a redelivered task, a retry or a
 # webhook racing a poll can never move a message backwards.
