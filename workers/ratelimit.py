@@ -12,7 +12,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 import redis
 
@@ -95,15 +95,8 @@ class RateLimiter:
     def acquire_within(
         self, provider: str, tier: str, max_wait: float, sleep: Callable[[float], None] = time.sleep
     ) -> float:
-        """Take a token, sleeping for it up to ``max_wait`` seconds in all. Returns 0.0 when granted,
-        else the seconds still to wait (the caller requeues instead of holding a worker longer)."""
-        waited = 0.0
-        wait = self.acquire(provider, tier)
-        while wait > 0 and waited + wait <= max_wait:
-            sleep(wait)
-            waited += wait
-            wait = self.acquire(provider, tier)
-        return wait
+        """Take a token, sleeping for it up to ``max_wait`` seconds in all (see ``wait_for_token``)."""
+        return wait_for_token(self, provider, tier, max_wait, sleep)
 
     def pause(self, provider: str, seconds: float) -> None:
         """Let nobody through for ``seconds`` (the provider said 429)."""
@@ -130,3 +123,25 @@ class RateLimiter:
 
 def _interval_us(limit: Limit) -> int:
     return math.ceil(1_000_000 / limit.rate_per_second)
+
+
+class TokenSource(Protocol):
+    def acquire(self, provider: str, tier: str = ..., cost: int = ...) -> float: ...
+
+
+def wait_for_token(
+    limiter: TokenSource,
+    provider: str,
+    tier: str,
+    max_wait: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float:
+    """Take a token, sleeping for it up to ``max_wait`` seconds in all. Returns 0.0 when granted,
+    else the seconds still to wait (the caller requeues instead of holding a worker longer)."""
+    waited = 0.0
+    wait = limiter.acquire(provider, tier)
+    while wait > 0 and waited + wait <= max_wait:
+        sleep(wait)
+        waited += wait
+        wait = limiter.acquire(provider, tier)
+    return wait

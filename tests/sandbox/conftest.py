@@ -7,6 +7,7 @@ from starlette.testclient import TestClient
 
 from sandbox import SandboxConfig
 from sandbox.app import create_app
+from tests.conftest import FakeClock
 
 MESSENTE_AUTH = ("sandbox", "sandbox")
 SMSAPI_HEADERS = {"Authorization": "Bearer sandbox-token"}
@@ -14,17 +15,8 @@ DM_TOKEN = "sandbox-token"
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
 
-class ManualClock:
-    """A clock the test moves by hand, so delivery timelines need no sleeping."""
-
-    def __init__(self, start: float = START) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+# A clock the test moves by hand, so delivery timelines need no sleeping (the suite's own).
+ManualClock = FakeClock
 
 
 @pytest.fixture

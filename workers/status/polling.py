@@ -18,6 +18,7 @@ from producers.store import MessageStore, to_ms
 from workers.providers import messente
 from workers.providers.base import ChannelStatus, DeliveryStatus
 from workers.providers.errors import PermanentError, ProviderError, RateLimited
+from workers.ratelimit import wait_for_token
 from workers.status.schedule import PollSchedule, gave_up, next_poll_ms, poll_base_ms
 from workers.status.settle import Settler
 
@@ -169,13 +170,7 @@ def _take_token(poller: Poller, provider: str) -> float:
     """Seconds still to wait after waiting inline up to ``max_inline_wait``; 0 = go."""
     if poller.limiter is None:
         return 0.0
-    waited = 0.0
-    wait = poller.limiter.acquire(provider, RATE_TIER)
-    while wait > 0 and waited + wait <= poller.max_inline_wait:
-        poller.sleep(wait)
-        waited += wait
-        wait = poller.limiter.acquire(provider, RATE_TIER)
-    return wait
+    return wait_for_token(poller.limiter, provider, RATE_TIER, poller.max_inline_wait, poller.sleep)
 
 
 def _settle_not_found(
