@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from producers.errors import InvalidInput, SmsqError
 from producers.models import Channel, Omnimessage, Priority, TextStore, Url, UtcDatetime
-from producers.personalise import placeholders
+from producers.personalise import placeholders, render
 from producers.store import Keys
 
 NAMESPACE = uuid.UUID("6f1b7c1e-2a59-4c57-9a53-5d1f3c8e0b21")  # smsq campaign message ids
@@ -64,7 +64,6 @@ def parse_template(data: object) -> CampaignTemplate:
 
 def render_body(template_body: Mapping[str, Any], variables: Mapping[str, object]) -> dict[str, Any]:
     """The template with every %var% filled (raises MissingVariable naming what is missing)."""
-    from producers.personalise import render
 
     def fill(value: Any) -> Any:
         if isinstance(value, str):
