@@ -78,6 +78,20 @@ def test_many_tokens_in_one_round_trip_grant_what_the_burst_allows(redis_client:
     assert limiter.acquire_many("other", "low", 3) == [0.0, 0.0, 0.0]  # no limit configured
 
 
+@pytest.mark.parametrize("asked", [1, 3, 7, 12])
+def test_many_tokens_at_once_grant_what_one_by_one_would(redis_client: redis.Redis, asked: int) -> None:
+    """The one-script grant gives the same tokens and wait as the same number of single calls."""
+    limits = {"many": Limit(20, burst=8, high_reserve=0.25), "single": Limit(20, burst=8, high_reserve=0.25)}
+    limiter = RateLimiter(redis_client, limits, prefix=f"same{asked}")
+    assert limiter.acquire_many("many", "low", 2) == [limiter.acquire("single", "low") for _ in range(2)]
+    many = limiter.acquire_many("many", "low", asked)
+    single = [limiter.acquire("single", "low") for _ in range(asked)]
+    assert [w == 0 for w in many] == [w == 0 for w in single]
+    denied = [w for w in single if w > 0]
+    if denied:  # the same wait, within the few ms between the two scripts' clocks
+        assert many[-1] == pytest.approx(denied[0], abs=0.01)
+
+
 @pytest.mark.parametrize("rate", [145.0, 150.0, 7.0, 333.0])
 @pytest.mark.parametrize("tier", ["high", "regular", "low", "status"])
 def test_a_lone_request_is_granted_whatever_the_rate_rounds_to(
