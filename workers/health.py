@@ -17,14 +17,16 @@ from dataclasses import dataclass
 
 import redis
 
-# KEYS: circuit key   ARGV: bucket key prefix, current bucket index, buckets in window, ok (1|0),
-#                           min requests, threshold, cooldown ms, bucket ttl s
-# Returns 1 when this outcome opened the circuit.
+# KEYS: circuit key   ARGV: bucket key prefix, current bucket index, buckets in window, ok count,
+#                           min requests, threshold, cooldown ms, bucket ttl s, error count
+# Returns 1 when these outcomes opened the circuit.
 _RECORD = """
 local bucket = ARGV[1] .. ARGV[2]
-redis.call('HINCRBY', bucket, ARGV[4] == '1' and 'ok' or 'error', 1)
+local ok_n, error_n = tonumber(ARGV[4]), tonumber(ARGV[9])
+if ok_n > 0 then redis.call('HINCRBY', bucket, 'ok', ok_n) end
+if error_n > 0 then redis.call('HINCRBY', bucket, 'error', error_n) end
 redis.call('EXPIRE', bucket, ARGV[8])
-if ARGV[4] == '1' or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if error_n == 0 or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local ok, errors = 0, 0
 local current = tonumber(ARGV[2])
 for i = current - tonumber(ARGV[3]) + 1, current do
@@ -71,6 +73,13 @@ class ProviderHealth:
 
     def record(self, provider: str, ok: bool) -> bool:
         """Count one call's outcome; returns True if it opened the circuit."""
+        return self.record_many(provider, ok=int(ok), errors=int(not ok))
+
+    def record_many(self, provider: str, *, ok: int, errors: int) -> bool:
+        """Count many calls' outcomes in one round trip (a chunk of campaign sends); returns True if
+        they opened the circuit."""
+        if ok <= 0 and errors <= 0:
+            return False
         policy = self.policy
         buckets = max(1, policy.window_seconds // policy.bucket_seconds)
         opened = self._record(
@@ -79,11 +88,12 @@ class ProviderHealth:
                 f"{self.prefix}:health:{provider}:",
                 int(self.clock() // policy.bucket_seconds),
                 buckets,
-                "1" if ok else "0",
+                ok,
                 policy.min_requests,
                 policy.threshold,
                 int(policy.cooldown_seconds * 1000),
                 policy.window_seconds * 2,
+                errors,
             ],
         )
         return bool(opened)

@@ -8,7 +8,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,6 +241,17 @@ def take_token(sender: Sender, provider: str, priority: str) -> float:
     if sender.limiter is None:
         return 0.0
     return sender.limiter.acquire_within(provider, priority, sender.max_inline_wait, sender.sleep)
+
+
+def record_outcomes(sender: Sender, provider: str, decisions: Sequence[Decision]) -> None:
+    """The side effects of many calls at once: one health count, and the longest pause asked for."""
+    ok = sum(1 for decision in decisions if decision.healthy is True)
+    errors = sum(1 for decision in decisions if decision.healthy is False)
+    if sender.health is not None and sender.health.record_many(provider, ok=ok, errors=errors):
+        log.warning("circuit opened for %s: too many errors; failing over", provider)
+    pauses = [decision.pause_for for decision in decisions if decision.pause_for is not None]
+    if pauses and sender.limiter is not None:
+        sender.limiter.pause(provider, max(pauses))
 
 
 def _record_health(sender: Sender, provider: str, *, ok: bool) -> None:
