@@ -1,20 +1,24 @@
 """Sending a chunk of messages at once: claimed with one pipeline, checked against the blacklist with
 one call, sent in one go per channel chain (a provider bulk call, or parallel single calls), and the
 outcomes recorded with one pipeline. Campaign batches and the release loop's groups of due messages
-both go through here; one message costs a few round trips' share instead of a task and six trips."""
+both go through here; one message costs a few round trips' share instead of a task and six trips.
+
+``start_chunk`` returns once the chunk's requests are on their way and gives back the step that
+waits for the answers and records them: with async singles a campaign claims and starts its next
+chunk before finishing this one, so connections are not left idle between chunks."""
 
 from __future__ import annotations
 
 import logging
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from producers.models import Omnimessage
-from workers.async_sending import AsyncHttp, send_singles
+from workers.async_sending import AsyncHttp, start_singles
 from workers.async_sending import usable as async_usable
 from workers.campaign_messages import UnsendableRecord, message_from_record
 from workers.providers.base import Provider, SendResult
@@ -95,6 +99,18 @@ def send_chunk(
     pool: ThreadPoolExecutor | None,
     outcome: BatchOutcome,
 ) -> None:
+    start_chunk(ids, sender, options, pool, outcome)()
+
+
+def start_chunk(
+    ids: Sequence[str],
+    sender: Sender,
+    options: BatchOptions,
+    pool: ThreadPoolExecutor | None,
+    outcome: BatchOutcome,
+) -> Callable[[], None]:
+    """Claim, check and send ``ids``; returns the step that waits for the answers and records every
+    outcome (call it exactly once)."""
     token = uuid.uuid4().hex
     claimed = _claim(ids, sender, token)
     finishes: list[tuple[str, str, dict[str, Any]]] = []
@@ -127,11 +143,16 @@ def send_chunk(
             item[1].get("last_failed_provider", ""),
         )
         groups.setdefault(key, []).append(item)
-    for group in groups.values():
-        for (mid, _, _), decision in zip(group, _deliver(group, sender, options, pool), strict=True):
-            finish(mid, decision.to, decision.options)
-    if finishes:
-        sender.store.transition_many(finishes)
+    deliveries = [(group, _deliver(group, sender, options, pool)) for group in groups.values()]
+
+    def complete() -> None:
+        for group, decisions in deliveries:
+            for (mid, _, _), decision in zip(group, decisions(), strict=True):
+                finish(mid, decision.to, decision.options)
+        if finishes:
+            sender.store.transition_many(finishes)
+
+    return complete
 
 
 def _deliver(
@@ -139,8 +160,28 @@ def _deliver(
     sender: Sender,
     options: BatchOptions,
     pool: ThreadPoolExecutor | None,
-) -> list[Decision]:
-    """One decision per message, in order."""
+) -> Callable[[], list[Decision]]:
+    """The step giving one decision per message, in order: async singles are still in flight when
+    this returns; every other way has its answers already."""
+    provider = _provider_for(ready, sender)
+    if isinstance(provider, list):  # no provider to use: already decided
+        return _ready(provider)
+    priority = ready[0][1].get("priority", "low")
+    # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
+    send_many = getattr(provider, "send_many", None) if options.use_bulk and len(ready) > 1 else None
+    if send_many is None and options.async_http is not None and async_usable(provider):
+        return start_singles(ready, provider, sender, priority, options.async_http).finish
+    return _ready(_send_now(ready, provider, send_many, sender, options, pool, priority))
+
+
+def _ready(decisions: list[Decision]) -> Callable[[], list[Decision]]:
+    return lambda: decisions
+
+
+def _provider_for(
+    ready: list[tuple[str, dict[str, str], Omnimessage]], sender: Sender
+) -> Provider | list[Decision]:
+    """The provider for a group, or every message's decision when there is none to use."""
     first_message = ready[0][2]  # one template: every message of the chunk has the same channels
     capable = capable_providers(first_message, sender.providers, sender.routing)
     if not capable:
@@ -156,14 +197,20 @@ def _deliver(
             names, "circuit open: every provider for this channel is failing", code="circuit-open"
         )
         return [_transient(mid, record, circuit, names, sender) for mid, record, _ in ready]
+    return provider
 
-    priority = ready[0][1].get("priority", "low")
-    # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
-    send_many = getattr(provider, "send_many", None) if options.use_bulk and len(ready) > 1 else None
+
+def _send_now(
+    ready: list[tuple[str, dict[str, str], Omnimessage]],
+    provider: Provider,
+    send_many: Any,
+    sender: Sender,
+    options: BatchOptions,
+    pool: ThreadPoolExecutor | None,
+    priority: str,
+) -> list[Decision]:
     size = options.bulk_size if send_many is not None else 1
     groups = [ready[i : i + size] for i in range(0, len(ready), size)]
-    if send_many is None and options.async_http is not None and async_usable(provider):
-        return send_singles(ready, provider, sender, priority, options.async_http, pool)
     if send_many is None and pool is not None and len(groups) > 1:
         # Parallel singles: each thread takes its own token right before its call. Taking a chunk's
         # tokens one after another first (one Redis round trip each) left every thread idle until the
