@@ -24,6 +24,7 @@ from cli.processes import Stack
 from config.celery import make_celery
 from config.settings import Settings
 from producers.client import Smsq
+from workers.async_sending import AsyncHttp
 from workers.campaign_sending import BatchOptions, send_batch
 from workers.context import build_context
 
@@ -38,6 +39,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--bulk", action="store_true")
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--async", dest="use_async", action="store_true", help="singles through the loop")
+    parser.add_argument("--chunk", type=int, default=100)
     parser.add_argument("--latency-ms", type=float, default=0)
     parser.add_argument("--cprofile", type=Path, default=None, help="profile serially into this file")
     args = parser.parse_args()
@@ -55,7 +58,13 @@ def main() -> None:
         recipients = [{"to": f"+3725{n:07d}", "n": str(n)} for n in range(args.messages)]
         campaign = smsq.campaigns.create(name="profile", template=TEMPLATE, recipients=recipients)
         context = build_context(settings, make_celery(settings))
-        options = BatchOptions(chunk=100, use_bulk=args.bulk, bulk_size=100, concurrency=args.threads)
+        loop_client = (
+            AsyncHttp.for_messente(settings.messente, max_connections=args.threads)
+            if args.use_async
+            else None
+        )
+        options = BatchOptions(chunk=args.chunk, use_bulk=args.bulk, bulk_size=100, concurrency=args.threads,
+                               async_http=loop_client)  # fmt: skip
         pool = ThreadPoolExecutor(args.threads)
         started, cpu0 = time.perf_counter(), cpu()
         if args.cprofile:
@@ -71,6 +80,8 @@ def main() -> None:
               f"{args.messages / wall:,.0f}/s; this process used {user:.2f} s user + {system:.2f} s system = "
               f"{used / args.messages * 1e6:,.0f} µs per message")  # fmt: skip
         pool.shutdown()
+        if loop_client is not None:
+            loop_client.close()
         context.close()
 
 

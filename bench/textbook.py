@@ -48,7 +48,7 @@ def _after_fork(**_: Any) -> None:
     global _http, _redis
     _http = httpx.Client(
         base_url=os.environ.get("TEXTBOOK_STUB_URL", "http://127.0.0.1:8099").rstrip("/") + "/v1/",
-        auth=("bench", "bench"),
+        auth=("sandbox", "sandbox"),  # what the sandbox accepts; the stubs ignore it
         timeout=httpx.Timeout(10.0, connect=3.0),
     )
     _redis = redis.Redis.from_url(app.conf.broker_url, decode_responses=True)

@@ -326,6 +326,7 @@ def main() -> None:
     parser.add_argument("--rate", default=None, help="override smsq's Messente rate,burst (e.g. 147,5)")
     parser.add_argument("--clients", default=None, help="limit clients, comma-separated")
     parser.add_argument("--set", action="append", default=[], help="extra smsq setting NAME=VALUE")
+    parser.add_argument("--no-variants", action="store_true", help="only the scenario's main smsq setup")
     args = parser.parse_args()
     phases = set(args.phases.split(","))
     for key in args.scenario or list(SCENARIOS):
@@ -344,6 +345,8 @@ def main() -> None:
             changes["limit_clients"] = tuple(args.clients.split(","))
         if args.set:
             changes["smsq_env"] = dict(item.split("=", 1) for item in args.set)
+        if args.no_variants:
+            changes["variants"] = ()
         run(replace(scenario, **changes), phases)
 
 
