@@ -51,3 +51,11 @@ def test_after_the_cooldown_the_provider_is_probed_on_a_fresh_window(
     assert not h.is_open("m")
     assert not h.record("m", True)  # a good probe does not reopen it
     assert not h.is_open("m")
+
+
+def test_a_chunks_outcomes_count_as_many_calls(redis_client: redis.Redis, clock: FakeClock) -> None:
+    h = health(redis_client, clock)
+    assert not h.record_many("m", ok=3, errors=2)  # 2 of 5 failed: under the threshold
+    assert not h.record_many("m", ok=0, errors=0) and not h.is_open("m")
+    assert h.record_many("m", ok=0, errors=1)  # 3 of 6 failed
+    assert h.is_open("m")
