@@ -45,8 +45,9 @@ from config.settings import Settings
 from producers.campaigns import message_id
 from producers.client import Smsq
 
-ASYNC = (("campaigns__async_send", "true"), ("campaigns__chunk", "400"))
+THREADS = (("campaigns__async_send", "false"),)  # singles on send threads instead of the event loop
 SLOWER = (("messente__rate_per_second", "147"), ("messente__burst", "3"))
+AS_DOCUMENTED = (("messente__rate_per_second", "150"), ("messente__burst", "15"))
 TEMPLATE = {"messages": [{"channel": "sms", "sender": "Acme", "text": "Offer %n%"}], "priority": "low"}
 
 
@@ -73,17 +74,20 @@ class Scenario:
 
 SCENARIOS = {
     "2": Scenario("2", "100 ms provider latency, 200 connections, single sends", "nginx", 100, 200,
-                  12_000, False, 2, 100, 200, smsq_env={"campaigns__chunk": "400"},
-                  variants=(("threads", 8, 25, ()), ("async", 2, 100, ASYNC), ("async", 4, 50, ASYNC))),
+                  30_000, False, 4, 50, 200,
+                  variants=(("async", 2, 100, ()), ("threads", 8, 25, THREADS))),
     "3-single": Scenario("3-single", "0 ms latency, single sends", "nginx", 0, 16, 30_000, False, 2, 8, 16,
-                         variants=(("async", 2, 8, ASYNC),)),
+                         variants=(("threads", 2, 8, THREADS),)),
     "3-bulk": Scenario("3-bulk", "0 ms latency, bulk calls of 100", "aiohttp", 0, 4, 30_000, True, 4, 1, 4,
                        limit_clients=("aiohttp", "httpx-aiohttp")),
     "4": Scenario("4", "Messente bulk call against the sandbox", "sandbox", 0, 4, 10_000, True, 4, 1, 4,
                   limit_clients=("aiohttp",)),
+    # smsq's defaults (145/s, burst 2) first, then closer to the stub's 150 in any second, then the
+    # provider's figure taken as is, which the stub answers with 429s.
     "7": Scenario("7", "global rate limit 150 requests/s at the stub, single sends", "aiohttp", 0, 16,
-                  9_000, False, 2, 8, 8, limit_per_second=150, rate=(150.0, 15), textbook_rate_limit="150/s",
-                  limit_clients=(), variants=(("rate 147/s burst 3", 2, 8, SLOWER),)),
+                  9_000, False, 2, 8, 8, limit_per_second=150, rate=(145.0, 2), textbook_rate_limit="150/s",
+                  limit_clients=(), variants=(("rate 147/s burst 3", 2, 8, SLOWER),
+                                              ("rate 150/s burst 15", 2, 8, AS_DOCUMENTED))),
 }  # fmt: skip
 
 

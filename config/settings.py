@@ -132,9 +132,10 @@ class CampaignSettings(BaseModel):
     use_bulk: bool = True  # Messente: one POST /omnimessages per bulk_size messages
     bulk_size: int = Field(100, ge=1, le=1000)
     concurrency: int = Field(32, ge=1, le=1000, description="parallel requests per worker process")
-    # Singles (use_bulk=false) to Messente through one asyncio loop per worker process (the httpx API
-    # over the httpx-aiohttp transport) instead of `concurrency` threads on httpx's sync pool.
-    async_send: bool = False
+    # Singles (use_bulk=false) to Messente through one asyncio loop per worker process (aiohttp), or,
+    # when false, through `concurrency` threads on httpx's sync pool: 1,716/s vs 636/s at 100 ms and
+    # 200 connections (README "Campaign throughput").
+    async_send: bool = True
     max_queued_batches: int = Field(10_000, ge=1, description="back-pressure on the bulk lane")
     expansion_workers: int | None = Field(None, ge=1, description="processes that parse numbers")
 
