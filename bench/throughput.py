@@ -237,6 +237,12 @@ def textbook_phase(scenario: Scenario, redis_url: str, url: str, workdir: Path) 
         env["TEXTBOOK_RATE_LIMIT"] = scenario.textbook_rate_limit
     os.environ.update({k: v for k, v in env.items() if k.startswith("TEXTBOOK_")})
     textbook.app.conf.update(broker_url=broker)
+    # Celery keeps the connection and producer pools of the broker it first used: in a run of several
+    # scenarios that was the previous scenario's Redis, stopped by now (every later textbook phase
+    # failed with "connection refused"). Pools are kept per broker URL, so dropping the app's own
+    # references makes it take this phase's.
+    textbook.app._pool = None
+    textbook.app.amqp._producer_pool = None
     client = redis.Redis.from_url(broker, decode_responses=True)
     with Stack(workdir) as stack:
         stack.start("textbook-worker", [sys.executable, "-m", "celery", "-A", "bench.textbook", "worker",
