@@ -88,3 +88,26 @@ def test_what_gets_no_token_waits_and_spends_no_attempt(
     outcome = send_batch(cid, 1, 5, sender, options(client), None)
     assert outcome.statuses == {"sent": 2, "failed": 1, "queued": 2}  # +37251000002 is refused
     assert len(fake.requests) == 3 and store.scheduled_count() == 2
+
+
+def test_a_chunk_in_flight_is_recorded_even_when_starting_the_next_one_fails(
+    store: MessageStore, loop_client: tuple[FakeMessente, AsyncHttp]
+) -> None:
+    fake, client = loop_client
+    _, cid = campaign(store)
+    sender = sender_for(store, fake)
+    calls: list[int] = []
+
+    def blocked_among(numbers: list[str]) -> set[str]:
+        calls.append(len(numbers))
+        if len(calls) == 2:  # the blacklist check of the second chunk
+            raise ConnectionError("redis went away")
+        return set()
+
+    sender = dataclasses.replace(sender, blocked_among=blocked_among)
+    with pytest.raises(ConnectionError):
+        send_batch(cid, 1, 5, sender, BatchOptions(chunk=2, use_bulk=False, async_http=client), None)
+    # The first chunk was on its way when the second failed: its answers are recorded, not left
+    # `sending` for the lease to expire; the second chunk was claimed but never sent.
+    assert statuses(store, cid) == ["sent", "failed", "sending", "sending", "queued"]
+    assert len(fake.requests) == 2
