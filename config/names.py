@@ -40,6 +40,11 @@ CAMPAIGN_FROM_GROUPS_TASK: Final = "smsq.campaign_from_groups"
 STATUS_POLL_TASK: Final = "smsq.status_poll"
 # kwargs: one delivery report, as the webhook receiver normalised it (workers/status/reports.py).
 DELIVERY_REPORT_TASK: Final = "smsq.delivery_report"
+# kwargs: {"number": "+E164", "pin_length": int | null}; Direct Messenger 2FA sends a PIN by SMS.
+# Returns {"session_id": hex, "expires_in": seconds, "sms": str | null} or {"error", "detail"}.
+TWO_FACTOR_SEND_TASK: Final = "smsq.two_factor_send"
+# kwargs: {"session_id": hex, "pin": digits}; returns {"outcome", "detail"} or {"error", "detail"}.
+TWO_FACTOR_VERIFY_TASK: Final = "smsq.two_factor_verify"
 
 TASK_ROUTES: Final[dict[str, dict[str, str]]] = {
     SEND_TASK: {"queue": REGULAR},
@@ -53,4 +58,6 @@ TASK_ROUTES: Final[dict[str, dict[str, str]]] = {
     CAMPAIGN_FROM_GROUPS_TASK: {"queue": SYNC},
     STATUS_POLL_TASK: {"queue": STATUS},
     DELIVERY_REPORT_TASK: {"queue": STATUS},
+    TWO_FACTOR_SEND_TASK: {"queue": HIGH},  # a user is waiting for the PIN, a caller for the answer
+    TWO_FACTOR_VERIFY_TASK: {"queue": HIGH},
 }

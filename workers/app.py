@@ -14,6 +14,7 @@ from workers.campaign_tasks import register_campaign_tasks
 from workers.context import context_for, reset_contexts
 from workers.status.tasks import register_status_tasks
 from workers.tasks import register_tasks
+from workers.two_factor_tasks import register_two_factor_tasks
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings) -> Celery:
     register_blacklist_tasks(app)
     register_campaign_tasks(app)
     register_status_tasks(app)
+    register_two_factor_tasks(app)
     _connect_signals(app)
     return app
 

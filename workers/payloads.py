@@ -37,3 +37,15 @@ def decode(model: type[P], args: tuple[Any, ...], kwargs: dict[str, Any]) -> P:
         return model.model_validate(kwargs)
     except ValidationError as error:
         raise InvalidInput.from_validation_error(error) from None
+
+
+class TwoFactorSendPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")  # E.164, as the producer normalised it
+    pin_length: int | None = Field(None, ge=4, le=20)
+
+
+class TwoFactorVerifyPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    pin: str = Field(pattern=r"^[0-9A-Za-z]{1,20}$")
