@@ -1,7 +1,7 @@
 """What other applications import: validate, store, enqueue, read results. Imports no worker code."""
 
 from producers.client import Receipt, Smsq
-from producers.errors import CannotCancel, InvalidInput, MessageNotFound, SmsqError
+from producers.errors import CannotCancel, InvalidInput, MessageNotFound, SmsqError, TwoFactorFailed
 from producers.models import Omnimessage, parse_omnimessage
 from producers.results import MessageResult
 
@@ -14,5 +14,6 @@ __all__ = [
     "Receipt",
     "Smsq",
     "SmsqError",
+    "TwoFactorFailed",
     "parse_omnimessage",
 ]

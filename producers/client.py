@@ -24,6 +24,7 @@ from producers.models import Omnimessage, parse_omnimessage
 from producers.publisher import CeleryPublisher, Publisher
 from producers.results import MessageResult
 from producers.store import Clock, MessageStore, to_ms
+from producers.two_factor import TwoFactor
 
 # A message published straight to its lane also gets a schedule entry this far ahead, removed once
 # the publish succeeds; if the producer dies in between, the release loop publishes it instead.
@@ -126,6 +127,11 @@ class Smsq:
             max_queued_batches=options.max_queued_batches,
             workers=options.expansion_workers,
         )
+
+    @cached_property
+    def two_factor(self) -> TwoFactor:
+        """Two-factor PINs through Direct Messenger 2FA: send_code, verify (see producers.two_factor)."""
+        return TwoFactor(self.publisher, timeout=self.cancel_timeout)
 
     @cached_property
     def blacklist(self) -> Blacklist:

@@ -66,3 +66,12 @@ class CampaignNotFound(SmsqError, LookupError):
     def __init__(self, campaign_id: str) -> None:
         self.campaign_id = campaign_id
         super().__init__(f"no campaign with id {campaign_id} (or none of its messages is counted yet)")
+
+
+class TwoFactorFailed(SmsqError):
+    """Direct Messenger 2FA refused the request, or is not configured (``code`` says which)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"two-factor request failed ({code}): {detail}")
