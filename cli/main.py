@@ -14,6 +14,7 @@ from rich.console import Console
 
 from cli.blacklist import app as blacklist_app
 from cli.campaign import app as campaign_app
+from cli.two_factor import app as two_factor_app
 from config import names
 from config.settings import SettingsError, load_settings
 from producers.errors import SmsqError
@@ -174,6 +175,7 @@ def demo(
 
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
+app.add_typer(two_factor_app, name="2fa")
 
 
 def main() -> None:

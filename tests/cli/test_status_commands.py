@@ -4,47 +4,13 @@ naming what is wrong and exits 2."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 import uuid
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import redis
 
-from cli.main import main
-from cli.redis_server import RedisServer
 from producers.store import MessageStore
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> Run:
-    monkeypatch.chdir(tmp_path)  # no .env
-    for name in [n for n in os.environ if n.startswith("SMSQ_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SMSQ_REDIS_URL", redis_server.url)
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["smsq", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
+from tests.cli.conftest import Run
 
 
 def a_sent_message(redis_client: redis.Redis) -> str:

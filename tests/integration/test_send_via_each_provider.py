@@ -18,8 +18,10 @@ import redis
 from pydantic import SecretStr
 
 from cli.redis_server import RedisServer
+from config import names
 from config.settings import SmsapiSettings
 from producers.client import Smsq
+from producers.errors import TwoFactorFailed
 from tests.integration.conftest import wait_for
 from tests.integration.stack import db_url, stack_settings, started_stack
 from workers.providers.smsapi import SmsapiClient
@@ -55,6 +57,7 @@ def dm_smsq(
         "dm", 2, redis_server, sandbox_url, tmp_path_factory.mktemp("stack-dm"),
         routing__sms='["direct_messenger"]', direct_messenger__enabled="true",
         direct_messenger__base_url=f"{sandbox_url}/dm", direct_messenger__api_token=TOKEN,
+        direct_messenger__two_factor_base_url=f"{sandbox_url}/dm2fa",
     )  # fmt: skip
 
 
@@ -223,3 +226,32 @@ def test_a_lost_smsapi_answer_is_resent_safely_and_recorded_as_a_duplicate(
     assert second["body"]["idx"] == receipt.message_id
     record = smsapi_smsq.store.get(receipt.message_id)
     assert record is not None and json.loads(record["provider_parts"]) == []
+
+
+def test_a_two_factor_pin_is_sent_and_verified_once_through_a_worker(
+    dm_smsq: Smsq, sandbox: httpx.Client
+) -> None:
+    session = dm_smsq.two_factor.send_code("+372 5100 9001", pin_length=6)
+    codes = sandbox.get("/_admin/messages", params={"provider": "dm2fa"}).json()["dm2fa"]
+    (code,) = [c for c in codes if c["receiver"].endswith("51009001")]
+    assert len(code["pin"]) == 6 and session.expires_in == 300 and len(session.session_id) == 32
+    assert dm_smsq.two_factor.verify(session.session_id, "WRONG1").outcome == "not_found"
+    assert dm_smsq.two_factor.verify(session.session_id, code["pin"]).authenticated
+    assert dm_smsq.two_factor.verify(session.session_id, code["pin"]).outcome == "expired"  # used up
+
+
+def test_two_factor_without_direct_messenger_says_what_to_configure(smsq: Smsq) -> None:
+    with pytest.raises(TwoFactorFailed, match="TWO_FACTOR_BASE_URL") as caught:
+        smsq.two_factor.send_code("+37251009002")
+    assert caught.value.code == "unavailable"
+
+
+def test_a_two_factor_task_with_a_bad_payload_is_dead_lettered_not_sent(
+    dm_smsq: Smsq, sandbox: httpx.Client
+) -> None:
+    answer = dm_smsq.publisher.call(names.TWO_FACTOR_VERIFY_TASK, {"session_id": "x", "pin": "SECRET1"},
+                                    names.HIGH, 15)  # fmt: skip
+    assert answer["error"] == "invalid" and "session_id" in answer["detail"]
+    dead = [d for d in dm_smsq.store.dead_letters() if d["task"] == names.TWO_FACTOR_VERIFY_TASK]
+    assert len(dead) == 1 and "SECRET1" not in json.dumps(dead[0])  # the PIN is not kept
+    assert sandbox.get("/_admin/requests", params={"provider": "dm2fa"}).json()["requests"] == []
