@@ -36,6 +36,14 @@ class Publisher(Protocol):
         ...
 
 
+# Task arguments never shown in a task message's kwargsrepr, which Flower and Celery's logs display.
+SECRET_KWARGS = frozenset({"pin"})
+
+
+def kwargs_repr(kwargs: Mapping[str, Any]) -> str:
+    return repr({name: "***" if name in SECRET_KWARGS else value for name, value in kwargs.items()})
+
+
 def task_message(task: str, kwargs: Mapping[str, Any], queue: str, origin: str) -> str:
     """The JSON kombu's Redis transport stores for one Celery (protocol 2) task message."""
     task_id = str(uuid.uuid4())
@@ -47,7 +55,7 @@ def task_message(task: str, kwargs: Mapping[str, Any], queue: str, origin: str) 
         "headers": {
             "lang": "py", "task": task, "id": task_id, "shadow": None, "eta": None, "expires": None,
             "group": None, "group_index": None, "retries": 0, "timelimit": [None, None],
-            "root_id": task_id, "parent_id": None, "argsrepr": "()", "kwargsrepr": repr(dict(kwargs)),
+            "root_id": task_id, "parent_id": None, "argsrepr": "()", "kwargsrepr": kwargs_repr(kwargs),
             "origin": origin, "ignore_result": None, "replaced_task_nesting": 0,
             "stamped_headers": None, "stamps": {},
         },
@@ -83,7 +91,9 @@ class CeleryPublisher:
             pipe.execute()
 
     def call(self, task: str, kwargs: Mapping[str, Any], queue: str, timeout: float) -> Any:
-        result = self.app.send_task(task, kwargs=dict(kwargs), queue=queue, routing_key=queue)
+        result = self.app.send_task(
+            task, kwargs=dict(kwargs), queue=queue, routing_key=queue, kwargsrepr=kwargs_repr(kwargs)
+        )
         try:
             return result.get(timeout=timeout)
         finally:

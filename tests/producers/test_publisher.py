@@ -3,7 +3,9 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 import redis
+from celery.exceptions import TimeoutError as CeleryTimeout
 
 from cli.redis_server import RedisServer
 from config.celery import make_celery
@@ -44,3 +46,18 @@ def test_many_tasks_go_in_one_pipeline_to_their_queues(
         json.loads(base64.b64decode(json.loads(m)["body"]))[1] for m in redis_client.lrange("low", 0, -1)
     ]
     assert sorted(k["message_id"] for k in queued) == ["m0", "m2"]
+
+
+def test_a_pin_never_appears_in_the_kwargsrepr_flower_and_logs_show(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    publisher = CeleryPublisher(make_celery(Settings(_env_file=None, redis_url=redis_server.url)))  # type: ignore[call-arg]
+    kwargs = {"session_id": "a" * 32, "pin": "XY1234"}
+    with pytest.raises(CeleryTimeout):  # no worker here: only the message is of interest
+        publisher.call("smsq.two_factor_verify", kwargs, "high", timeout=0.05)
+    ours = json.loads(task_message("smsq.two_factor_verify", kwargs, "high", origin="test"))
+    for message in (json.loads(redis_client.lpop("high")), ours):  # type: ignore[arg-type]
+        assert (
+            "XY1234" not in message["headers"]["kwargsrepr"] and "a" * 32 in message["headers"]["kwargsrepr"]
+        )
+        assert json.loads(base64.b64decode(message["body"]))[1] == kwargs  # the worker still gets it
