@@ -10,6 +10,7 @@ that authenticated ends its session, so it cannot be used twice.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any, Final
 
 import redis
@@ -30,8 +31,16 @@ def send_code(
     prefix: str,
     number: str,
     pin_length: int | None,
+    take_token: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
-    """Text a PIN to ``number``; the answer names the session to verify it with."""
+    """Text a PIN to ``number``; the answer names the session to verify it with. ``take_token``
+    (Direct Messenger's send limit, high tier) returns 0 when the SMS may go, else seconds to wait."""
+    wait = take_token() if take_token is not None else 0.0
+    if wait > 0:
+        return {
+            "error": "rate_limited",
+            "detail": f"Direct Messenger's send limit: try again in {wait:.1f} s",
+        }
     try:
         code = client.send_code(number, pin_length=pin_length)
     except ProviderError as exc:

@@ -13,7 +13,9 @@ from producers.errors import InvalidInput
 from workers import two_factor
 from workers.context import WorkerContext, context_for
 from workers.payloads import TwoFactorSendPayload, TwoFactorVerifyPayload, decode
+from workers.providers.direct_messenger import NAME as DIRECT_MESSENGER
 from workers.providers.direct_messenger_2fa import DirectMessenger2FAClient
+from workers.ratelimit import wait_for_token
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = {
@@ -55,7 +57,17 @@ def register_two_factor_tasks(app: Celery) -> None:
         if client is None:
             return UNAVAILABLE
         prefix = context.settings.key_prefix
-        return two_factor.send_code(client, context.redis, prefix, payload.number, payload.pin_length)
+        sender = context.sender
+        limiter = sender.limiter
+
+        def take_token() -> float:  # the PIN is an SMS: it takes a Direct Messenger send token
+            if limiter is None:
+                return 0.0
+            return wait_for_token(limiter, DIRECT_MESSENGER, "high", sender.max_inline_wait)
+
+        return two_factor.send_code(
+            client, context.redis, prefix, payload.number, payload.pin_length, take_token
+        )
 
     @app.task(name=names.TWO_FACTOR_VERIFY_TASK, bind=True, ignore_result=False, shared=False)
     def two_factor_verify(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:

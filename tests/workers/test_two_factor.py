@@ -64,3 +64,10 @@ def test_a_refused_send_is_an_error_answer_and_stores_nothing(redis_client: redi
     )
     assert answer["error"] == "receiver" and "Invalid number" in answer["detail"]
     assert redis_client.keys("t:2fa:*") == []
+
+
+def test_no_send_token_means_no_pin_is_sent(redis_client: redis.Redis) -> None:
+    wire = Wire()
+    answer = two_factor.send_code(make(wire), redis_client, "t", "+37251000001", None, lambda: 1.5)
+    assert answer["error"] == "rate_limited" and "1.5 s" in answer["detail"]
+    assert wire.requests == [] and redis_client.keys("t:2fa:*") == []
