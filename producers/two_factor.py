@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from config import names
 from producers.errors import InvalidInput, TwoFactorFailed
 from producers.models import to_e164
 from producers.publisher import Publisher
 
-OUTCOMES: Final = ("authenticated", "already_authenticated", "not_found", "mismatch", "expired")
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 _PIN = re.compile(r"^[0-9A-Za-z]{1,20}$")
 
@@ -33,7 +32,7 @@ class TwoFactorSession:
 
 @dataclass(frozen=True)
 class TwoFactorVerdict:
-    outcome: str  # one of OUTCOMES
+    outcome: str  # authenticated, already_authenticated, not_found, mismatch or expired
     detail: str = ""
 
     @property

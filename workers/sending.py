@@ -195,10 +195,7 @@ def decide(
 
 
 def apply_side_effects(sender: Sender, provider: str, decision: Decision) -> None:
-    if decision.healthy is not None:
-        _record_health(sender, provider, ok=decision.healthy)
-    if decision.pause_for is not None and sender.limiter is not None:
-        sender.limiter.pause(provider, decision.pause_for)
+    record_outcomes(sender, provider, [decision])
 
 
 def after_transient(
@@ -252,11 +249,6 @@ def record_outcomes(sender: Sender, provider: str, decisions: Sequence[Decision]
     pauses = [decision.pause_for for decision in decisions if decision.pause_for is not None]
     if pauses and sender.limiter is not None:
         sender.limiter.pause(provider, max(pauses))
-
-
-def _record_health(sender: Sender, provider: str, *, ok: bool) -> None:
-    if sender.health is not None and sender.health.record(provider, ok):
-        log.warning("circuit opened for %s: too many errors; failing over", provider)
 
 
 def _first_poll_ms(sender: Sender, provider: str, message: Omnimessage, held: bool) -> int | None:

@@ -10,6 +10,7 @@ from celery import Celery, Task
 
 from config import names
 from producers.errors import InvalidInput
+from producers.publisher import SECRET_KWARGS
 from workers import two_factor
 from workers.context import WorkerContext, context_for
 from workers.payloads import TwoFactorSendPayload, TwoFactorVerifyPayload, decode
@@ -76,7 +77,7 @@ def register_two_factor_tasks(app: Celery) -> None:
             payload = decode(TwoFactorVerifyPayload, args, kwargs)
         except InvalidInput as error:
             # The PIN is not written to the dead-letter list.
-            safe = {k: v for k, v in kwargs.items() if k != "pin"}
+            safe = {k: v for k, v in kwargs.items() if k not in SECRET_KWARGS}
             return invalid(context, names.TWO_FACTOR_VERIFY_TASK, args, safe, error)
         client = client_for(context)
         if client is None:
