@@ -6,6 +6,7 @@ COPY producers producers
 COPY workers workers
 COPY sandbox sandbox
 COPY cli cli
-RUN pip install --no-cache-dir .
+COPY smsq smsq
+RUN pip install --no-cache-dir ".[all]"
 USER nobody
 ENTRYPOINT ["smsq"]

@@ -33,15 +33,15 @@ import httpx
 import redis
 
 from bench.common import private_redis
-from cli.processes import Stack, child_env, http_ready, wait_until
-from cli.redis_server import free_port
-from config.settings import Settings
-from producers.blacklist import Blacklist, NewEntry
-from producers.blacklist_sync import SyncReport
-from producers.models import to_e164
-from workers.blacklist_sync import SyncOptions, run_sync
-from workers.blacklist_tasks import blacklist_providers
-from workers.providers.base import BlacklistProvider
+from smsq.cli.processes import Stack, child_env, http_ready, wait_until
+from smsq.cli.redis_server import free_port
+from smsq.config.settings import Settings
+from smsq.producers.blacklist.store import Blacklist, NewEntry
+from smsq.producers.blacklist.sync import SyncReport
+from smsq.producers.messages.models import to_e164
+from smsq.workers.blacklist.sync import SyncOptions, run_sync
+from smsq.workers.blacklist.tasks import blacklist_providers
+from smsq.workers.providers.base import BlacklistProvider
 
 TOKEN = "sandbox-token"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -56,9 +56,9 @@ def serve_seeded_sandbox(port: int, numbers: int, page_size: int, in_step: bool)
     APIs would take longer than the syncs being measured): split across them, or all in each."""
     import uvicorn
 
-    from sandbox.app import create_app
-    from sandbox.config import SandboxConfig
-    from sandbox.state import DmBlacklistEntry, SmsapiBlacklistEntry
+    from smsq.sandbox.app import create_app
+    from smsq.sandbox.config import SandboxConfig
+    from smsq.sandbox.state import DmBlacklistEntry, SmsapiBlacklistEntry
 
     app = create_app(SandboxConfig(smsapi_blacklist_page_size=page_size, max_logged_requests=1000))
     state = app.state.sandbox

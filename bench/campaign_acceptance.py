@@ -24,9 +24,9 @@ from pathlib import Path
 import redis
 
 from bench.common import private_redis, smsq_env, start_stub, start_workers
-from cli.processes import Stack
-from config.settings import CampaignSettings, Settings
-from producers.client import Smsq
+from smsq.cli.processes import Stack
+from smsq.config.settings import CampaignSettings, Settings
+from smsq.producers.client import Smsq
 
 TEMPLATE = {
     "messages": [{"channel": "sms", "text": "Hi %firstName%, 20% off until Sunday", "sender": "Shop"}]

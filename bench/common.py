@@ -8,10 +8,10 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
-from cli.redis_server import RedisServer, free_port
-from config.celery import make_celery
-from config.settings import Settings
+from smsq.cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
+from smsq.cli.redis_server import RedisServer, free_port
+from smsq.config.celery import make_celery
+from smsq.config.settings import Settings
 
 BENCH = Path(__file__).parent
 

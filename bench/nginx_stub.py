@@ -15,8 +15,8 @@ import os
 import shutil
 from pathlib import Path
 
-from cli.processes import Stack, child_env, http_ready, wait_until
-from cli.redis_server import free_port
+from smsq.cli.processes import Stack, child_env, http_ready, wait_until
+from smsq.cli.redis_server import free_port
 
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 ANSWER = (

@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 
 from bench.common import private_redis, smsq_env, start_stub, start_workers, summary
-from cli.processes import Stack, wait_until
-from config.settings import Settings
-from producers.client import Smsq
-from producers.publisher import Publisher
+from smsq.cli.processes import Stack, wait_until
+from smsq.config.settings import Settings
+from smsq.producers.client import Smsq
+from smsq.producers.publisher import Publisher
 
 # Lanes: a high-only worker plus a general one (high first). Single queue: the same processes, one queue.
 # The general worker runs at a lower CPU priority (smsq worker --nice): on two cores busy with bulk

@@ -1,4 +1,4 @@
-"""Where a worker's CPU goes when it sends a campaign batch: runs workers.campaign_sending.send_batch
+"""Where a worker's CPU goes when it sends a campaign batch: runs smsq.workers.campaigns.sending.send_batch
 in this process (no Celery) on a private Redis against the nginx stub, and prints CPU seconds per
 1,000 messages. Run it under py-spy to see the hot spots:
 
@@ -20,13 +20,13 @@ from pathlib import Path
 from bench.common import private_redis, smsq_env
 from bench.nginx_stub import start_nginx_stub
 from bench.throughput import TEMPLATE
-from cli.processes import Stack
-from config.celery import make_celery
-from config.settings import Settings
-from producers.client import Smsq
-from workers.async_sending import AsyncHttp
-from workers.campaign_sending import BatchOptions, send_batch
-from workers.context import build_context
+from smsq.cli.processes import Stack
+from smsq.config.celery import make_celery
+from smsq.config.settings import Settings
+from smsq.producers.client import Smsq
+from smsq.workers.campaigns.sending import BatchOptions, send_batch
+from smsq.workers.context import build_context
+from smsq.workers.sending.event_loop import AsyncHttp
 
 
 def cpu() -> tuple[float, float]:

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 
 from bench.common import private_redis, smsq_env, start_stub, start_workers, summary
-from cli.processes import Stack, wait_until
-from config.settings import Settings
-from producers.client import Smsq
+from smsq.cli.processes import Stack, wait_until
+from smsq.config.settings import Settings
+from smsq.producers.client import Smsq
 
 
 def message(n: int, due: float) -> dict[str, Any]:

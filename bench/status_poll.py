@@ -26,11 +26,11 @@ from pathlib import Path
 import httpx
 import redis
 
-from cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
-from cli.redis_server import RedisServer, free_port
-from config.celery import make_celery
-from config.settings import Settings
-from producers.client import Smsq
+from smsq.cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
+from smsq.cli.redis_server import RedisServer, free_port
+from smsq.config.celery import make_celery
+from smsq.config.settings import Settings
+from smsq.producers.client import Smsq
 
 BENCH = Path(__file__).parent
 PREFIX = "smsq"

@@ -39,11 +39,11 @@ import redis
 from bench import limit, textbook
 from bench.common import private_redis, smsq_env, start_stub, start_workers
 from bench.nginx_stub import start_nginx_stub
-from cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
-from cli.redis_server import free_port
-from config.settings import Settings
-from producers.campaigns import message_id
-from producers.client import Smsq
+from smsq.cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
+from smsq.cli.redis_server import free_port
+from smsq.config.settings import Settings
+from smsq.producers.campaigns.model import message_id
+from smsq.producers.client import Smsq
 
 THREADS = (("campaigns__async_send", "false"),)  # singles on send threads instead of the event loop
 SLOWER = (("messente__rate_per_second", "147"), ("messente__burst", "3"))

@@ -1,6 +1,6 @@
 """`smsq blacklist ...`: the local blacklist and its sync with the providers.
 
-User mistakes raise InvalidInput / SmsqError; ``cli.main.main`` prints them as one line and exits 2.
+User mistakes raise InvalidInput / SmsqError; ``smsq.cli.main.main`` prints them as one line and exits 2.
 A sync that did not fully succeed, or an import with bad lines, exits 1."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from config.settings import PROVIDER_NAMES, load_settings
-from producers.blacklist import Blacklist, BlacklistedNumber
-from producers.blacklist_csv import export_csv, import_csv
-from producers.blacklist_sync import BlacklistSyncs, SyncReport
-from producers.client import Smsq
-from producers.errors import InvalidInput, SmsqError
+from smsq.config.settings import PROVIDER_NAMES, load_settings
+from smsq.producers.blacklist.csv_files import export_csv, import_csv
+from smsq.producers.blacklist.store import Blacklist, BlacklistedNumber
+from smsq.producers.blacklist.sync import BlacklistSyncs, SyncReport
+from smsq.producers.client import Smsq
+from smsq.producers.errors import InvalidInput, SmsqError
 
 app = typer.Typer(no_args_is_help=True, help="The local blacklist and its sync with every provider.")
 console = Console()

@@ -1,5 +1,5 @@
 """`smsq campaign ...`: create a campaign from a CSV file, numbers or phonebook groups; watch it;
-pause, resume, cancel it. User mistakes print one line and exit 2 (cli.main.main)."""
+pause, resume, cancel it. User mistakes print one line and exit 2 (smsq.cli.main.main)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.render import status_text
-from config.settings import load_settings
-from producers.campaigns import CampaignProgress
-from producers.client import Smsq
-from producers.errors import InvalidInput
+from smsq.cli.render import status_text
+from smsq.config.settings import load_settings
+from smsq.producers.campaigns.model import CampaignProgress
+from smsq.producers.client import Smsq
+from smsq.producers.errors import InvalidInput
 
 app = typer.Typer(no_args_is_help=True, help="Bulk campaigns: one template, many recipients.")
 console = Console()

@@ -15,14 +15,14 @@ import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.campaign import progress_table
-from cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
-from cli.redis_server import RedisServer, free_port
-from cli.render import results_table
-from config.celery import make_celery
-from config.settings import load_settings
-from producers.client import Smsq
-from producers.states import FINAL
+from smsq.cli.campaign import progress_table
+from smsq.cli.processes import Stack, child_env, http_ready, smsq_command, wait_until
+from smsq.cli.redis_server import RedisServer, free_port
+from smsq.cli.render import results_table
+from smsq.config.celery import make_celery
+from smsq.config.settings import load_settings
+from smsq.producers.client import Smsq
+from smsq.producers.core.states import FINAL
 
 # Numbers in a range phonenumbers accepts as valid mobile numbers (Estonia, +372 5...).
 DEMO_NUMBERS = [f"+3725{n:07d}" for n in range(1000, 1100)]

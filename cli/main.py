@@ -12,12 +12,12 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
 
-from cli.blacklist import app as blacklist_app
-from cli.campaign import app as campaign_app
-from cli.two_factor import app as two_factor_app
-from config import names
-from config.settings import SettingsError, load_settings
-from producers.errors import SmsqError
+from smsq.cli.blacklist import app as blacklist_app
+from smsq.cli.campaign import app as campaign_app
+from smsq.cli.two_factor import app as two_factor_app
+from smsq.config import contract as names
+from smsq.config.settings import SettingsError, load_settings
+from smsq.producers.errors import SmsqError
 
 # No pretty tracebacks with locals: a local may hold a credential.
 app = typer.Typer(
@@ -56,7 +56,7 @@ def worker(
     settings = load_settings()
     if nice:
         os.nice(nice)  # inherited by the pool processes it forks
-    from workers.app import create_app  # only worker commands import worker code
+    from smsq.workers.app import create_app
 
     node = name or f"smsq-{'-'.join(queues)}@%h"
     argv = ["worker", "-Q", ",".join(queues), "-c", str(concurrency), "-n", node, "-l", loglevel,
@@ -68,8 +68,8 @@ def worker(
 def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
     """Run the scheduler: releases due messages (sub-second) and fires periodic jobs."""
     settings = load_settings()
-    from workers.app import create_app
-    from workers.beat import run_beat
+    from smsq.workers.app import create_app
+    from smsq.workers.beat import run_beat
 
     run_beat(create_app(settings), settings, loglevel=loglevel)
 
@@ -84,7 +84,7 @@ def send(
     idempotency_key: Annotated[str | None, typer.Option(help="same key, same message, sent once")] = None,
 ) -> None:
     """Send one SMS."""
-    from producers.client import Smsq
+    from smsq.producers.client import Smsq
 
     part: dict[str, str] = {"channel": "sms", "text": text}
     if sender is not None:
@@ -104,7 +104,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Show one message's status, per-channel results, attempts and timestamps; or a campaign's counts."""
-    from cli.status_views import show_status
+    from smsq.cli.status_views import show_status
 
     show_status(console, load_settings(), message_id, campaign=campaign, as_json=as_json)
 
@@ -116,7 +116,7 @@ def summary(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Count the messages created in a time range by their status now (whole UTC hours)."""
-    from cli.status_views import show_summary
+    from smsq.cli.status_views import show_summary
 
     show_summary(console, load_settings(), since, until, as_json=as_json)
 
@@ -128,7 +128,7 @@ def webhooks(
 ) -> None:
     """Receive delivery reports (Messente, SMSAPI, Direct Messenger) and queue them for the workers."""
     settings = load_settings()
-    from workers.webhooks.server import run_webhooks
+    from smsq.workers.webhooks.server import run_webhooks
 
     run_webhooks(settings, host, port)
 
@@ -136,7 +136,7 @@ def webhooks(
 @app.command()
 def cancel(message_id: Annotated[str, typer.Argument()]) -> None:
     """Cancel a scheduled message (not one already released or sent)."""
-    from producers.client import Smsq
+    from smsq.producers.client import Smsq
 
     result = Smsq.from_settings(load_settings()).cancel(message_id)
     console.print(f"{result.id} {result.status}")
@@ -145,7 +145,7 @@ def cancel(message_id: Annotated[str, typer.Argument()]) -> None:
 @app.command("dead-letters")
 def dead_letters(limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
     """Show task payloads that could not be decoded, with their errors."""
-    from producers.client import Smsq
+    from smsq.producers.client import Smsq
 
     for entry in Smsq.from_settings(load_settings()).store.dead_letters(limit):
         console.print(json.dumps(entry))
@@ -157,7 +157,7 @@ def sandbox(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
 ) -> None:
     """Serve the provider sandbox (Messente at /v1, SMSAPI at /smsapi, Direct Messenger at /dm)."""
-    from sandbox.server import run
+    from smsq.sandbox.server import run
 
     run(host, port)
 
@@ -168,7 +168,7 @@ def demo(
     redis_url: Annotated[str | None, typer.Option(help="use this Redis instead of a private one")] = None,
 ) -> None:
     """Run everything end to end: private Redis, sandbox, workers and beat; send, watch, report."""
-    from cli.demo import run_demo
+    from smsq.cli.demo import run_demo
 
     run_demo(per_priority=per_priority, redis_url=redis_url, console=console)
 

@@ -20,7 +20,7 @@ STOP_TIMEOUT_SECONDS = 15.0
 
 def smsq_command(*args: str) -> list[str]:
     """Run the smsq CLI with the current interpreter, so a venv is never mixed up."""
-    return [sys.executable, "-m", "cli", *args]
+    return [sys.executable, "-m", "smsq.cli", *args]
 
 
 def child_env(**smsq: str) -> dict[str, str]:

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from rich.table import Table
 
-from producers.channels import ChannelResult
-from producers.results import MessageResult
+from smsq.producers.core.channels import ChannelResult
+from smsq.producers.core.results import MessageResult
 
 STATUS_STYLE = {
     "sent": "green",

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from cli.render import counts_table, result_table
-from config.settings import Settings
-from producers.client import Smsq
-from producers.errors import InvalidInput
-from producers.queries import parse_time
+from smsq.cli.render import counts_table, result_table
+from smsq.config.settings import Settings
+from smsq.producers.client import Smsq
+from smsq.producers.core.queries import parse_time
+from smsq.producers.errors import InvalidInput
 
 
 def show_status(

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from config.settings import load_settings
-from producers.client import Smsq
+from smsq.config.settings import load_settings
+from smsq.producers.client import Smsq
 
 app = typer.Typer(no_args_is_help=True, help="Two-factor PINs through Direct Messenger 2FA.")
 console = Console()

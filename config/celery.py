@@ -10,8 +10,8 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
-from config import names
-from config.settings import Settings
+from smsq.config import contract as names
+from smsq.config.settings import Settings
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from config.status_settings import PollingSettings, WebhookSettings
+from smsq.config.status_settings import PollingSettings, WebhookSettings
 
 ProviderName = Literal["messente", "smsapi", "direct_messenger"]
 PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger")

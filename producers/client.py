@@ -13,18 +13,18 @@ from typing import Any
 
 import redis
 
-from config import names
-from config.celery import make_celery
-from config.settings import CampaignSettings, Settings
-from producers import queries
-from producers.blacklist import Blacklist
-from producers.campaign_api import Campaigns
-from producers.errors import CannotCancel, InvalidInput, MessageNotFound
-from producers.models import Omnimessage, parse_omnimessage
-from producers.publisher import CeleryPublisher, Publisher
-from producers.results import MessageResult
-from producers.store import Clock, MessageStore, to_ms
-from producers.two_factor import TwoFactor
+from smsq.config import contract as names
+from smsq.config.celery import make_celery
+from smsq.config.settings import CampaignSettings, Settings
+from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.campaigns.api import Campaigns
+from smsq.producers.core import queries
+from smsq.producers.core.results import MessageResult
+from smsq.producers.core.store import Clock, MessageStore, to_ms
+from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
+from smsq.producers.messages.models import Omnimessage, parse_omnimessage
+from smsq.producers.publisher import CeleryPublisher, Publisher
+from smsq.producers.two_factor import TwoFactor
 
 # A message published straight to its lane also gets a schedule entry this far ahead, removed once
 # the publish succeeds; if the producer dies in between, the release loop publishes it instead.
@@ -130,12 +130,12 @@ class Smsq:
 
     @cached_property
     def two_factor(self) -> TwoFactor:
-        """Two-factor PINs through Direct Messenger 2FA: send_code, verify (see producers.two_factor)."""
+        """Two-factor PINs through Direct Messenger 2FA: send_code, verify (see smsq.producers.two_factor)."""
         return TwoFactor(self.publisher, timeout=self.cancel_timeout)
 
     @cached_property
     def blacklist(self) -> Blacklist:
-        """The local blacklist: add, remove, check, list, import/export (see producers.blacklist)."""
+        """The local blacklist: add, remove, check, list, import/export (smsq.producers.blacklist)."""
         return Blacklist(self.store.redis, prefix=self.store.keys.prefix, clock=self.store.clock)
 
     def result(self, message_id: str) -> MessageResult:

@@ -1,4 +1,4 @@
-"""The error tree callers see. Provider failures extend it in ``workers.providers.errors``.
+"""The error tree callers see. Provider failures extend it in ``smsq.workers.providers.errors``.
 
 SmsqError
   InvalidInput        bad input: names each offending field; nothing was stored, queued or sent

@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from config import names
-from producers.errors import InvalidInput, TwoFactorFailed
-from producers.models import to_e164
-from producers.publisher import Publisher
+from smsq.config import contract as names
+from smsq.producers.errors import InvalidInput, TwoFactorFailed
+from smsq.producers.messages.models import to_e164
+from smsq.producers.publisher import Publisher
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 _PIN = re.compile(r"^[0-9A-Za-z]{1,20}$")

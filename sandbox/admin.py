@@ -9,11 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sandbox.delivery import ADMIN_OUTCOMES
-from sandbox.dlr import PUSH_TIMEOUT_SECONDS, push_reports
-from sandbox.faults import PROVIDERS, parse_fault
-from sandbox.params import NOT_JSON, json_body, sandbox_state
-from sandbox.state import JsonDict
+from smsq.sandbox.delivery import ADMIN_OUTCOMES
+from smsq.sandbox.dlr import PUSH_TIMEOUT_SECONDS, push_reports
+from smsq.sandbox.faults import PROVIDERS, parse_fault
+from smsq.sandbox.params import NOT_JSON, json_body, sandbox_state
+from smsq.sandbox.state import JsonDict
 
 CHANNELS = ("sms", "viber", "whatsapp", "telegram", "rcs")
 

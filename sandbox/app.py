@@ -12,12 +12,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from sandbox import admin, direct_messenger, dm_twofa, messente, phonebook, smsapi, smsapi_blacklist
-from sandbox.config import SandboxConfig
-from sandbox.dlr import report_loop
-from sandbox.errors import dm_error, omnichannel_error, phonebook_error, smsapi_rest_error
-from sandbox.recorder import RecorderMiddleware, provider_for_path
-from sandbox.state import SandboxState
+from smsq.sandbox import admin, direct_messenger, dm_twofa, messente, phonebook, smsapi, smsapi_blacklist
+from smsq.sandbox.config import SandboxConfig
+from smsq.sandbox.dlr import report_loop
+from smsq.sandbox.errors import dm_error, omnichannel_error, phonebook_error, smsapi_rest_error
+from smsq.sandbox.recorder import RecorderMiddleware, provider_for_path
+from smsq.sandbox.state import SandboxState
 
 
 def create_app(config: SandboxConfig | None = None) -> Starlette:

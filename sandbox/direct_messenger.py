@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.delivery import ChannelPlan
-from sandbox.errors import dm_error, dm_unauthenticated, dm_validation_error
-from sandbox.params import bearer_token, form_params, same_secret, sandbox_state
-from sandbox.sms_parts import is_gsm7, text_length
-from sandbox.state import DmBlacklistEntry, SandboxState, SentMessage
+from smsq.sandbox.delivery import ChannelPlan
+from smsq.sandbox.errors import dm_error, dm_unauthenticated, dm_validation_error
+from smsq.sandbox.params import bearer_token, form_params, same_secret, sandbox_state
+from smsq.sandbox.sms_parts import is_gsm7, text_length
+from smsq.sandbox.state import DmBlacklistEntry, SandboxState, SentMessage
 
 RECEIVER = re.compile(r"^\d{7,15}$")
 NUMERIC_SENDER = re.compile(r"^\+\d+$")

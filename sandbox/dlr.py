@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 import httpx
 
-from sandbox.delivery import AttemptState, Stage, dlr_status_name, kannel_dlr_code, smsapi_status_name
-from sandbox.state import SandboxState, SentMessage
+from smsq.sandbox.delivery import AttemptState, Stage, dlr_status_name, kannel_dlr_code, smsapi_status_name
+from smsq.sandbox.state import SandboxState, SentMessage
 
 REPORTED_STAGES = {Stage.ACCEPTED: (Stage.ACCEPTED,), Stage.FINAL: (Stage.ACCEPTED, Stage.FINAL)}
 SMSAPI_SENT_CODE = 403

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.direct_messenger import RECEIVER, api_token_valid
-from sandbox.errors import dm_unauthenticated, dm_validation_error
-from sandbox.params import form_params, sandbox_state
-from sandbox.state import SandboxState, TwoFactorCode
+from smsq.sandbox.direct_messenger import RECEIVER, api_token_valid
+from smsq.sandbox.errors import dm_unauthenticated, dm_validation_error
+from smsq.sandbox.params import form_params, sandbox_state
+from smsq.sandbox.state import SandboxState, TwoFactorCode
 
 PIN_ALPHABET = string.ascii_uppercase + string.digits
 PIN_ID_LENGTH = 20

@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.delivery import OUTCOMES, AttemptState, ChannelPlan, Stage, messente_accepted_status
-from sandbox.errors import omnichannel_error, omnichannel_error_body
-from sandbox.messente_validation import InvalidOmnimessage, ValidOmnimessage, validate_omnimessage
-from sandbox.params import NOT_JSON, basic_credentials, json_body, same_secret, sandbox_state
-from sandbox.sms_parts import parts_count
-from sandbox.state import SandboxState, SentMessage
+from smsq.sandbox.delivery import OUTCOMES, AttemptState, ChannelPlan, Stage, messente_accepted_status
+from smsq.sandbox.errors import omnichannel_error, omnichannel_error_body
+from smsq.sandbox.messente_validation import InvalidOmnimessage, ValidOmnimessage, validate_omnimessage
+from smsq.sandbox.params import NOT_JSON, basic_credentials, json_body, same_secret, sandbox_state
+from smsq.sandbox.sms_parts import parts_count
+from smsq.sandbox.state import SandboxState, SentMessage
 
 PART_PRICE = "0.0500"
 

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from sandbox.state import SandboxState
+from smsq.sandbox.state import SandboxState
 
 NOT_JSON = object()  # marks a body that is present but does not parse
 

@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.errors import phonebook_error
-from sandbox.messente import messente_authorized
-from sandbox.messente_validation import E164
-from sandbox.params import NOT_JSON, json_body, sandbox_state
-from sandbox.state import JsonDict, MessenteGroup, MessenteStore
+from smsq.sandbox.errors import phonebook_error
+from smsq.sandbox.messente import messente_authorized
+from smsq.sandbox.messente_validation import E164
+from smsq.sandbox.params import NOT_JSON, json_body, sandbox_state
+from smsq.sandbox.state import JsonDict, MessenteGroup, MessenteStore
 
 CONTACT_FIELDS = (
     "email",

@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.errors import fault_error_body
-from sandbox.faults import FaultRule
-from sandbox.state import RequestRecord, SandboxState
+from smsq.sandbox.errors import fault_error_body
+from smsq.sandbox.faults import FaultRule
+from smsq.sandbox.state import RequestRecord, SandboxState
 
 # Longest prefix first: "/dm2fa" must not be read as "/dm".
 PROVIDER_PREFIXES = (("/dm2fa", "dm2fa"), ("/dm", "dm"), ("/smsapi", "smsapi"), ("/v1", "messente"))

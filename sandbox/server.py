@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import uvicorn
 
-from sandbox.app import create_app
-from sandbox.config import SandboxConfig
+from smsq.sandbox.app import create_app
+from smsq.sandbox.config import SandboxConfig
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 # A request held by a "timeout" fault must not hold up shutdown for its whole duration.

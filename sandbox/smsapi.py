@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sandbox.delivery import ChannelPlan, smsapi_status_name
-from sandbox.errors import smsapi_send_error_body
-from sandbox.params import bearer_token, form_params, same_secret, sandbox_state
-from sandbox.sms_parts import parts_count
-from sandbox.state import SandboxState, SentMessage
+from smsq.sandbox.delivery import ChannelPlan, smsapi_status_name
+from smsq.sandbox.errors import smsapi_send_error_body
+from smsq.sandbox.params import bearer_token, form_params, same_secret, sandbox_state
+from smsq.sandbox.sms_parts import parts_count
+from smsq.sandbox.state import SandboxState, SentMessage
 
 NUMBER = re.compile(r"^\d{8,16}$")
 NUMERIC_SENDER = re.compile(r"^\+?\d{3,16}$")

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.errors import smsapi_rest_error
-from sandbox.params import (
+from smsq.sandbox.errors import smsapi_rest_error
+from smsq.sandbox.params import (
     NOT_JSON,
     bearer_token,
     form_params,
@@ -23,7 +23,7 @@ from sandbox.params import (
     sandbox_state,
     uploaded_text,
 )
-from sandbox.state import SandboxState, SmsapiBlacklistEntry
+from smsq.sandbox.state import SandboxState, SmsapiBlacklistEntry
 
 PHONE_NUMBER = re.compile(r"^\d{8,16}$")
 CSV_COLUMNS = ("phone_number", "expire_at", "created_at")

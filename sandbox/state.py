@@ -10,9 +10,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.config import SandboxConfig
-from sandbox.delivery import AttemptState, ChannelPlan, OutcomeBook, Stage, Timeline, attempt_states
-from sandbox.faults import FaultBook
+from smsq.sandbox.config import SandboxConfig
+from smsq.sandbox.delivery import AttemptState, ChannelPlan, OutcomeBook, Stage, Timeline, attempt_states
+from smsq.sandbox.faults import FaultBook
 
 JsonDict = dict[str, Any]
 

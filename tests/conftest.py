@@ -5,9 +5,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from cli.redis_server import RedisServer
-from config.settings import Settings
-from producers.store import MessageStore
+from smsq.cli.redis_server import RedisServer
+from smsq.config.settings import Settings
+from smsq.producers.core.store import MessageStore
 
 
 @pytest.fixture(scope="session")

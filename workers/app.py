@@ -7,14 +7,14 @@ from typing import Any
 
 from celery import Celery, signals
 
-from config.celery import make_celery
-from config.settings import Settings
-from workers.blacklist_tasks import register_blacklist_tasks
-from workers.campaign_tasks import register_campaign_tasks
-from workers.context import context_for, reset_contexts
-from workers.status.tasks import register_status_tasks
-from workers.tasks import register_tasks
-from workers.two_factor_tasks import register_two_factor_tasks
+from smsq.config.celery import make_celery
+from smsq.config.settings import Settings
+from smsq.workers.blacklist.tasks import register_blacklist_tasks
+from smsq.workers.campaigns.tasks import register_campaign_tasks
+from smsq.workers.context import context_for, reset_contexts
+from smsq.workers.sending.tasks import register_tasks
+from smsq.workers.status.tasks import register_status_tasks
+from smsq.workers.two_factor.tasks import register_two_factor_tasks
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import redis
 from celery import Celery
 
-from config.settings import Settings
-from producers.blacklist import Blacklist
-from producers.campaign_api import Campaigns
-from producers.publisher import CeleryPublisher
-from producers.store import MessageStore
-from workers.scheduler import run_release_loop
-from workers.status.claimer import start_poll_claimer
+from smsq.config.settings import Settings
+from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.campaigns.api import Campaigns
+from smsq.producers.core.store import MessageStore
+from smsq.producers.publisher import CeleryPublisher
+from smsq.workers.sending.release import run_release_loop
+from smsq.workers.status.claimer import start_poll_claimer
 
 log = logging.getLogger(__name__)
 

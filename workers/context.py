@@ -12,20 +12,20 @@ import httpx
 import redis
 from celery import Celery
 
-from config.settings import Settings
-from producers.blacklist import Blacklist
-from producers.client import Smsq
-from producers.publisher import CeleryPublisher
-from producers.store import MessageStore
-from workers.campaign_messages import CampaignTemplates
-from workers.health import HealthPolicy, ProviderHealth
-from workers.providers.base import Provider
-from workers.providers.direct_messenger import DirectMessengerClient
-from workers.providers.messente import MessenteClient
-from workers.providers.smsapi import SmsapiClient
-from workers.ratelimit import Limit, RateLimiter
-from workers.sending import Sender
-from workers.status.followup import Followup
+from smsq.config.settings import Settings
+from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.client import Smsq
+from smsq.producers.core.store import MessageStore
+from smsq.producers.publisher import CeleryPublisher
+from smsq.workers.campaigns.messages import CampaignTemplates
+from smsq.workers.limits.health import HealthPolicy, ProviderHealth
+from smsq.workers.limits.ratelimit import Limit, RateLimiter
+from smsq.workers.providers.base import Provider
+from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
+from smsq.workers.providers.messente.omnichannel import MessenteClient
+from smsq.workers.providers.smsapi.sms import SmsapiClient
+from smsq.workers.sending.single import Sender
+from smsq.workers.status.followup import Followup
 
 
 @dataclass

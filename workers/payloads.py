@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from producers.errors import InvalidInput
+from smsq.producers.errors import InvalidInput
 
 
 class SendPayload(BaseModel):

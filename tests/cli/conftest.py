@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from cli.main import main
-from cli.redis_server import RedisServer
+from smsq.cli.main import main
+from smsq.cli.redis_server import RedisServer
 
 Run = Callable[..., tuple[int, str, str]]
 

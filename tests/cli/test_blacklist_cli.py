@@ -1,4 +1,4 @@
-"""`smsq blacklist ...` in-process through cli.main.main (so errors take the real exit-2 path)."""
+"""`smsq blacklist ...` in-process through smsq.cli.main.main (so errors take the real exit-2 path)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import redis
 
-import cli.blacklist
-import cli.main
-from cli.main import main
-from cli.redis_server import RedisServer
-from config.celery import make_celery
-from config.settings import load_settings
-from producers.blacklist import Blacklist
-from producers.blacklist_sync import ProviderReport, SyncReport
+from smsq.cli import blacklist as cli_blacklist
+from smsq.cli import main as cli_main
+from smsq.cli.main import main
+from smsq.cli.redis_server import RedisServer
+from smsq.config.celery import make_celery
+from smsq.config.settings import load_settings
+from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.blacklist.sync import ProviderReport, SyncReport
 
 A, B, C = "+37251234501", "+37251234502", "+37251234503"
 
@@ -46,7 +46,12 @@ def smsq(
     monkeypatch.setenv("SMSQ_REDIS_URL", redis_server.url)
     monkeypatch.setenv("SMSQ_KEY_PREFIX", "t")
     monkeypatch.chdir(Path(__file__).parent)  # no .env here
-    for console in (cli.main.console, cli.main.errors, cli.blacklist.console, cli.blacklist.notes):
+    for console in (
+        cli_main.console,
+        cli_main.errors,
+        cli_blacklist.console,
+        cli_blacklist.notes,
+    ):
         monkeypatch.setattr(console, "width", 250)  # not a terminal: rich would wrap at 80 columns
 
     def run(*args: str) -> Ran:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 import redis
 
-from producers.store import MessageStore
+from smsq.producers.core.store import MessageStore
 from tests.cli.conftest import Run
 
 

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cli.processes import wait_until
-from cli.redis_server import RedisServer
-from producers.client import Smsq
-from producers.results import MessageResult
-from sandbox.server import running_sandbox
+from smsq.cli.processes import wait_until
+from smsq.cli.redis_server import RedisServer
+from smsq.producers.client import Smsq
+from smsq.producers.core.results import MessageResult
+from smsq.sandbox.server import running_sandbox
 from tests.integration.stack import Running, stack_settings, started_stack
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cli.processes import Stack, child_env, smsq_command, wait_until
-from config.celery import make_celery
-from config.settings import Settings
-from producers.client import Smsq
+from smsq.cli.processes import Stack, child_env, smsq_command, wait_until
+from smsq.config.celery import make_celery
+from smsq.config.settings import Settings
+from smsq.producers.client import Smsq
 
 
 @dataclass

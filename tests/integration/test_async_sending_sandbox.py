@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cli.redis_server import free_port
-from config.settings import Timeouts
-from producers.campaigns import message_id
-from producers.store import MessageStore
+from smsq.cli.redis_server import free_port
+from smsq.config.settings import Timeouts
+from smsq.producers.campaigns.model import message_id
+from smsq.producers.core.store import MessageStore
+from smsq.workers.campaigns.sending import BatchOptions, send_batch
+from smsq.workers.sending.event_loop import AsyncHttp
 from tests.integration.conftest import received
-from tests.workers.test_campaign_sending import FakeMessente, campaign, sender_for, statuses
-from workers.async_sending import AsyncHttp
-from workers.campaign_sending import BatchOptions, send_batch
+from tests.workers.campaigns.test_sending import FakeMessente, campaign, sender_for, statuses
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 import redis
 
-from cli.processes import smsq_command, wait_until
-from cli.redis_server import RedisServer
-from config.celery import make_celery
-from producers.blacklist_sync import BlacklistSyncs, SyncReport
-from producers.client import Smsq
+from smsq.cli.processes import smsq_command, wait_until
+from smsq.cli.redis_server import RedisServer
+from smsq.config.celery import make_celery
+from smsq.producers.blacklist.sync import BlacklistSyncs, SyncReport
+from smsq.producers.client import Smsq
 from tests.integration.conftest import received, wait_for
 from tests.integration.stack import Running, db_url, stack_settings, started_stack
 

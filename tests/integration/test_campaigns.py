@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cli.processes import smsq_command, wait_until
-from producers.client import Smsq
+from smsq.cli.processes import smsq_command, wait_until
+from smsq.producers.client import Smsq
 from tests.integration.conftest import Running
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import redis
 
-from cli.processes import http_ready, smsq_command, wait_until
-from cli.redis_server import RedisServer
-from producers.client import Smsq
+from smsq.cli.processes import http_ready, smsq_command, wait_until
+from smsq.cli.redis_server import RedisServer
+from smsq.producers.client import Smsq
 from tests.integration.conftest import wait_for
 from tests.integration.stack import db_url, stack_settings, started_stack
 

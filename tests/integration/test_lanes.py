@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cli.redis_server import RedisServer
-from producers.client import Smsq
+from smsq.cli.redis_server import RedisServer
+from smsq.producers.client import Smsq
 from tests.integration.conftest import wait_for
 from tests.integration.stack import Running, db_url, stack_settings, started_stack
 

@@ -16,16 +16,16 @@ import pytest
 from messente_api.exceptions import ApiException
 from pydantic import SecretStr
 
-from config.settings import MessenteSettings, Timeouts
-from producers.models import Omnimessage, Sms
-from sandbox.config import SandboxConfig
-from sandbox.server import running_sandbox
-from workers.providers import messente
-from workers.providers import messente_phonebook as phonebook
-from workers.providers.base import BlacklistEntry, OutboundMessage, SendResult
-from workers.providers.errors import PermanentError, RateLimited, TransientError
-from workers.providers.messente import MessenteClient
-from workers.providers.messente_phonebook import Contact, MessentePhonebookClient
+from smsq.config.settings import MessenteSettings, Timeouts
+from smsq.producers.messages.models import Omnimessage, Sms
+from smsq.sandbox.config import SandboxConfig
+from smsq.sandbox.server import running_sandbox
+from smsq.workers.providers.base import BlacklistEntry, OutboundMessage, SendResult
+from smsq.workers.providers.errors import PermanentError, RateLimited, TransientError
+from smsq.workers.providers.messente import omnichannel as messente
+from smsq.workers.providers.messente import phonebook
+from smsq.workers.providers.messente.omnichannel import MessenteClient
+from smsq.workers.providers.messente.phonebook import Contact, MessentePhonebookClient
 
 pytestmark = pytest.mark.integration
 

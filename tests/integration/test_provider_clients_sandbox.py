@@ -13,12 +13,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from config.settings import DirectMessengerSettings, SmsapiSettings
-from producers.models import parse_omnimessage
-from workers.providers.base import BlacklistEntry, OutboundMessage
-from workers.providers.direct_messenger import DirectMessengerClient
-from workers.providers.direct_messenger_2fa import DirectMessenger2FAClient, VerifyOutcome
-from workers.providers.smsapi import SmsapiClient
+from smsq.config.settings import DirectMessengerSettings, SmsapiSettings
+from smsq.producers.messages.models import parse_omnimessage
+from smsq.workers.providers.base import BlacklistEntry, OutboundMessage
+from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
+from smsq.workers.providers.direct_messenger.two_factor import DirectMessenger2FAClient, VerifyOutcome
+from smsq.workers.providers.smsapi.sms import SmsapiClient
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from cli.processes import wait_until
-from cli.redis_server import RedisServer
+from smsq.cli.processes import wait_until
+from smsq.cli.redis_server import RedisServer
 from tests.integration.conftest import received
 from tests.integration.stack import Running, stack_settings, started_stack
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from cli.redis_server import RedisServer
-from producers.client import Smsq
-from producers.errors import CannotCancel
+from smsq.cli.redis_server import RedisServer
+from smsq.producers.client import Smsq
+from smsq.producers.errors import CannotCancel
 from tests.integration.conftest import received, wait_for
 from tests.integration.stack import Running, db_url, stack_settings, started_stack
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from celery import Celery
 
-from cli.processes import wait_until
-from producers.client import Smsq
+from smsq.cli.processes import wait_until
+from smsq.producers.client import Smsq
 from tests.integration.conftest import Running, received, wait_for
 
 pytestmark = pytest.mark.integration

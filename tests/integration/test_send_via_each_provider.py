@@ -17,15 +17,15 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from cli.redis_server import RedisServer
-from config import names
-from config.settings import SmsapiSettings
-from producers.client import Smsq
-from producers.errors import TwoFactorFailed
+from smsq.cli.redis_server import RedisServer
+from smsq.config import contract as names
+from smsq.config.settings import SmsapiSettings
+from smsq.producers.client import Smsq
+from smsq.producers.errors import TwoFactorFailed
+from smsq.workers.providers.smsapi.sms import SmsapiClient
+from smsq.workers.sending.single import DUPLICATE_NOTE
 from tests.integration.conftest import wait_for
 from tests.integration.stack import db_url, stack_settings, started_stack
-from workers.providers.smsapi import SmsapiClient
-from workers.sending import DUPLICATE_NOTE
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cli.processes import smsq_command, wait_until
-from cli.redis_server import RedisServer
+from smsq.cli.processes import smsq_command, wait_until
+from smsq.cli.redis_server import RedisServer
 from tests.integration.conftest import wait_for
 from tests.integration.stack import Running, db_url, stack_settings, started_stack
 

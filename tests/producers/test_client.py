@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from producers.client import PUBLISH_GRACE_MS, Smsq
-from producers.errors import CannotCancel, InvalidInput, MessageNotFound
-from producers.store import MessageStore
+from smsq.producers.client import PUBLISH_GRACE_MS, Smsq
+from smsq.producers.core.store import MessageStore
+from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from tests.conftest import FakeClock
-from tests.producers.fakes import RecordingPublisher
+from tests.support.fakes import RecordingPublisher
 
 
 def sms(**extra: Any) -> dict[str, Any]:

@@ -7,10 +7,10 @@ import pytest
 import redis
 from celery.exceptions import TimeoutError as CeleryTimeout
 
-from cli.redis_server import RedisServer
-from config.celery import make_celery
-from config.settings import Settings
-from producers.publisher import CeleryPublisher, task_message
+from smsq.cli.redis_server import RedisServer
+from smsq.config.celery import make_celery
+from smsq.config.settings import Settings
+from smsq.producers.publisher import CeleryPublisher, task_message
 
 
 def test_the_message_is_the_one_celery_itself_writes(

@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 
-from producers.client import Smsq
-from producers.errors import CannotCancel
-from producers.store import MessageStore
+from smsq.producers.client import Smsq
+from smsq.producers.core.store import MessageStore
+from smsq.producers.errors import CannotCancel
 from tests.conftest import FakeClock
-from tests.producers.fakes import RecordingPublisher
+from tests.support.fakes import RecordingPublisher
 
 
 def later(clock: FakeClock, seconds: float) -> dict[str, Any]:

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from config import names
-from producers.errors import InvalidInput, TwoFactorFailed
-from producers.two_factor import TwoFactor
-from tests.producers.fakes import RecordingPublisher
+from smsq.config import contract as names
+from smsq.producers.errors import InvalidInput, TwoFactorFailed
+from smsq.producers.two_factor import TwoFactor
+from tests.support.fakes import RecordingPublisher
 
 SESSION = "a" * 32
 

@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from sandbox import SandboxConfig
-from sandbox.app import create_app
+from smsq.sandbox import SandboxConfig
+from smsq.sandbox.app import create_app
 from tests.conftest import FakeClock
 
 MESSENTE_AUTH = ("sandbox", "sandbox")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.delivery import (
+from smsq.sandbox.delivery import (
     OUTCOMES,
     ChannelPlan,
     OutcomeBook,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from sandbox.faults import FaultRule, parse_fault
+from smsq.sandbox.faults import FaultRule, parse_fault
 from tests.sandbox.conftest import DM_TOKEN, MESSENTE_AUTH, SMSAPI_HEADERS
 
 OMNIMESSAGE = {"to": "+37251234567", "messages": [{"channel": "sms", "text": "hi"}]}

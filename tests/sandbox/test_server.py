@@ -11,8 +11,8 @@ import httpx
 import messente_api
 import pytest
 
-from sandbox import SandboxConfig
-from sandbox.server import running_sandbox
+from smsq.sandbox import SandboxConfig
+from smsq.sandbox.server import running_sandbox
 from tests.sandbox.conftest import DM_TOKEN, MESSENTE_AUTH, SMSAPI_HEADERS, START, ManualClock
 
 

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from producers.errors import InvalidInput
-from workers.payloads import SendPayload, SubmitPayload, decode
+from smsq.producers.errors import InvalidInput
+from smsq.workers.payloads import SendPayload, SubmitPayload, decode
 
 GOOD_ID = "00000000-0000-4000-8000-000000000001"
 

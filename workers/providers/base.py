@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from producers.models import Omnimessage
+from smsq.producers.messages.models import Omnimessage
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Provider failures, translated at the HTTP boundary. httpx and tenacity never leak past it.
 
-SmsqError (producers.errors)
+SmsqError (smsq.producers.errors)
   ProviderError          any failure talking to a provider; keeps provider, code, detail, HTTP status
     PermanentError       retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
     TransientError       5xx, 999, timeouts, connection errors -> retry with backoff
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from producers.errors import SmsqError
+from smsq.producers.errors import SmsqError
 
 
 class ProviderError(SmsqError):

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from config.settings import Timeouts
-from workers.providers.errors import PermanentError, RateLimited, TransientError
+from smsq.config.settings import Timeouts
+from smsq.workers.providers.errors import PermanentError, RateLimited, TransientError
 
 # Failures where the request never reached the provider: always safe to repeat at once.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

@@ -16,12 +16,12 @@ from collections.abc import Callable
 import redis
 from celery import Celery
 
-from config import names
-from config.settings import Settings
-from config.status_settings import PollingSettings
-from producers.publisher import CeleryPublisher, Publisher
-from producers.store import MessageStore
-from workers.status.schedule import PollSchedule
+from smsq.config import contract as names
+from smsq.config.settings import Settings
+from smsq.config.status_settings import PollingSettings
+from smsq.producers.core.store import MessageStore
+from smsq.producers.publisher import CeleryPublisher, Publisher
+from smsq.workers.status.schedule import PollSchedule
 
 log = logging.getLogger(__name__)
 

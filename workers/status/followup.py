@@ -7,8 +7,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from config.status_settings import PollingSettings, WebhookSettings
-from workers.status.schedule import first_poll_ms
+from smsq.config.status_settings import PollingSettings, WebhookSettings
+from smsq.workers.status.schedule import first_poll_ms
 
 CALLBACK_PATH = "dlr"
 TOKEN_CHARS = 40  # 160 bits of HMAC-SHA256

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from workers.providers import direct_messenger, smsapi
+from smsq.workers.providers.direct_messenger import sms as direct_messenger
+from smsq.workers.providers.smsapi import sms as smsapi
 
 # Messente DeliveryResult.status -> smsq status; None = still in progress. A value missing here
 # (a status Messente adds later) is in progress too, never a crash.

@@ -13,14 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from config.status_settings import PollingSettings
-from producers.store import MessageStore, to_ms
-from workers.providers import messente
-from workers.providers.base import ChannelStatus, DeliveryStatus
-from workers.providers.errors import PermanentError, ProviderError, RateLimited
-from workers.ratelimit import wait_for_token
-from workers.status.schedule import PollSchedule, gave_up, next_poll_ms, poll_base_ms
-from workers.status.settle import Settler
+from smsq.config.status_settings import PollingSettings
+from smsq.producers.core.store import MessageStore, to_ms
+from smsq.workers.limits.ratelimit import wait_for_token
+from smsq.workers.providers.base import ChannelStatus, DeliveryStatus
+from smsq.workers.providers.errors import PermanentError, ProviderError, RateLimited
+from smsq.workers.providers.messente import omnichannel as messente
+from smsq.workers.status.schedule import PollSchedule, gave_up, next_poll_ms, poll_base_ms
+from smsq.workers.status.settle import Settler
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from config.status_settings import PollingSettings
-from producers.store import MessageStore, to_ms
-from workers.providers.base import ChannelStatus
-from workers.status.schedule import PollSchedule
-from workers.status.settle import Settler
+from smsq.config.status_settings import PollingSettings
+from smsq.producers.core.store import MessageStore, to_ms
+from smsq.workers.providers.base import ChannelStatus
+from smsq.workers.status.schedule import PollSchedule
+from smsq.workers.status.settle import Settler
 
 log = logging.getLogger(__name__)
 

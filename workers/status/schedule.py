@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
-from config.status_settings import PollingSettings
-from producers.store import MessageStore, to_ms
+from smsq.config.status_settings import PollingSettings
+from smsq.producers.core.store import MessageStore, to_ms
 
 # KEYS: polls zset   ARGV: now_ms, limit, claim lease ms   Returns the claimed ids.
 CLAIM_POLLS = """

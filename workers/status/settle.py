@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from producers.states import sources_of
-from producers.store import MessageStore
-from workers.providers.base import ChannelStatus
-from workers.status.mapping import decide, rank, smsq_status
+from smsq.producers.core.states import sources_of
+from smsq.producers.core.store import MessageStore
+from smsq.workers.providers.base import ChannelStatus
+from smsq.workers.status.mapping import decide, rank, smsq_status
 
 log = logging.getLogger(__name__)
 

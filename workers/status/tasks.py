@@ -1,5 +1,5 @@
-"""Celery tasks of delivery-status follow-up: thin, like ``workers.tasks``. A payload that does not
-decode goes to the dead-letter list with its error."""
+"""Celery tasks of delivery-status follow-up: thin, like ``smsq.workers.sending.tasks``. A payload that
+does not decode goes to the dead-letter list with its error."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 from celery import Celery, Task
 from pydantic import BaseModel, ConfigDict, Field
 
-from config import names
-from producers.errors import InvalidInput
-from workers.context import WorkerContext, context_for
-from workers.payloads import decode
-from workers.status.polling import Poller, poll_messages
-from workers.status.reports import DeliveryReport, apply_report
+from smsq.config import contract as names
+from smsq.producers.errors import InvalidInput
+from smsq.workers.context import WorkerContext, context_for
+from smsq.workers.payloads import decode
+from smsq.workers.status.polling import Poller, poll_messages
+from smsq.workers.status.reports import DeliveryReport, apply_report
 
 log = logging.getLogger(__name__)
 

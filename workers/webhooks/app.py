@@ -1,6 +1,6 @@
 """The delivery-report receiver: authenticate, read, queue a task, answer at once.
 
-Routes (the URLs smsq puts in dlr_url / notify_url / dlruri, see ``workers.status.followup``):
+Routes (the URLs smsq puts in dlr_url / notify_url / dlruri, see ``smsq.workers.status.followup``):
     POST      /dlr/messente/{message_id}/{token}           Messente's JSON report
     GET|POST  /dlr/smsapi/{message_id}/{token}             SMSAPI's callback (query or form fields)
     GET       /dlr/direct_messenger/{message_id}/{token}   Direct Messenger's dlruri
@@ -26,11 +26,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from config.status_settings import WebhookSettings
-from producers.errors import InvalidInput
-from workers.status.followup import CALLBACK_PATH, token_matches
-from workers.status.reports import DeliveryReport
-from workers.webhooks import parsing
+from smsq.config.status_settings import WebhookSettings
+from smsq.producers.errors import InvalidInput
+from smsq.workers.status.followup import CALLBACK_PATH, token_matches
+from smsq.workers.status.reports import DeliveryReport
+from smsq.workers.webhooks import parsing
 
 log = logging.getLogger(__name__)
 

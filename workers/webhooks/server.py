@@ -8,12 +8,12 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from config import names
-from config.celery import make_celery
-from config.settings import Settings
-from producers.errors import SmsqError
-from producers.publisher import CeleryPublisher
-from workers.webhooks.app import create_webhook_app
+from smsq.config import contract as names
+from smsq.config.celery import make_celery
+from smsq.config.settings import Settings
+from smsq.producers.errors import SmsqError
+from smsq.producers.publisher import CeleryPublisher
+from smsq.workers.webhooks.app import create_webhook_app
 
 
 def build_app(settings: Settings) -> Starlette:

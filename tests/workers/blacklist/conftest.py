@@ -9,15 +9,15 @@ import httpx
 import pytest
 import redis
 
-from cli.redis_server import RedisServer
-from config.settings import Settings
-from producers.blacklist import Blacklist
-from producers.blacklist_sync import SyncReport
-from sandbox.server import running_sandbox
+from smsq.cli.redis_server import RedisServer
+from smsq.config.settings import Settings
+from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.blacklist.sync import SyncReport
+from smsq.sandbox.server import running_sandbox
+from smsq.workers.blacklist.sync import SyncOptions, run_sync
+from smsq.workers.blacklist.tasks import blacklist_providers
+from smsq.workers.providers.base import BlacklistProvider
 from tests.conftest import FakeClock
-from workers.blacklist_sync import SyncOptions, run_sync
-from workers.blacklist_tasks import blacklist_providers
-from workers.providers.base import BlacklistProvider
 
 X, Y, Z = "+37251000001", "+37251000002", "+37251000003"
 ADMIN_NAMES = {"messente": "messente", "smsapi": "smsapi", "direct_messenger": "dm"}

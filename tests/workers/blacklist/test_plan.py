@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 import pytest
 
-from producers.blacklist import LocalSnapshot, NewEntry
-from workers.blacklist_plan import Plan, ProviderView, expires_ms, mass_delete, plan_sync
-from workers.providers.base import BlacklistEntry
+from smsq.producers.blacklist.store import LocalSnapshot, NewEntry
+from smsq.workers.blacklist.plan import Plan, ProviderView, expires_ms, mass_delete, plan_sync
+from smsq.workers.providers.base import BlacklistEntry
 
 NOW = 1_800_000_000_000
 X, Y, Z = "+37251000001", "+37251000002", "+37251000003"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 import redis
 
-from producers.blacklist import Blacklist
+from smsq.producers.blacklist.store import Blacklist
+from smsq.workers.blacklist.records import SyncLock, SyncRecords
+from smsq.workers.providers.base import BlacklistProvider
 from tests.conftest import FakeClock
 from tests.workers.blacklist.conftest import ADMIN_NAMES, Syncer, X, Y, Z, counts, lists, writes
-from workers.blacklist_records import SyncLock, SyncRecords
-from workers.providers.base import BlacklistProvider
 
 
 def test_a_number_added_at_smsapi_reaches_messente_dm_and_local(

@@ -8,18 +8,18 @@ import httpx
 import pytest
 import redis
 
-from cli.processes import wait_until
-from config.settings import Settings
-from producers.blacklist import Blacklist
+from smsq.cli.processes import wait_until
+from smsq.config.settings import Settings
+from smsq.producers.blacklist.store import Blacklist
+from smsq.workers.blacklist.apply import Gate, with_retries
+from smsq.workers.blacklist.records import SyncLock, SyncRecords
+from smsq.workers.blacklist.sync import SyncOptions, run_sync
+from smsq.workers.context import build_limiter
+from smsq.workers.providers.base import BlacklistProvider
+from smsq.workers.providers.errors import RateLimited, TransientError
+from smsq.workers.providers.smsapi.sms import SmsapiClient
 from tests.conftest import FakeClock
 from tests.workers.blacklist.conftest import ADMIN_NAMES, Syncer, lists, writes
-from workers.blacklist_apply import Gate, with_retries
-from workers.blacklist_records import SyncLock, SyncRecords
-from workers.blacklist_sync import SyncOptions, run_sync
-from workers.context import build_limiter
-from workers.providers.base import BlacklistProvider
-from workers.providers.errors import RateLimited, TransientError
-from workers.providers.smsapi import SmsapiClient
 
 NUMBERS = [f"+3725200{n:04d}" for n in range(12)]
 

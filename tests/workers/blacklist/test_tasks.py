@@ -10,17 +10,17 @@ import pytest
 import redis
 from celery import Celery
 
-from config import names
-from config.celery import celery_config
-from config.settings import Settings
-from producers.blacklist import Blacklist
-from producers.blacklist_sync import SyncReport
+from smsq.config import contract as names
+from smsq.config.celery import celery_config
+from smsq.config.settings import Settings
+from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.blacklist.sync import SyncReport
+from smsq.workers.app import create_app
+from smsq.workers.blacklist.records import SyncRecords
+from smsq.workers.blacklist.tasks import queue_due_retries
+from smsq.workers.context import context_for, reset_contexts
 from tests.conftest import FakeClock
 from tests.workers.blacklist.conftest import Syncer, X, lists
-from workers.app import create_app
-from workers.blacklist_records import SyncRecords
-from workers.blacklist_tasks import queue_due_retries
-from workers.context import context_for, reset_contexts
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from config.settings import DirectMessengerSettings, MessenteSettings, SmsapiSettings, Timeouts
-from workers.providers import http
-from workers.providers.direct_messenger import DirectMessengerClient
-from workers.providers.direct_messenger_2fa import DirectMessenger2FAClient
-from workers.providers.errors import RateLimited
-from workers.providers.messente import MessenteClient
-from workers.providers.messente_phonebook import MessentePhonebookClient
-from workers.providers.smsapi import SmsapiClient
+from smsq.config.settings import DirectMessengerSettings, MessenteSettings, SmsapiSettings, Timeouts
+from smsq.workers.providers import http
+from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
+from smsq.workers.providers.direct_messenger.two_factor import DirectMessenger2FAClient
+from smsq.workers.providers.errors import RateLimited
+from smsq.workers.providers.messente.omnichannel import MessenteClient
+from smsq.workers.providers.messente.phonebook import MessentePhonebookClient
+from smsq.workers.providers.smsapi.sms import SmsapiClient
 
 TIMEOUTS = Timeouts(connect=1.5, read=4.0, write=5.0, pool=2.0)
 NOW = 1_800_000_000.0

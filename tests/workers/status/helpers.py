@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import uvicorn
 
-from cli.processes import wait_until
-from config.status_settings import PollingSettings
-from producers.store import MessageStore
-from workers.providers.base import ChannelStatus, DeliveryStatus
+from smsq.cli.processes import wait_until
+from smsq.config.status_settings import PollingSettings
+from smsq.producers.core.store import MessageStore
+from smsq.workers.providers.base import ChannelStatus, DeliveryStatus
 
 
 def sent_message(

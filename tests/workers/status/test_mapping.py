@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.status.mapping import FINAL, IN_PROGRESS, NOTHING, SEEN, UNSURE, decide, rank, smsq_status
+from smsq.workers.status.mapping import FINAL, IN_PROGRESS, NOTHING, SEEN, UNSURE, decide, rank, smsq_status
 
 
 @pytest.mark.parametrize(

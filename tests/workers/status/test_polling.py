@@ -6,14 +6,14 @@ from __future__ import annotations
 import threading
 import time
 
-from producers.results import MessageResult
-from producers.store import MessageStore
+from smsq.producers.core.results import MessageResult
+from smsq.producers.core.store import MessageStore
+from smsq.workers.providers.base import ChannelStatus
+from smsq.workers.providers.errors import RateLimited, TransientError
+from smsq.workers.status.polling import Poller, PollReport, poll_messages
+from smsq.workers.status.schedule import PollSchedule
 from tests.conftest import FakeClock
 from tests.workers.status.helpers import FakeLimiter, ScriptedStatus, channel, polling, sent_message
-from workers.providers.base import ChannelStatus
-from workers.providers.errors import RateLimited, TransientError
-from workers.status.polling import Poller, PollReport, poll_messages
-from workers.status.schedule import PollSchedule
 
 HOUR = 3600.0
 

@@ -12,21 +12,21 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from config.settings import MessenteSettings, RetrySettings, Routing
-from config.status_settings import WebhookSettings
-from producers.client import Smsq
-from producers.results import MessageResult
-from producers.store import MessageStore
-from sandbox import SandboxConfig
-from sandbox.server import running_sandbox
+from smsq.config.settings import MessenteSettings, RetrySettings, Routing
+from smsq.config.status_settings import WebhookSettings
+from smsq.producers.client import Smsq
+from smsq.producers.core.results import MessageResult
+from smsq.producers.core.store import MessageStore
+from smsq.sandbox import SandboxConfig
+from smsq.sandbox.server import running_sandbox
+from smsq.workers.providers.messente.omnichannel import MessenteClient
+from smsq.workers.sending.single import Sender, send_message
+from smsq.workers.status.followup import Followup
+from smsq.workers.status.polling import Poller, PollReport, poll_messages
+from smsq.workers.status.schedule import PollSchedule
 from tests.conftest import FakeClock
-from tests.producers.fakes import RecordingPublisher
+from tests.support.fakes import RecordingPublisher
 from tests.workers.status.helpers import polling
-from workers.providers.messente import MessenteClient
-from workers.sending import Sender, send_message
-from workers.status.followup import Followup
-from workers.status.polling import Poller, PollReport, poll_messages
-from workers.status.schedule import PollSchedule
 
 SHARED_CLOCK = FakeClock()
 

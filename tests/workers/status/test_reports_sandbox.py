@@ -13,24 +13,30 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from config.settings import DirectMessengerSettings, MessenteSettings, RetrySettings, Routing, SmsapiSettings
-from config.status_settings import WebhookSettings
-from producers.client import Smsq
-from producers.results import MessageResult
-from producers.store import MessageStore
-from sandbox import SandboxConfig
-from sandbox.server import running_sandbox
+from smsq.config.settings import (
+    DirectMessengerSettings,
+    MessenteSettings,
+    RetrySettings,
+    Routing,
+    SmsapiSettings,
+)
+from smsq.config.status_settings import WebhookSettings
+from smsq.producers.client import Smsq
+from smsq.producers.core.results import MessageResult
+from smsq.producers.core.store import MessageStore
+from smsq.sandbox import SandboxConfig
+from smsq.sandbox.server import running_sandbox
+from smsq.workers.providers.base import Provider
+from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
+from smsq.workers.providers.messente.omnichannel import MessenteClient
+from smsq.workers.providers.smsapi.sms import SmsapiClient
+from smsq.workers.sending.single import Sender, send_message
+from smsq.workers.status.followup import Followup
+from smsq.workers.status.reports import DeliveryReport, apply_report
+from smsq.workers.webhooks.app import create_webhook_app, messente_signature
 from tests.conftest import FakeClock
-from tests.producers.fakes import RecordingPublisher
+from tests.support.fakes import RecordingPublisher
 from tests.workers.status.helpers import polling, serving
-from workers.providers.base import Provider
-from workers.providers.direct_messenger import DirectMessengerClient
-from workers.providers.messente import MessenteClient
-from workers.providers.smsapi import SmsapiClient
-from workers.sending import Sender, send_message
-from workers.status.followup import Followup
-from workers.status.reports import DeliveryReport, apply_report
-from workers.webhooks.app import create_webhook_app, messente_signature
 
 SHARED_CLOCK = FakeClock()
 SECRET = "loopback-secret-0123456789"

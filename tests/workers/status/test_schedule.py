@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from producers.store import MessageStore
+from smsq.producers.core.store import MessageStore
+from smsq.workers.status.schedule import PollSchedule, first_poll_ms, gave_up, next_poll_ms, poll_base_ms
 from tests.conftest import FakeClock
 from tests.workers.status.helpers import polling, sent_message
-from workers.status.schedule import PollSchedule, first_poll_ms, gave_up, next_poll_ms, poll_base_ms
 
 S = 1000  # ms
 MIN = 60 * S

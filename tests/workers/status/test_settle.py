@@ -8,12 +8,12 @@ import uuid
 
 import redis
 
-from producers.results import MessageResult
-from producers.store import MessageStore
+from smsq.producers.core.results import MessageResult
+from smsq.producers.core.store import MessageStore
+from smsq.workers.status.reports import DeliveryReport, apply_report
+from smsq.workers.status.settle import Settler
 from tests.conftest import FakeClock
 from tests.workers.status.helpers import channel, polling, sent_message
-from workers.status.reports import DeliveryReport, apply_report
-from workers.status.settle import Settler
 
 
 def counts(store: MessageStore, campaign: str = "c1") -> dict[str, int]:

@@ -11,12 +11,12 @@ import pytest
 import redis
 from celery import Celery
 
-from cli.redis_server import RedisServer
-from config import names
-from config.settings import Settings
-from producers.store import MessageStore
-from workers.app import create_app
-from workers.context import reset_contexts
+from smsq.cli.redis_server import RedisServer
+from smsq.config import contract as names
+from smsq.config.settings import Settings
+from smsq.producers.core.store import MessageStore
+from smsq.workers.app import create_app
+from smsq.workers.context import reset_contexts
 
 
 @pytest.fixture(scope="module")

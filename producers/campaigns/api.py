@@ -1,0 +1,341 @@
+"""The campaign calls producers offer: create (from a list, a CSV file or Messente phonebook groups),
+progress, pause, resume, cancel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from smsq.config import contract as names
+from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.campaigns.expansion import (
+    Expander,
+    Expansion,
+    count_lines,
+    csv_rows,
+    list_rows,
+    new_campaign_id,
+)
+from smsq.producers.campaigns.model import (
+    CampaignKeys,
+    CampaignNotFound,
+    CampaignProgress,
+    CampaignStateError,
+    CampaignTemplate,
+    checked_campaign_id,
+    parse_template,
+    progress_from,
+)
+from smsq.producers.core.store import MessageStore, to_ms
+from smsq.producers.errors import InvalidInput
+from smsq.producers.publisher import Publisher
+
+# Contact fields of a Messente phonebook contact, usable as %var% in a campaign from groups.
+CONTACT_FIELDS = (
+    "phoneNumber",
+    "email",
+    "firstName",
+    "lastName",
+    "company",
+    "title",
+    "custom",
+    "custom2",
+    "custom3",
+    "custom4",
+)
+
+# KEYS: campaign hash   ARGV: field value required, new value   -> 1 if moved
+_CAS_STATUS = """
+local current = redis.call('HGET', KEYS[1], 'status')
+if not current then return {0, ''} end
+if not string.find(ARGV[1], ',' .. current .. ',', 1, true) then return {0, current} end
+redis.call('HSET', KEYS[1], 'status', ARGV[2])
+return {1, current}
+"""
+
+
+class Campaigns:
+    def __init__(
+        self,
+        store: MessageStore,
+        publisher: Publisher,
+        blacklist: Blacklist,
+        *,
+        batch_size: int = 500,
+        max_queued_batches: int = 10_000,
+        workers: int | None = None,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.expander = Expander(
+            store, publisher, blacklist, batch_size=batch_size, max_queued_batches=max_queued_batches
+        )
+        self.workers = workers
+        self._cas = store.redis.register_script(_CAS_STATUS)
+
+    def _keys(self, campaign_id: str) -> CampaignKeys:
+        return CampaignKeys(self.store.keys, campaign_id)
+
+    @property
+    def _schedule(self) -> str:
+        return f"{self.store.keys.prefix}:campaign-schedule"
+
+    # -- creating -------------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        name: str,
+        template: CampaignTemplate | dict[str, Any],
+        recipients: Sequence[Any] | None = None,
+        csv_path: str | Path | None = None,
+        number_column: str = "phone",
+        group_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> CampaignProgress:
+        """Validate, store and queue a campaign. Bad input raises InvalidInput naming the field and
+        creates nothing. With ``idempotency_key``, a repeat returns the first campaign."""
+        parsed = template if isinstance(template, CampaignTemplate) else parse_template(template)
+        _check_name(name)
+        sources = [s for s in (recipients, csv_path, group_ids) if s is not None]
+        if len(sources) != 1:
+            raise InvalidInput([("recipients", "give exactly one of recipients, csv_path or group_ids")])
+        variables = parsed.variables()
+        if idempotency_key is not None:
+            if not (0 < len(idempotency_key) <= 200) or not idempotency_key.isprintable():
+                raise InvalidInput([("idempotency_key", "must be 1-200 printable characters")])
+            existing = self.store.redis.get(self._idem_key(idempotency_key))
+            if existing:
+                return self.progress(str(existing))
+
+        if csv_path is not None:
+            path = Path(csv_path)
+            if not path.is_file():
+                raise InvalidInput([("csv", f"no such file: {path}")])
+            stream = path.open(newline="", encoding="utf-8-sig")
+            try:
+                rows = csv_rows(stream, number_column, variables)  # checks the header now
+                return self._expand(name, parsed, rows, idempotency_key, expected=count_lines(path))
+            finally:
+                stream.close()
+        if group_ids is not None:
+            return self._create_from_groups(name, parsed, list(group_ids), variables, idempotency_key)
+        assert recipients is not None
+        if not recipients:
+            raise InvalidInput([("recipients", "the list is empty")])
+        for variable in variables:
+            if not any(isinstance(r, dict) and r.get(variable) not in (None, "") for r in recipients):
+                raise InvalidInput([("template", f"uses %{variable}% but no recipient has a value for it")])
+        return self._expand(
+            name, parsed, list_rows(recipients, variables), idempotency_key, expected=len(recipients)
+        )
+
+    def _begin(self, name: str, template: CampaignTemplate, idempotency_key: str | None) -> tuple[str, bool]:
+        campaign_id = new_campaign_id()
+        if idempotency_key is not None and not self.store.redis.set(
+            self._idem_key(idempotency_key), campaign_id, nx=True
+        ):
+            return str(self.store.redis.get(self._idem_key(idempotency_key))), False
+        fields: dict[Any, str | int] = {
+            "id": campaign_id,
+            "name": name,
+            "status": "creating",
+            "priority": template.priority,
+            "template": json.dumps(template.body()),
+            "created_ms": self.store.now_ms(),
+        }
+        if template.time_to_send is not None:
+            fields["time_to_send_ms"] = to_ms(template.time_to_send.timestamp())
+        if idempotency_key is not None:
+            fields["idempotency_key"] = idempotency_key
+        self.store.redis.hset(self._keys(campaign_id).campaign, mapping=fields)
+        return campaign_id, True
+
+    def _expand(
+        self, name: str, template: CampaignTemplate, rows: Any, idempotency_key: str | None, *, expected: int
+    ) -> CampaignProgress:
+        campaign_id, fresh = self._begin(name, template, idempotency_key)
+        if not fresh:
+            return self.progress(campaign_id)
+        scheduled = (
+            template.time_to_send is not None
+            and to_ms(template.time_to_send.timestamp()) > self.store.now_ms()
+        )
+        expansion = Expansion()
+        try:
+            expansion = self.expander.store_messages(
+                campaign_id,
+                template,
+                rows,
+                expected=expected,
+                workers=self.workers,
+                initial_status="scheduled" if scheduled else "queued",
+            )
+            self._finish(campaign_id, template, expansion, scheduled=scheduled)
+        except BaseException:
+            self._undo(campaign_id, expansion, idempotency_key)
+            raise
+        return self.progress(campaign_id)
+
+    def expand_into(self, campaign_id: str, recipients: Sequence[dict[str, Any]]) -> CampaignProgress:
+        """Expand a campaign created empty (from phonebook groups, whose contacts a worker fetched)."""
+        record: dict[str, str] = self.store.redis.hgetall(self._keys(campaign_id).campaign)  # type: ignore[assignment]
+        if record.get("status") != "creating":
+            return self.progress(campaign_id)  # a redelivered task: already expanded
+        due_ms = int(record["time_to_send_ms"]) if record.get("time_to_send_ms") else None
+        template = CampaignTemplate.model_validate(
+            {
+                **json.loads(record["template"]),
+                "priority": record.get("priority", "low"),
+                **({"time_to_send": due_ms / 1000} if due_ms else {}),
+            }
+        )
+        scheduled = due_ms is not None and due_ms > self.store.now_ms()
+        expansion = Expansion()
+        try:
+            expansion = self.expander.store_messages(
+                campaign_id,
+                template,
+                list_rows(recipients, template.variables()),
+                expected=len(recipients),
+                workers=self.workers,
+                initial_status="scheduled" if scheduled else "queued",
+            )
+            self._finish(campaign_id, template, expansion, scheduled=scheduled)
+        except BaseException:
+            self._undo(campaign_id, expansion, record.get("idempotency_key"))
+            raise
+        return self.progress(campaign_id)
+
+    def _finish(
+        self, campaign_id: str, template: CampaignTemplate, expansion: Expansion, *, scheduled: bool
+    ) -> None:
+        keys = self._keys(campaign_id)
+        with self.store.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(
+                keys.campaign,
+                mapping={
+                    "recipients": expansion.recipients,
+                    "messages": expansion.messages,
+                    "last_position": expansion.last_position,
+                    "skipped": json.dumps(dict(expansion.skipped)),
+                    "status": "scheduled" if scheduled else "running",
+                },
+            )
+            if expansion.samples:
+                pipe.rpush(keys.skipped, *[json.dumps(sample) for sample in expansion.samples])
+            if scheduled and template.time_to_send is not None:
+                pipe.zadd(self._schedule, {campaign_id: to_ms(template.time_to_send.timestamp())})
+            pipe.execute()
+        if not scheduled:
+            self._queue_all(campaign_id, template.priority, expansion.last_position)
+
+    def _queue_all(self, campaign_id: str, priority: str, last_position: int) -> None:
+        if last_position:
+            self.expander.queue_batches(campaign_id, names.LANE_FOR_PRIORITY[priority], 1, last_position)
+
+    def _undo(self, campaign_id: str, expansion: Expansion, idempotency_key: str | None) -> None:
+        keys = self._keys(campaign_id)
+        self.expander.remove(campaign_id, expansion.stored_positions)
+        self.store.redis.delete(keys.campaign, keys.counts, keys.skipped)
+        if idempotency_key is not None:
+            self.store.redis.delete(self._idem_key(idempotency_key))
+
+    def _create_from_groups(
+        self,
+        name: str,
+        template: CampaignTemplate,
+        group_ids: list[str],
+        variables: list[str],
+        key: str | None,
+    ) -> CampaignProgress:
+        if not group_ids or not all(isinstance(g, str) and g for g in group_ids):
+            raise InvalidInput([("group_ids", "give one or more Messente phonebook group ids")])
+        unknown = [v for v in variables if v not in CONTACT_FIELDS]
+        if unknown:
+            raise InvalidInput(
+                [("template", f"uses %{unknown[0]}%, not a contact field ({', '.join(CONTACT_FIELDS)})")]
+            )
+        campaign_id, fresh = self._begin(name, template, key)
+        if fresh:
+            # The contacts live at Messente: a worker fetches them and expands there.
+            self.publisher.publish(
+                names.CAMPAIGN_FROM_GROUPS_TASK,
+                {"campaign_id": campaign_id, "group_ids": group_ids},
+                names.SYNC,
+            )
+        return self.progress(campaign_id)
+
+    def _idem_key(self, key: str) -> str:
+        return f"{self.store.keys.prefix}:campaign-idem:{key}"
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def progress(self, campaign_id: str) -> CampaignProgress:
+        keys = self._keys(checked_campaign_id(campaign_id))
+        with self.store.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.campaign)
+            pipe.hgetall(keys.counts)
+            record, counts = pipe.execute()
+        if not record:
+            raise CampaignNotFound(campaign_id)
+        return progress_from(campaign_id, record, counts)
+
+    def skipped(self, campaign_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        raw = self.store.redis.lrange(self._keys(checked_campaign_id(campaign_id)).skipped, 0, limit - 1)
+        return [json.loads(entry) for entry in raw]
+
+    # -- control --------------------------------------------------------------------------------
+
+    def _move(self, campaign_id: str, allowed: Sequence[str], to: str) -> str:
+        keys = self._keys(checked_campaign_id(campaign_id))
+        moved, current = self._cas(keys=[keys.campaign], args=["," + ",".join(allowed) + ",", to])
+        if not current:
+            raise CampaignNotFound(campaign_id)
+        if not moved:
+            raise CampaignStateError(f"campaign {campaign_id} is {current}: cannot make it {to}")
+        return str(current)
+
+    def pause(self, campaign_id: str) -> CampaignProgress:
+        """Stop new sends within a second; messages already handed to a provider are not recalled."""
+        self._move(campaign_id, ["running"], "paused")
+        return self.progress(campaign_id)
+
+    def resume(self, campaign_id: str) -> CampaignProgress:
+        self._move(campaign_id, ["paused"], "running")
+        keys = self._keys(campaign_id)
+        priority = self.progress(campaign_id).priority
+        while (held := self.store.redis.lpop(keys.held)) is not None:
+            first, last = (int(n) for n in str(held).split(":"))
+            self.expander.queue_batches(campaign_id, names.LANE_FOR_PRIORITY[priority], first, last)
+        return self.progress(campaign_id)
+
+    def cancel(self, campaign_id: str) -> CampaignProgress:
+        """Every queued or scheduled message of the campaign becomes cancelled; sent ones are kept."""
+        self._move(campaign_id, ["running", "paused", "scheduled"], "cancelled")
+        self.store.redis.zrem(self._schedule, campaign_id)
+        self.publisher.publish(names.CAMPAIGN_SWEEP_TASK, {"campaign_id": campaign_id}, names.SYNC)
+        return self.progress(campaign_id)
+
+    def release_due(self) -> int:
+        """Start scheduled campaigns whose time has come (called by the release loop)."""
+        due: list[str] = self.store.redis.zrangebyscore(self._schedule, "-inf", self.store.now_ms())  # type: ignore[assignment]
+        started = 0
+        for campaign_id in due:
+            if not self.store.redis.zrem(self._schedule, campaign_id):
+                continue  # another releaser took it
+            try:
+                self._move(str(campaign_id), ["scheduled"], "running")
+            except CampaignStateError:
+                continue
+            record: dict[str, str] = self.store.redis.hgetall(self._keys(campaign_id).campaign)  # type: ignore[assignment]
+            self._queue_all(campaign_id, record.get("priority", "low"), int(record.get("last_position", 0)))
+            started += 1
+        return started
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise InvalidInput([("name", "give a campaign name of 1-200 characters")])

@@ -1,0 +1,330 @@
+"""Expanding a campaign: recipients in, message records stored and batches queued.
+
+Numbers are normalised with phonenumbers (the expensive step) in a process pool when the input is
+big, so expansion uses every core; deduplication, the blacklist check and storage run in this
+process in input order, so the first line listing a number is the one that is sent, and the result
+does not depend on timing. Records are written with pipelines; batches are ranges of positions.
+Nothing is half-created: if anything fails, everything stored so far is removed.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring as encode_string  # the C encoder json.dumps uses
+from pathlib import Path
+from typing import Any, TextIO
+
+from smsq.config import contract as names
+from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.campaigns.model import CampaignKeys, CampaignTemplate, message_id
+from smsq.producers.core.store import MessageStore
+from smsq.producers.errors import InvalidInput
+from smsq.producers.messages.models import to_e164
+from smsq.producers.publisher import Publisher
+
+CHUNK = 20_000  # rows handed to the pool at once
+PARALLEL_FROM = 50_000  # fewer rows than this are parsed in-process: a pool costs more than it saves
+SKIP_SAMPLES = 1000  # skipped lines kept with their reason, for the report
+BLOCKED_FIELDS = {"last_error_code": "blacklisted", "last_error_detail": "the recipient is on the blacklist"}
+STORE_SLICE = 2000  # records per Lua call
+
+# Store campaign records server-side: one argument of tab-separated lines instead of thousands of
+# HSET commands packed by the client. KEYS: campaign counts, the creation hour's status counts
+# (producers/lua.py; optional). ARGV: record key prefix, campaign id, priority, channels, created ms,
+# initial status, blocked code, blocked detail, lines "id\tposition\tnumber\t(q|b)\tvars-json",
+# hourly counts ttl.
+_STORE = """
+local queued, blocked = 0, 0
+for line in string.gmatch(ARGV[9], '[^\\n]+') do
+  local id, position, number, flag, vars = string.match(line, '^(.-)\\t(.-)\\t(.-)\\t(.-)\\t(.*)$')
+  local key = ARGV[1] .. id
+  if flag == 'b' then
+    redis.call('HSET', key, 'status', 'blocked', 'to', number, 'campaign_id', ARGV[2], 'priority', ARGV[3],
+      'channels', ARGV[4], 'created_ms', ARGV[5], 'position', position, 'last_error_code', ARGV[7],
+      'last_error_detail', ARGV[8], 'final_ms', ARGV[5])
+    blocked = blocked + 1
+  else
+    redis.call('HSET', key, 'status', ARGV[6], 'to', number, 'campaign_id', ARGV[2], 'priority', ARGV[3],
+      'channels', ARGV[4], 'created_ms', ARGV[5], 'position', position)
+    queued = queued + 1
+  end
+  if vars ~= '' then redis.call('HSET', key, 'vars', vars) end
+end
+if queued > 0 then redis.call('HINCRBY', KEYS[1], ARGV[6], queued) end
+if blocked > 0 then redis.call('HINCRBY', KEYS[1], 'blocked', blocked) end
+if KEYS[2] then
+  if queued > 0 then redis.call('HINCRBY', KEYS[2], ARGV[6], queued) end
+  if blocked > 0 then redis.call('HINCRBY', KEYS[2], 'blocked', blocked) end
+  redis.call('EXPIRE', KEYS[2], ARGV[10])
+end
+return queued + blocked
+"""
+
+# (position, raw number, values of the template's variables in order) ->
+# (position, e164 | None, reason | None, message id, variables as JSON)
+Row = tuple[int, str, tuple[str, ...]]
+Parsed = tuple[int, str | None, str | None, str, str]
+
+
+def parse_rows(rows: Sequence[Row], campaign_id: str, variables: Sequence[str]) -> list[Parsed]:
+    """Normalise each number, derive its message id and variables JSON, or say why the row cannot be
+    used. Runs in pool processes: this is the per-row work that costs."""
+    out: list[Parsed] = []
+    keys = [encode_string(name) for name in variables]
+    for position, number, values in rows:
+        if None in values:
+            out.append((position, None, "malformed", "", ""))
+        elif "" in values:
+            out.append((position, None, "missing_variable", "", ""))
+        else:
+            try:
+                e164 = to_e164(number)
+            except ValueError:
+                out.append((position, None, "invalid_number", "", ""))
+                continue
+            # Same JSON as json.dumps(dict(...)), without building a dict per row.
+            vars_json = (
+                "{" + ", ".join(f"{k}: {encode_string(v)}" for k, v in zip(keys, values, strict=True)) + "}"
+                if keys
+                else ""
+            )
+            out.append((position, e164, None, message_id(campaign_id, position), vars_json))
+    return out
+
+
+@dataclass
+class Expansion:
+    """What expanding one campaign did."""
+
+    recipients: int = 0
+    messages: int = 0
+    blocked: int = 0
+    last_position: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    stored_positions: list[int] = field(default_factory=list)
+
+    def skip(self, position: int, reason: str) -> None:
+        self.skipped[reason] += 1
+        if len(self.samples) < SKIP_SAMPLES:
+            self.samples.append({"line": position, "reason": reason})
+
+
+def csv_rows(stream: TextIO, number_column: str, variables: Sequence[str]) -> Iterator[Row]:
+    """Rows of a CSV with a header; position = line number in the file. A line with the wrong number
+    of fields gives None values (reported as malformed). The header is checked at once, before any
+    row is read, so a campaign that cannot work is refused before anything is stored."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput([("csv", "the file is empty")]) from None
+    header = [name.strip() for name in header]
+    if number_column not in header:
+        raise InvalidInput(
+            [("csv", f"no column {number_column!r} for the number (columns: {', '.join(header)})")]
+        )
+    unknown = [name for name in variables if name not in header]
+    if unknown:
+        names_ = ", ".join(f"%{name}%" for name in unknown)
+        raise InvalidInput([("template", f"uses {names_} but the CSV has no such column")])
+    number_at = header.index(number_column)
+    value_at = [header.index(name) for name in variables]
+    width = len(header)
+
+    def rows() -> Iterator[Row]:
+        for fields in reader:
+            line = reader.line_num
+            if not fields:
+                continue
+            if len(fields) != width:
+                yield line, "", tuple(None for _ in value_at)  # type: ignore[misc]
+                continue
+            yield line, fields[number_at].strip(), tuple(fields[i].strip() for i in value_at)
+
+    return rows()
+
+
+def list_rows(recipients: Sequence[Any], variables: Sequence[str]) -> Iterator[Row]:
+    """Rows from the producer API: each recipient a number, or a mapping with "to" and variables."""
+    for position, recipient in enumerate(recipients, start=1):
+        if isinstance(recipient, str):
+            yield position, recipient, tuple("" for _ in variables)
+        elif isinstance(recipient, dict) and isinstance(recipient.get("to"), str):
+            yield position, recipient["to"], tuple(str(recipient.get(name) or "") for name in variables)
+        else:
+            yield position, "", tuple(None for _ in variables)  # type: ignore[misc]
+
+
+def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def parsed_chunks(
+    rows: Iterable[Row],
+    campaign_id: str,
+    variables: Sequence[str],
+    *,
+    expected: int | None,
+    workers: int | None,
+) -> Iterator[list[Parsed]]:
+    """Parse in order; in a process pool when the input is big enough to pay for one."""
+    chunks = _chunks(rows, CHUNK)
+    if (expected is not None and expected < PARALLEL_FROM) or (workers or os.cpu_count() or 1) < 2:
+        for chunk in chunks:
+            yield parse_rows(chunk, campaign_id, variables)
+        return
+    # forkserver: a child never inherits a lock some thread of ours (a sandbox, a Celery pool) held.
+    context = multiprocessing.get_context("forkserver")
+    size = workers or os.cpu_count() or 2
+    with ProcessPoolExecutor(max_workers=size, mp_context=context) as pool:
+        # Executor.map would submit every chunk at once (reading and pickling the whole file before
+        # the first result); a window of a few chunks per process keeps reading, parsing and storing
+        # overlapped, in order, in bounded memory.
+        window: deque[Future[list[Parsed]]] = deque()
+        for chunk in chunks:
+            window.append(pool.submit(parse_rows, chunk, campaign_id, variables))
+            if len(window) >= 2 * size:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(buffer.count(b"\n") for buffer in iter(lambda: handle.read(1 << 20), b""))
+
+
+class Expander:
+    """Stores one campaign's messages and queues its batches."""
+
+    def __init__(
+        self,
+        store: MessageStore,
+        publisher: Publisher,
+        blacklist: Blacklist,
+        *,
+        batch_size: int = 500,
+        max_queued_batches: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.blacklist = blacklist
+        self.batch_size = batch_size
+        self.max_queued_batches = max_queued_batches
+        self._store = store.redis.register_script(_STORE)
+
+    def store_messages(
+        self,
+        campaign_id: str,
+        template: CampaignTemplate,
+        rows: Iterable[Row],
+        *,
+        expected: int | None = None,
+        workers: int | None = None,
+        initial_status: str = "queued",
+    ) -> Expansion:
+        variables = template.variables()
+        keys = CampaignKeys(self.store.keys, campaign_id)
+        result = Expansion()
+        seen: set[str] = set()
+        now_ms = self.store.now_ms()
+        channels = ",".join(part.channel for part in template.messages)
+        # Counted in their creation hour like every other record, so summaries by time add up.
+        hour_counts = f"{self.store.keys.stats_prefix}{now_ms // 3_600_000}"
+        writes: deque[Future[None]] = deque()
+        with ThreadPoolExecutor(1, thread_name_prefix="smsq-expand-write") as writer:
+            for chunk in parsed_chunks(rows, campaign_id, variables, expected=expected, workers=workers):
+                fresh: list[tuple[int, str, str, str]] = []
+                for position, number, reason, mid, vars_json in chunk:
+                    result.recipients += 1
+                    result.last_position = max(result.last_position, position)
+                    if reason is not None or number is None:
+                        result.skip(position, reason or "invalid_number")
+                    elif number in seen:
+                        result.skip(position, "duplicate")
+                    else:
+                        seen.add(number)
+                        fresh.append((position, number, mid, vars_json))
+                blocked = self.blacklist.blocked_among([number for _, number, _, _ in fresh])
+                lines = [
+                    f"{mid}\t{position}\t{number}\t{'b' if number in blocked else 'q'}\t{vars_json}"
+                    for position, number, mid, vars_json in fresh
+                ]
+                result.stored_positions.extend(position for position, _, _, _ in fresh)
+                common: list[str | int] = [
+                    self.store.keys.record_prefix,
+                    campaign_id,
+                    template.priority,
+                    channels,
+                    now_ms,
+                    initial_status,
+                    BLOCKED_FIELDS["last_error_code"],
+                    BLOCKED_FIELDS["last_error_detail"],
+                ]
+                # Written by a thread while this one parses the next chunk (the wait is Redis's time).
+                if len(writes) >= 3:
+                    writes.popleft().result()
+                writes.append(writer.submit(self._write, [keys.counts, hour_counts], common, lines))
+                result.messages += len(fresh)
+                result.blocked += len(blocked)
+            while writes:
+                writes.popleft().result()  # an error in a write is raised here, before anything is queued
+            return result
+
+    def _write(self, keys: list[str], common: list[str | int], lines: list[str]) -> None:
+        with self.store.redis.pipeline(transaction=False) as pipe:
+            # STORE_SLICE records a call: each is short, so other clients (an OTP) are not held up.
+            for start in range(0, len(lines), STORE_SLICE):
+                batch = "\n".join(lines[start : start + STORE_SLICE])
+                self._store(keys=keys, args=[*common, batch, self.store.stats_ttl_seconds], client=pipe)
+            pipe.execute()
+
+    def queue_batches(self, campaign_id: str, lane: str, first: int, last: int) -> int:
+        """Publish batches covering positions first..last, waiting while the lane is too long."""
+        published = 0
+        for start in range(first, last + 1, self.batch_size):
+            while self.store.redis.llen(lane) >= self.max_queued_batches:
+                time.sleep(0.5)  # back-pressure: let the workers drain the lane first
+            stop = min(last, start + self.batch_size - 1)
+            self.publisher.publish(
+                names.SEND_BATCH_TASK, {"campaign_id": campaign_id, "first": start, "last": stop}, lane
+            )
+            published += 1
+        return published
+
+    def remove(self, campaign_id: str, positions: Sequence[int]) -> None:
+        """Undo a failed expansion: delete every record it stored."""
+        for start in range(0, len(positions), 10_000):
+            ids = [
+                self.store.keys.record(message_id(campaign_id, p)) for p in positions[start : start + 10_000]
+            ]
+            if ids:
+                # Out of the hourly status counts too (producers/lua.py counts each stored record).
+                with self.store.redis.pipeline(transaction=False) as pipe:
+                    for key in ids:
+                        pipe.hmget(key, "status", "created_ms")
+                    found = pipe.execute()
+                self.store.uncount(
+                    {"status": status, "created_ms": created} for status, created in found if status
+                )
+                self.store.redis.delete(*ids)
+
+
+def new_campaign_id() -> str:
+    return uuid.uuid4().hex

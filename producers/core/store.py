@@ -1,0 +1,297 @@
+"""The state store: one Redis hash per message, moved only through atomic Lua transitions."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from smsq.producers.core import lua
+from smsq.producers.core.states import FINAL, INITIAL, sources_of
+
+Clock = Callable[[], float]
+Fields = Mapping[str, str | int | float]
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Every Redis key smsq uses, under one prefix so installations can share a Redis."""
+
+    prefix: str
+
+    def record(self, message_id: str) -> str:
+        return f"{self.prefix}:msg:{message_id}"
+
+    @property
+    def record_prefix(self) -> str:
+        return f"{self.prefix}:msg:"
+
+    def idempotency(self, key: str) -> str:
+        return f"{self.prefix}:idem:{key}"
+
+    @property
+    def campaign_prefix(self) -> str:
+        return f"{self.prefix}:campaign:"
+
+    @property
+    def schedule(self) -> str:
+        return f"{self.prefix}:schedule"
+
+    @property
+    def leases(self) -> str:
+        return f"{self.prefix}:leases"
+
+    @property
+    def polls(self) -> str:
+        """The status-poll schedule: message id -> when its next delivery-status check is due (ms)."""
+        return f"{self.prefix}:polls"
+
+    @property
+    def stats_prefix(self) -> str:
+        """Hourly counts per status: ``stats_prefix + str(created_ms // 3_600_000)``."""
+        return f"{self.prefix}:stats:"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:dead"
+
+    def blacklist(self, part: str) -> str:
+        """The local blacklist and its sync state; ``smsq.producers.blacklist.store`` names the parts."""
+        return f"{self.prefix}:blacklist:{part}"
+
+
+@dataclass(frozen=True)
+class Transition:
+    ok: bool
+    previous: str | None  # None: no such record
+    record: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Released:
+    message_id: str
+    priority: str
+    claim_score: int
+
+
+# Transitions per TRANSITION_MANY call: each call holds Redis for its duration, so keep it short.
+MANY_AT_ONCE = 200
+
+
+def to_ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+# Hourly status counts outlive the records they count by the longest a message can wait in the
+# schedule (the 90-day horizon) plus a margin, so a late change never lands in an expired hour.
+STATS_EXTRA_SECONDS = 120 * 86400
+
+
+class MessageStore:
+    def __init__(
+        self, client: redis.Redis, *, prefix: str = "smsq", clock: Clock = time.time, retention_seconds: int
+    ) -> None:
+        self.redis = client
+        self.keys = Keys(prefix)
+        self.clock = clock
+        self.retention_seconds = retention_seconds
+        self.stats_ttl_seconds = retention_seconds + STATS_EXTRA_SECONDS
+        self._create = client.register_script(lua.CREATE)
+        self._transition = client.register_script(lua.TRANSITION)
+        self._transition_many = client.register_script(lua.TRANSITION_MANY)
+        self._claim_due = client.register_script(lua.CLAIM_DUE)
+        self._remove_if_score = client.register_script(lua.REMOVE_IF_SCORE)
+        self._claim_leases = client.register_script(lua.CLAIM_EXPIRED_LEASES)
+        self._uncount = client.register_script(lua.UNCOUNT)
+
+    def now_ms(self) -> int:
+        return to_ms(self.clock())
+
+    # -- records --------------------------------------------------------------------------------
+
+    def create(
+        self, message_id: str, fields: Fields, *, idempotency_key: str | None, due_ms: int | None
+    ) -> tuple[bool, str]:
+        """Store a new record (and, with ``due_ms``, its schedule entry) unless the idempotency key is
+        taken. Returns (created, message id): the existing id when the key was seen before."""
+        if fields.get("status") not in INITIAL:
+            raise ValueError(f"a new record must start in one of {sorted(INITIAL)}")
+        record_key = self.keys.record(message_id)
+        idem_key = self.keys.idempotency(idempotency_key) if idempotency_key else record_key
+        args: list[Any] = [message_id, "1" if idempotency_key else "0", "" if due_ms is None else due_ms]
+        args.extend((self.keys.stats_prefix, self.stats_ttl_seconds))
+        args.extend(_flatten(fields))
+        created, existing_id = self._create(keys=[record_key, idem_key, self.keys.schedule], args=args)
+        return bool(created), str(existing_id)
+
+    def get(self, message_id: str) -> dict[str, str] | None:
+        record: dict[str, str] = self.redis.hgetall(self.keys.record(message_id))  # type: ignore[assignment]
+        return _with_id(message_id, record)
+
+    def get_many(self, message_ids: Sequence[str]) -> list[dict[str, str] | None]:
+        with self.redis.pipeline(transaction=False) as pipe:
+            for message_id in message_ids:
+                pipe.hgetall(self.keys.record(message_id))
+            return [_with_id(i, record) for i, record in zip(message_ids, pipe.execute(), strict=True)]
+
+    def transition(self, message_id: str, to: str, **options: Any) -> Transition:
+        """Move a record to ``to`` if the state machine allows it from its current status (and, with
+        ``lease_token``, only if the caller still holds the lease). Atomic with its side effects.
+        Options: see ``_transition_call``."""
+        keys, args = self._transition_call(message_id, to, **options)
+        return _as_transition(self._transition(keys=keys, args=args))
+
+    def transition_many(self, requests: Sequence[tuple[str, str, dict[str, Any]]]) -> list[Transition]:
+        """Several (message id, to, options) transitions in one command (TRANSITION_MANY), up to
+        MANY_AT_ONCE per call; each is checked and applied on its own, as ``transition`` does."""
+        results: list[Transition] = []
+        for start in range(0, len(requests), MANY_AT_ONCE):
+            args: list[Any] = [self.keys.record_prefix]
+            for message_id, to, options in requests[start : start + MANY_AT_ONCE]:
+                _, call_args = self._transition_call(message_id, to, **options)
+                args.append(len(call_args))
+                args.extend(call_args)
+            replies = self._transition_many(
+                keys=[self.keys.leases, self.keys.schedule, self.keys.polls], args=args
+            )
+            results.extend(_as_transition(reply) for reply in replies)
+        return results
+
+    def _transition_call(
+        self,
+        message_id: str,
+        to: str,
+        *,
+        fields: Fields | None = None,
+        lease_token: str | None = None,
+        lease_until_ms: int | None = None,
+        schedule_at_ms: int | None = None,
+        unschedule: bool = False,
+        attempt: Mapping[str, Any] | None = None,
+        return_record: bool = False,
+        allowed_from: Iterable[str] | None = None,
+        poll_at_ms: int | None = None,
+    ) -> tuple[list[str], list[Any]]:
+        """``poll_at_ms`` puts the message in the status-poll schedule (keeping an earlier entry); any
+        final status takes it out."""
+        sources = sources_of(to) if allowed_from is None else frozenset(allowed_from) & sources_of(to)
+        now = self.now_ms()
+        args: list[Any] = [
+            message_id,
+            to,
+            "," + ",".join(sorted(sources)) + ",",
+            now,
+            self.retention_seconds if to in FINAL else "",
+            lease_token or "",
+            "" if lease_until_ms is None else lease_until_ms,
+            "" if schedule_at_ms is None else schedule_at_ms,
+            "1" if unschedule else "0",
+            self.keys.campaign_prefix,
+            json.dumps(attempt, separators=(",", ":")) if attempt else "",
+            "1" if return_record else "0",
+            "" if poll_at_ms is None else poll_at_ms,
+            self.keys.stats_prefix,
+            self.stats_ttl_seconds,
+        ]
+        stamp = {"final_ms": now} if to in FINAL else {f"{to}_ms": now}
+        args.extend(_flatten({**stamp, **(fields or {})}))
+        keys = [self.keys.record(message_id), self.keys.leases, self.keys.schedule, self.keys.polls]
+        return keys, args
+
+    def uncount(self, records: Iterable[Mapping[str, str]]) -> None:
+        """Take records that are about to be deleted out of the hourly status counts."""
+        per_hour: dict[str, dict[str, int]] = {}
+        for record in records:
+            if record.get("status") and record.get("created_ms"):
+                hour = per_hour.setdefault(
+                    f"{self.keys.stats_prefix}{int(record['created_ms']) // 3_600_000}", {}
+                )
+                hour[record["status"]] = hour.get(record["status"], 0) + 1
+        for key, counts in per_hour.items():
+            self._uncount(keys=[key], args=_flatten(counts))
+
+    # -- schedule ---------------------------------------------------------------------------------
+
+    def claim_due(self, limit: int, claim_lease_ms: int) -> list[Released]:
+        """Claim due schedule entries: scheduled ones become queued. Confirm each with
+        ``complete_release`` once it is published; unconfirmed ones come due again after the lease."""
+        now = self.now_ms()
+        flat = self._claim_due(
+            keys=[self.keys.schedule],
+            args=[
+                now,
+                limit,
+                claim_lease_ms,
+                self.keys.record_prefix,
+                self.keys.campaign_prefix,
+                self.keys.stats_prefix,
+                self.stats_ttl_seconds,
+            ],
+        )
+        return [Released(str(flat[i]), str(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)]
+
+    def complete_release(self, message_id: str, claim_score: int) -> bool:
+        return bool(self._remove_if_score(keys=[self.keys.schedule], args=[message_id, claim_score]))
+
+    def complete_releases(self, released: Sequence[tuple[str, int]]) -> None:
+        """``complete_release`` for many, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for message_id, claim_score in released:
+                self._remove_if_score(keys=[self.keys.schedule], args=[message_id, claim_score], client=pipe)
+            pipe.execute()
+
+    def scheduled_count(self) -> int:
+        return int(self.redis.zcard(self.keys.schedule))
+
+    # -- leases -----------------------------------------------------------------------------------
+
+    def claim_expired_leases(self, limit: int, recheck_after_ms: int) -> list[str]:
+        now = self.now_ms()
+        ids = self._claim_leases(keys=[self.keys.leases], args=[now, limit, now + recheck_after_ms])
+        return [str(message_id) for message_id in ids]
+
+    # -- dead letters -----------------------------------------------------------------------------
+
+    def dead_letter(self, task: str, payload: object, error: str) -> None:
+        entry = {"task": task, "payload": _printable(payload), "error": error, "at_ms": self.now_ms()}
+        self.redis.rpush(self.keys.dead_letters, json.dumps(entry, default=repr))
+
+    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
+        raw: list[str] = self.redis.lrange(self.keys.dead_letters, 0, limit - 1)  # type: ignore[assignment]
+        return [json.loads(entry) for entry in raw]
+
+
+def _flatten(fields: Fields) -> list[str | int | float]:
+    flat: list[str | int | float] = []
+    for name, value in fields.items():
+        flat.extend((name, value))
+    return flat
+
+
+def _with_id(message_id: str, record: dict[str, str]) -> dict[str, str] | None:
+    """Campaign records do not repeat their id inside (it is in the key); every reader gets it."""
+    if not record:
+        return None
+    record.setdefault("id", message_id)
+    return record
+
+
+def _as_transition(reply: Sequence[Any]) -> Transition:
+    record = _pairs(reply[2]) if len(reply) > 2 else None
+    return Transition(ok=bool(reply[0]), previous=(reply[1] or None), record=record)
+
+
+def _pairs(flat: Sequence[Any]) -> dict[str, str]:
+    return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def _printable(payload: object, limit: int = 4000) -> str:
+    try:
+        text = json.dumps(payload, default=repr)
+    except (TypeError, ValueError):
+        text = repr(payload)
+    return text[:limit]

@@ -1,0 +1,296 @@
+"""The message contract: an omnimessage as Messente defines it (shared/PROVIDERS.md).
+
+These models validate everything a caller or a task payload hands smsq. Each rule names the field it
+guards; ``smsq.producers.errors.InvalidInput`` turns pydantic's errors into one readable line each.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+
+from smsq.producers.errors import InvalidInput
+from smsq.producers.messages.phone import fast_e164
+
+Priority = Literal["low", "regular", "high"]
+TextStore = Literal["plaintext", "sha256", "nostore"]
+ChannelName = Literal["sms", "viber", "whatsapp", "telegram"]
+
+VIBER_VIDEO_MAX_BYTES = 200 * 1024 * 1024
+VIBER_VIDEO_MAX_SECONDS = 600
+
+
+def to_e164(value: object) -> str:
+    """Parse a phone number written in international form and return it as E.164 (+CCNNN...)."""
+    if not isinstance(value, str | int):
+        raise ValueError("must be a phone number string")
+    text = str(value).strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    return fast_e164(text, _parse_with_phonenumbers)
+
+
+def _parse_with_phonenumbers(text: str) -> str:
+    if not text.startswith("+"):
+        text = "+" + text  # providers like SMSAPI and Direct Messenger write numbers without "+"
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            f"{text.removeprefix('+')!r} is not a phone number in international format"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{text!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+PhoneNumber = Annotated[str, BeforeValidator(to_e164)]
+
+_ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 ._&-]{1,11}$")
+_NUMERIC_SENDER = re.compile(r"^\+?[0-9]{1,15}$")
+
+
+def _check_sender(value: str) -> str:
+    if not (_NUMERIC_SENDER.match(value) or _ALPHANUMERIC_SENDER.match(value)):
+        raise ValueError("must be a phone number (up to 15 digits) or up to 11 letters and digits")
+    return value
+
+
+Sender = Annotated[str, AfterValidator(_check_sender)]
+Url = Annotated[HttpUrl, AfterValidator(lambda url: url)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+def _as_utc(value: object) -> object:
+    """ISO-8601 with no zone means UTC (as Messente says); store as aware UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be an ISO-8601 date and time, e.g. 2026-06-22T09:05:07Z") from None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_as_utc)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Channel(_Strict):
+    sender: Sender | None = None
+    validity: PositiveInt | None = Field(None, description="minutes before the next channel is tried")
+    ttl: PositiveInt | None = Field(None, description="seconds before the next channel is tried")
+
+    @model_validator(mode="after")
+    def _validity_xor_ttl(self) -> _Channel:
+        if self.validity is not None and self.ttl is not None:
+            raise ValueError("give either validity or ttl, not both")
+        return self
+
+
+class Sms(_Channel):
+    channel: Literal["sms"] = "sms"
+    text: NonEmpty
+    autoconvert: Literal["on", "full", "off"] | None = None
+    udh: Annotated[str, Field(pattern=r"^(?:[0-9A-Fa-f]{2})+$")] | None = None
+
+
+class ViberVideo(_Strict):
+    url: Url
+    thumbnail: Url
+    file_size: int = Field(gt=0, le=VIBER_VIDEO_MAX_BYTES)
+    duration: int = Field(gt=0, le=VIBER_VIDEO_MAX_SECONDS)
+
+
+# Messente's documented content combinations for Viber, by the set of fields present.
+_VIBER_COMBINATIONS = {
+    frozenset({"text"}),
+    frozenset({"image_url"}),
+    frozenset({"text", "button_url", "button_text"}),
+    frozenset({"text", "image_url", "button_url", "button_text"}),
+    frozenset({"video"}),
+    frozenset({"video", "text"}),
+    frozenset({"video", "text", "button_text"}),
+    frozenset({"video", "text", "button_text", "button_url"}),
+}
+
+
+class Viber(_Channel):
+    channel: Literal["viber"] = "viber"
+    text: NonEmpty | None = None
+    image_url: Url | None = None
+    button_url: Url | None = None
+    button_text: NonEmpty | None = None
+    video: ViberVideo | None = None
+
+    @model_validator(mode="after")
+    def _valid_combination(self) -> Viber:
+        present = frozenset(
+            name
+            for name in ("text", "image_url", "button_url", "button_text", "video")
+            if getattr(self, name) is not None
+        )
+        if present not in _VIBER_COMBINATIONS:
+            given = ", ".join(sorted(present)) or "nothing"
+            raise ValueError(
+                f"viber content {given} is not a valid combination: use text; image_url; "
+                "text+button_url+button_text (+image_url); or video (+text, +button_text, +button_url)"
+            )
+        return self
+
+
+class WhatsAppLanguage(_Strict):
+    code: NonEmpty
+    policy: str | None = None
+
+
+class WhatsAppCurrency(_Strict):
+    fallback_value: NonEmpty
+    code: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    amount_1000: NonEmpty
+
+
+class WhatsAppDateTime(_Strict):
+    fallback_value: NonEmpty
+
+
+class WhatsAppMedia(_Strict):
+    id: str | None = None
+    link: Url | None = None
+    caption: str | None = None
+    filename: str | None = None
+
+    @model_validator(mode="after")
+    def _id_or_link(self) -> WhatsAppMedia:
+        if (self.id is None) == (self.link is None):
+            raise ValueError("give exactly one of id or link")
+        return self
+
+
+class WhatsAppParameter(_Strict):
+    type: Literal["text", "currency", "date_time", "image", "document", "video"]
+    text: str | None = None
+    currency: WhatsAppCurrency | None = None
+    date_time: WhatsAppDateTime | None = None
+    image: WhatsAppMedia | None = None
+    document: WhatsAppMedia | None = None
+    video: WhatsAppMedia | None = None
+
+    @model_validator(mode="after")
+    def _value_matches_type(self) -> WhatsAppParameter:
+        if getattr(self, self.type) is None:
+            raise ValueError(f"a parameter of type {self.type!r} needs a {self.type!r} value")
+        return self
+
+
+class WhatsAppComponent(_Strict):
+    type: NonEmpty
+    sub_type: str | None = None
+    index: int | None = Field(None, ge=0)
+    parameters: list[WhatsAppParameter] = []
+
+
+class WhatsAppTemplate(_Strict):
+    name: NonEmpty
+    language: WhatsAppLanguage
+    components: list[WhatsAppComponent] = []
+
+
+class WhatsAppText(_Strict):
+    body: NonEmpty
+    preview_url: bool = False
+
+
+_WHATSAPP_CONTENT = ("template", "text", "image", "video", "audio", "document", "sticker")
+
+
+class WhatsApp(_Channel):
+    channel: Literal["whatsapp"] = "whatsapp"
+    template: WhatsAppTemplate | None = None
+    text: WhatsAppText | None = None
+    image: WhatsAppMedia | None = None
+    video: WhatsAppMedia | None = None
+    audio: WhatsAppMedia | None = None
+    document: WhatsAppMedia | None = None
+    sticker: WhatsAppMedia | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_content(self) -> WhatsApp:
+        present = [name for name in _WHATSAPP_CONTENT if getattr(self, name) is not None]
+        if len(present) != 1:
+            raise ValueError(f"give exactly one of {', '.join(_WHATSAPP_CONTENT)} (got {len(present)})")
+        return self
+
+
+class Telegram(_Channel):
+    channel: Literal["telegram"] = "telegram"
+    text: NonEmpty | None = None
+    image_url: Url | None = None
+    document_url: Url | None = None
+    audio_url: Url | None = None
+
+    @model_validator(mode="after")
+    def _content(self) -> Telegram:
+        media = [name for name in ("image_url", "document_url", "audio_url") if getattr(self, name)]
+        if len(media) > 1:
+            raise ValueError("give at most one of image_url, document_url, audio_url")
+        if not media and self.text is None:
+            raise ValueError("give text, or one of image_url, document_url, audio_url")
+        return self
+
+
+Channel = Annotated[Sms | Viber | WhatsApp | Telegram, Field(discriminator="channel")]
+
+
+class Omnimessage(_Strict):
+    """One message to one recipient, with an ordered chain of channels to try."""
+
+    to: PhoneNumber
+    messages: list[Channel] = Field(min_length=1, max_length=4)
+    dlr_url: Url | None = None
+    text_store: TextStore = "plaintext"
+    time_to_send: UtcDatetime | None = None
+    priority: Priority = "regular"
+
+    @model_validator(mode="after")
+    def _each_channel_once(self) -> Omnimessage:
+        names = [part.channel for part in self.messages]
+        if len(names) != len(set(names)):
+            raise ValueError("messages: each channel may appear once in the chain")
+        return self
+
+    @property
+    def channels(self) -> list[str]:
+        return [part.channel for part in self.messages]
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON-ready form (Messente's field names), without unset fields."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def parse_omnimessage(data: object) -> Omnimessage:
+    """Validate untrusted input (a dict, or an Omnimessage) or raise InvalidInput naming each field."""
+    if isinstance(data, Omnimessage):
+        return data
+    try:
+        return Omnimessage.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput.from_validation_error(error) from None

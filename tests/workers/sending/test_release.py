@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from smsq.producers.core.store import MessageStore
+from smsq.workers.sending.release import release_due, run_release_loop, settle_expired_leases
+from tests.conftest import FakeClock
+from tests.support.fakes import RecordingPublisher
+
+IDS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(1, 4)]
+
+
+def schedule(store: MessageStore, message_id: str, due_in_s: float, priority: str = "regular") -> None:
+    fields = {"id": message_id, "status": "scheduled", "priority": priority}
+    store.create(message_id, fields, idempotency_key=None, due_ms=store.now_ms() + int(due_in_s * 1000))
+
+
+def test_release_publishes_due_messages_to_their_lanes_once(store: MessageStore, clock: FakeClock) -> None:
+    schedule(store, IDS[0], 0, "high")
+    schedule(store, IDS[1], 0, "low")
+    schedule(store, IDS[2], 10)
+    publisher = RecordingPublisher()
+    assert release_due(store, publisher, batch=100, claim_lease_ms=30_000) == 2
+    assert sorted(publisher.published, key=lambda entry: entry[2]) == [
+        ("smsq.send_many", {"message_ids": [IDS[0]]}, "high"),
+        ("smsq.send_many", {"message_ids": [IDS[1]]}, "low"),
+    ]
+    assert release_due(store, publisher, batch=100, claim_lease_ms=30_000) == 0
+    clock.advance(60)  # well past any claim lease: released entries are gone for good
+    assert release_due(store, publisher, batch=100, claim_lease_ms=30_000) == 1
+    assert publisher.published[-1] == ("smsq.send_many", {"message_ids": [IDS[2]]}, "regular")
+
+
+def test_a_publisher_that_dies_mid_release_loses_nothing(store: MessageStore, clock: FakeClock) -> None:
+    schedule(store, IDS[0], 0)
+    broken = RecordingPublisher(fail=True)
+    with pytest.raises(ConnectionError):
+        release_due(store, broken, batch=100, claim_lease_ms=5_000)
+    clock.advance(5)
+    publisher = RecordingPublisher()
+    assert release_due(store, publisher, batch=100, claim_lease_ms=5_000) == 1
+    assert publisher.published == [("smsq.send_many", {"message_ids": [IDS[0]]}, "regular")]
+
+
+def lost_in_sending(store: MessageStore, message_id: str, priority: str) -> None:
+    store.create(message_id, {"id": message_id, "status": "queued", "priority": priority},
+                 idempotency_key=None, due_ms=None)  # fmt: skip
+    store.transition(message_id, "sending", fields={"lease_token": "t"}, lease_until_ms=store.now_ms() + 1000)
+
+
+def test_expired_leases_follow_the_lane_policy(store: MessageStore, clock: FakeClock) -> None:
+    lost_in_sending(store, IDS[0], "high")
+    lost_in_sending(store, IDS[1], "low")
+    policy = {"high": "resend", "regular": "unknown", "low": "unknown"}
+    assert settle_expired_leases(store, policy) == 0  # not expired yet
+    clock.advance(2)
+    assert settle_expired_leases(store, policy) == 2  # type: ignore[arg-type]
+    assert store.get(IDS[0])["status"] == "queued"  # type: ignore[index]
+    assert store.get(IDS[1])["status"] == "unknown"  # type: ignore[index]
+    assert store.get(IDS[1])["last_error_code"] == "lease-expired"  # type: ignore[index]
+    publisher = RecordingPublisher()
+    assert release_due(store, publisher, batch=10, claim_lease_ms=1000) == 1  # the OTP is resent
+    assert publisher.published == [("smsq.send_many", {"message_ids": [IDS[0]]}, "high")]
+
+
+def test_the_loop_releases_until_stopped(store: MessageStore) -> None:
+    schedule(store, IDS[0], 0)
+    stop = threading.Event()
+
+    class StopAfterPublish(RecordingPublisher):
+        def publish(self, task, kwargs, queue):  # type: ignore[no-untyped-def]
+            super().publish(task, kwargs, queue)
+            stop.set()
+
+    publisher = StopAfterPublish()
+    run_release_loop(
+        store, publisher, interval=0.01, batch=10, claim_lease_ms=1000, lease_policy={}, stop=stop
+    )
+    assert publisher.published == [("smsq.send_many", {"message_ids": [IDS[0]]}, "regular")]
+
+
+def test_due_messages_go_out_in_groups_per_lane(store: MessageStore) -> None:
+    ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(7)]
+    for n, message_id in enumerate(ids):
+        schedule(store, message_id, 0, "high" if n < 2 else "low")
+    publisher = RecordingPublisher()
+    assert release_due(store, publisher, batch=100, claim_lease_ms=30_000, group=3) == 7
+    groups = sorted((queue, len(kwargs["message_ids"])) for _, kwargs, queue in publisher.published)
+    assert groups == [("high", 2), ("low", 2), ("low", 3)]
+    assert sorted(i for _, kwargs, _ in publisher.published for i in kwargs["message_ids"]) == ids

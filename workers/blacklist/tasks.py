@@ -1,0 +1,142 @@
+"""Celery tasks of the blacklist sync: thin. Decode the payload, call ``smsq.workers.blacklist.sync``.
+
+``smsq.blacklist_sync`` keeps its result (the run's report) in the result backend; every other smsq
+task ignores results. ``smsq.blacklist_sync_retry`` is fired by beat and only queues a sync for the
+providers whose retry after a failure is due, so retries never use Celery countdowns (kombu#337)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import redis
+from celery import Celery, Task
+from pydantic import BaseModel, ConfigDict
+
+from smsq.config import contract as names
+from smsq.config.settings import ProviderName, Settings
+from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.blacklist.sync import SyncReport, Trigger
+from smsq.producers.core.store import Clock
+from smsq.producers.errors import InvalidInput
+from smsq.workers.blacklist.records import SyncRecords
+from smsq.workers.blacklist.sync import SyncOptions, run_sync
+from smsq.workers.context import build_limiter, context_for
+from smsq.workers.payloads import decode
+from smsq.workers.providers.base import BlacklistProvider
+from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
+from smsq.workers.providers.messente.phonebook import MessentePhonebookClient
+from smsq.workers.providers.smsapi.sms import SmsapiClient
+
+log = logging.getLogger(__name__)
+
+
+class BlacklistSyncPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    providers: list[ProviderName] | None = None
+    dry_run: bool = False
+    force: bool = False
+    trigger: Trigger = "demand"
+
+
+class NoPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@contextlib.contextmanager
+def blacklist_providers(
+    settings: Settings, *, transport: httpx.BaseTransport | None = None
+) -> Iterator[dict[str, BlacklistProvider]]:
+    """Blacklist clients of every enabled provider, for one run. Their own connection pools: a run
+    holds many calls in flight and must not crowd the send path's connections."""
+    clients: dict[str, MessentePhonebookClient | SmsapiClient | DirectMessengerClient] = {}
+    try:
+        if settings.messente.enabled:
+            clients["messente"] = MessentePhonebookClient.from_settings(
+                settings.messente, transport=transport
+            )
+        if settings.smsapi.enabled:
+            smsapi = SmsapiClient.from_settings(settings.smsapi, transport=transport)
+            smsapi.page_size = settings.blacklist.smsapi_page_size
+            clients["smsapi"] = smsapi
+        if settings.direct_messenger.enabled:
+            clients["direct_messenger"] = DirectMessengerClient.from_settings(
+                settings.direct_messenger, transport=transport
+            )
+        yield dict(clients)
+    finally:
+        for client in clients.values():
+            client.close()
+
+
+def sync_blacklists(
+    settings: Settings,
+    client: redis.Redis,
+    options: SyncOptions,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> SyncReport:
+    blacklist = Blacklist(client, prefix=settings.key_prefix)
+    with blacklist_providers(settings, transport=transport) as providers:
+        return run_sync(
+            blacklist, providers, settings.blacklist, options, limiter=build_limiter(settings, client)
+        )
+
+
+def register_blacklist_tasks(app: Celery) -> None:
+    @app.task(name=names.BLACKLIST_SYNC_TASK, bind=True, ignore_result=False, shared=False)
+    def blacklist_sync(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        context = context_for(self.app)
+        try:
+            payload = decode(BlacklistSyncPayload, args, kwargs)
+        except InvalidInput as error:
+            context.store.dead_letter(names.BLACKLIST_SYNC_TASK, {"args": args, "kwargs": kwargs}, str(error))
+            log.error("dead-lettered a %s task: %s", names.BLACKLIST_SYNC_TASK, error)
+            report = SyncReport(task_id=self.request.id, status="invalid", detail=str(error))
+            return report.model_dump(mode="json")
+        options = SyncOptions(
+            providers=list(payload.providers) if payload.providers is not None else None,
+            dry_run=payload.dry_run,
+            force=payload.force,
+            trigger=payload.trigger,
+            task_id=self.request.id,
+        )
+        return sync_blacklists(context.settings, context.redis, options).model_dump(mode="json")
+
+    @app.task(name=names.BLACKLIST_SYNC_RETRY_TASK, bind=True, ignore_result=True, shared=False)
+    def blacklist_sync_retry(self: Task, *args: Any, **kwargs: Any) -> None:
+        context = context_for(self.app)
+        try:
+            decode(NoPayload, args, kwargs)
+        except InvalidInput as error:
+            context.store.dead_letter(
+                names.BLACKLIST_SYNC_RETRY_TASK, {"args": args, "kwargs": kwargs}, str(error)
+            )
+            return
+        queue_due_retries(context.settings, context.redis, self.app)
+
+
+def queue_due_retries(
+    settings: Settings, client: redis.Redis, app: Celery, *, clock: Clock = time.time
+) -> list[str]:
+    """Queue one sync for every provider whose retry is due; returns their names."""
+    blacklist = Blacklist(client, prefix=settings.key_prefix, clock=clock)
+    records = SyncRecords(client, blacklist.keys)
+    now_ms = blacklist.now_ms()
+    due = [name for name in records.due_retries(now_ms) if _enabled(settings, name)]
+    if due:
+        # Claimed until the lock could have expired: a retry lost on the way is queued again after that.
+        records.postpone_retries(due, now_ms + int(settings.blacklist.lock_seconds * 1000))
+        kwargs = {"providers": due, "trigger": "retry"}
+        app.send_task(names.BLACKLIST_SYNC_TASK, kwargs=kwargs, queue=names.SYNC, routing_key=names.SYNC)
+        log.info("queued a blacklist sync retry for %s", ", ".join(due))
+    return due
+
+
+def _enabled(settings: Settings, name: str) -> bool:
+    block = getattr(settings, name, None)
+    return bool(getattr(block, "enabled", False))

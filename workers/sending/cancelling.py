@@ -1,0 +1,34 @@
+"""Cancelling a message a provider holds (sent with its own time_to_send / date): ask the provider,
+then record `cancelled` only if it agreed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from smsq.producers.core.store import MessageStore
+from smsq.workers.providers.base import Provider
+
+
+def cancel_at_provider(
+    message_id: str, store: MessageStore, providers: Mapping[str, Provider]
+) -> dict[str, Any]:
+    """Returns {"cancelled": bool, "status": str, "reason": str}."""
+    record = store.get(message_id)
+    if record is None:
+        return {"cancelled": False, "status": "missing", "reason": "no such message"}
+    status = record["status"]
+    if status != "sent" or record.get("provider_scheduled") != "1":
+        return {"cancelled": False, "status": status, "reason": f"it is {status}, not held by a provider"}
+    provider = providers.get(record.get("provider", ""))
+    cancel = getattr(provider, "cancel", None)
+    if cancel is None:
+        return {"cancelled": False, "status": status, "reason": f"{record.get('provider')} cannot cancel"}
+    if not cancel(record["provider_message_id"]):
+        return {"cancelled": False, "status": status, "reason": "the provider already sent it"}
+    moved = store.transition(message_id, "cancelled", allowed_from={"sent"})
+    return {
+        "cancelled": moved.ok,
+        "status": "cancelled" if moved.ok else (moved.previous or status),
+        "reason": "",
+    }

@@ -1,0 +1,303 @@
+"""Sending one message: claim, route, call the provider, record the outcome. Plain functions; the
+Celery task only decodes its payload and calls ``send_message``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from smsq.config.settings import RetrySettings, Routing
+from smsq.producers.core.store import MessageStore
+from smsq.producers.messages.models import Omnimessage
+from smsq.workers.campaigns.messages import CampaignTemplates, UnsendableRecord, message_from_record
+from smsq.workers.limits.health import ProviderHealth
+from smsq.workers.limits.ratelimit import RateLimiter
+from smsq.workers.providers.base import OutboundMessage, Provider, SendResult
+from smsq.workers.providers.errors import ProviderError, RateLimited, TransientError
+from smsq.workers.sending.backoff import backoff_delay
+from smsq.workers.sending.text_store import stored_body
+from smsq.workers.status.followup import Followup
+
+log = logging.getLogger(__name__)
+
+# A send denied by a 429 without Retry-After waits this long (seconds) before going again.
+DEFAULT_RATE_LIMIT_WAIT = 1.0
+# How long every worker holds off a provider that said 429 without Retry-After. Messente sends
+# none; a whole second halved the rate the limiter then delivered, while a 429 there means we were
+# a few requests over a per-second window.
+DEFAULT_PROVIDER_PAUSE = 0.25
+# The attempt-log note of a send the provider refused as a repeat of one it already accepted.
+DUPLICATE_NOTE = "the provider had already accepted this message id from an earlier attempt; not sent again"
+
+
+@dataclass
+class Sender:
+    """Everything a send needs, passed in (no global settings are read here)."""
+
+    store: MessageStore
+    providers: Mapping[str, Provider]
+    routing: Routing
+    retry: RetrySettings
+    lease_seconds: float
+    rng: random.Random = field(default_factory=random.Random)
+    is_blacklisted: Callable[[str], bool] = lambda phone: False
+    blocked_among: Callable[[list[str]], set[str]] = lambda phones: set()
+    limiter: RateLimiter | None = None
+    health: ProviderHealth | None = None
+    # A token wait up to this long is slept in the task; a longer one requeues the message.
+    max_inline_wait: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
+    # Providers were built to pass time_to_send on (settings.schedule.at_provider).
+    schedule_at_provider: bool = False
+    templates: CampaignTemplates | None = None
+    # Delivery-report URLs and the first status poll (settings.webhooks, settings.polling).
+    followup: Followup | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one send task. ``status`` is the message's status afterwards, or ``skipped``
+    when the task was a redelivery (the message was not in ``queued``)."""
+
+    status: str
+    detail: str = ""
+    retry_in: float | None = None
+
+
+def send_message(message_id: str, sender: Sender) -> Outcome:
+    store = sender.store
+    token = uuid.uuid4().hex
+    claim = store.transition(
+        message_id,
+        "sending",
+        allowed_from={"queued"},
+        fields={"lease_token": token},
+        lease_until_ms=store.now_ms() + int(sender.lease_seconds * 1000),
+        return_record=True,
+    )
+    if not claim.ok or claim.record is None:
+        # Anything but `queued` means another delivery of this task already handled it.
+        return Outcome("skipped", f"message is {claim.previous or 'gone'}")
+    record = claim.record
+    attempt = int(record.get("attempts", 0)) + 1
+
+    def finish(to: str, fields: Mapping[str, Any] | None = None, **options: Any) -> bool:
+        return store.transition(message_id, to, lease_token=token, fields=fields, **options).ok
+
+    try:
+        message = message_from_record(record, sender.templates)
+    except UnsendableRecord as exc:
+        finish("failed", error_fields(exc.code, exc.detail))
+        return Outcome("failed", exc.detail)
+
+    if sender.is_blacklisted(message.to):
+        finish("blocked", error_fields("blacklisted", "the recipient is on the blacklist"))
+        return Outcome("blocked")
+
+    capable = capable_providers(message, sender.providers, sender.routing)
+    if not capable:
+        detail = f"no enabled provider can deliver {'/'.join(message.channels)}"
+        finish("failed", error_fields("no-provider", detail))
+        return Outcome("failed", detail)
+    failing = sender.health.open_circuits([p.name for p in capable]) if sender.health else set()
+    provider = pick(capable, failing=failing, avoid=record.get("last_failed_provider") or None)
+    if provider is None:
+        # Every provider for this channel has its circuit open: an attempt spent without a call.
+        names = ", ".join(p.name for p in capable)
+        circuit = TransientError(
+            names, "circuit open: every provider for this channel is failing", code="circuit-open"
+        )
+        to, options, outcome = after_transient(message_id, circuit, attempt, names, sender)
+        finish(to, **options)
+        return outcome
+
+    wait = take_token(sender, provider.name, record.get("priority", "regular"))
+    if wait > 0:
+        # Our own global limit said wait: not a failed attempt, just later.
+        finish("queued", schedule_at_ms=store.now_ms() + int(wait * 1000))
+        return Outcome("queued", f"rate limit of {provider.name}", retry_in=wait)
+
+    try:
+        answer: SendResult | ProviderError = provider.send(
+            outbound_for(sender, provider.name, message_id, message)
+        )
+    except ProviderError as exc:
+        answer = exc
+    decision = decide(message_id, record, message, provider.name, attempt, answer, sender)
+    apply_side_effects(sender, provider.name, decision)
+    finish(decision.to, **decision.options)
+    return decision.outcome
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one provider answer means for a message: the transition to make, with its options, and
+    what to tell the operator. Side effects on shared state (health, rate pause) are described, not
+    done, so a batch can apply them once per call."""
+
+    to: str
+    options: dict[str, Any]
+    outcome: Outcome
+    healthy: bool | None = None  # None: the answer says nothing about the provider (a 429)
+    pause_for: float | None = None
+
+
+def outbound_for(sender: Sender, provider: str, message_id: str, message: Omnimessage) -> OutboundMessage:
+    callback_url = sender.followup.callback_url(provider, message_id) if sender.followup else None
+    return OutboundMessage(message_id=message_id, omnimessage=message, callback_url=callback_url)
+
+
+def decide(
+    message_id: str,
+    record: Mapping[str, str],
+    message: Omnimessage,
+    provider: str,
+    attempt: int,
+    answer: SendResult | ProviderError,
+    sender: Sender,
+) -> Decision:
+    now = sender.store.now_ms()
+    if isinstance(answer, RateLimited):
+        # Not the message's fault: requeue without spending an attempt, and slow every worker down.
+        wait = answer.retry_after if answer.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
+        options = {
+            "fields": error_fields(answer.code, answer.detail),
+            "schedule_at_ms": now + int(wait * 1000),
+            "attempt": _attempt_entry(attempt, provider, now, "rate_limited", answer),
+        }
+        pause = answer.retry_after if answer.retry_after is not None else DEFAULT_PROVIDER_PAUSE
+        return Decision("queued", options, Outcome("queued", str(answer), retry_in=wait), None, pause)
+    if isinstance(answer, TransientError):
+        to, options, outcome = after_transient(message_id, answer, attempt, provider, sender)
+        return Decision(to, options, outcome, healthy=False)
+    if isinstance(answer, ProviderError):  # permanent: the provider answered; the message is at fault
+        fields = {**error_fields(answer.code, answer.detail), "attempts": attempt, "provider": provider}
+        options = {"fields": fields, "attempt": _attempt_entry(attempt, provider, now, "permanent", answer)}
+        return Decision("failed", options, Outcome("failed", str(answer)), healthy=True)
+    entry = _attempt_entry(attempt, provider, now, "sent")
+    if answer.duplicate:
+        # An earlier attempt whose answer was lost (a read timeout) had gone out; nothing new was sent.
+        entry.update(code="duplicate", detail=DUPLICATE_NOTE)
+        log.info("message %s: %s already had it; not sent again", message_id, provider)
+    held = _held_by_provider(sender, message)
+    options = {
+        "fields": _sent_fields(answer, attempt, record, message, held_by_provider=held),
+        "attempt": entry,
+        "poll_at_ms": _first_poll_ms(sender, provider, message, held),
+    }
+    return Decision("sent", options, Outcome("sent", answer.provider_message_id), healthy=True)
+
+
+def apply_side_effects(sender: Sender, provider: str, decision: Decision) -> None:
+    record_outcomes(sender, provider, [decision])
+
+
+def after_transient(
+    message_id: str, exc: TransientError, attempt: int, provider: str, sender: Sender
+) -> tuple[str, dict[str, Any], Outcome]:
+    now = sender.store.now_ms()
+    entry = _attempt_entry(attempt, provider, now, "transient", exc)
+    fields = {**error_fields(exc.code, exc.detail), "attempts": attempt, "last_failed_provider": provider}
+    if attempt >= sender.retry.max_attempts:
+        return (
+            "failed",
+            {"fields": fields, "attempt": entry},
+            Outcome("failed", f"gave up after {attempt} attempts: {exc}"),
+        )
+    delay = backoff_delay(attempt, sender.retry, sender.rng)
+    log.info("message %s: attempt %d failed (%s), retry in %.1fs", message_id, attempt, exc, delay)
+    options = {"fields": fields, "schedule_at_ms": now + int(delay * 1000), "attempt": entry}
+    return "queued", options, Outcome("queued", str(exc), retry_in=delay)
+
+
+def capable_providers(
+    message: Omnimessage, providers: Mapping[str, Provider], routing: Routing
+) -> list[Provider]:
+    """Enabled providers that can deliver the whole chain, in the configured order for its first channel."""
+    names = getattr(routing, message.messages[0].channel)
+    found = [providers.get(name) for name in names]
+    return [p for p in found if p is not None and set(message.channels) <= p.channels]
+
+
+def pick(capable: list[Provider], *, failing: set[str], avoid: str | None) -> Provider | None:
+    """The first provider whose circuit is closed; on a retry, not the one that just failed if another
+    is available (so one message fails over at once, before enough errors open the circuit)."""
+    healthy = [p for p in capable if p.name not in failing]
+    preferred = [p for p in healthy if p.name != avoid] or healthy
+    return preferred[0] if preferred else None
+
+
+def take_token(sender: Sender, provider: str, priority: str) -> float:
+    """Seconds still to wait for a token after waiting inline up to ``max_inline_wait``; 0 = go."""
+    if sender.limiter is None:
+        return 0.0
+    return sender.limiter.acquire_within(provider, priority, sender.max_inline_wait, sender.sleep)
+
+
+def record_outcomes(sender: Sender, provider: str, decisions: Sequence[Decision]) -> None:
+    """The side effects of many calls at once: one health count, and the longest pause asked for."""
+    ok = sum(1 for decision in decisions if decision.healthy is True)
+    errors = sum(1 for decision in decisions if decision.healthy is False)
+    if sender.health is not None and sender.health.record_many(provider, ok=ok, errors=errors):
+        log.warning("circuit opened for %s: too many errors; failing over", provider)
+    pauses = [decision.pause_for for decision in decisions if decision.pause_for is not None]
+    if pauses and sender.limiter is not None:
+        sender.limiter.pause(provider, max(pauses))
+
+
+def _first_poll_ms(sender: Sender, provider: str, message: Omnimessage, held: bool) -> int | None:
+    """When the status poll schedule first looks at the message: counted from its time_to_send when
+    the provider holds it until then."""
+    if sender.followup is None:
+        return None
+    base = sender.store.now_ms()
+    if held and message.time_to_send is not None:
+        base = max(base, int(message.time_to_send.timestamp() * 1000))
+    return sender.followup.first_poll_at_ms(provider, base)
+
+
+def _held_by_provider(sender: Sender, message: Omnimessage) -> bool:
+    due = message.time_to_send
+    return sender.schedule_at_provider and due is not None and due.timestamp() * 1000 > sender.store.now_ms()
+
+
+def _sent_fields(
+    result: SendResult,
+    attempt: int,
+    record: Mapping[str, str],
+    message: Omnimessage,
+    *,
+    held_by_provider: bool = False,
+) -> dict[str, str | int]:
+    parts = [{"channel": p.channel, "id": p.provider_message_id, "sender": p.sender} for p in result.parts]
+    return {
+        "provider": result.provider,
+        "provider_message_id": result.provider_message_id,
+        "provider_parts": json.dumps(parts, separators=(",", ":")),
+        "attempts": attempt,
+        "lease_token": "",
+        # The provider holds it until time_to_send: cancel must ask the provider.
+        "provider_scheduled": "1" if held_by_provider else "",
+        # A campaign record has no body of its own: its text is the campaign's template.
+        **({"body": stored_body(record["body"], message.text_store)} if "body" in record else {}),
+    }
+
+
+def error_fields(code: str | None, detail: str) -> dict[str, str]:
+    return {"last_error_code": code or "", "last_error_detail": detail[:500]}
+
+
+def _attempt_entry(
+    number: int, provider: str, at_ms: int, outcome: str, error: ProviderError | None = None
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"number": number, "provider": provider, "at_ms": at_ms, "outcome": outcome}
+    if error is not None:
+        entry["code"] = error.code
+        entry["detail"] = error.detail[:200]
+    return entry
