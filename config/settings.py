@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from smsq.config.limits import LimitSettings
 from smsq.config.status_settings import PollingSettings, WebhookSettings
 
 ProviderName = Literal["messente", "smsapi", "direct_messenger"]
@@ -177,6 +178,7 @@ class Settings(BaseSettings):
     blacklist: BlacklistSettings = BlacklistSettings()
     polling: PollingSettings = PollingSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
 
     # Finished records expire after this long.
     retention_days: float = Field(30.0, gt=0)
