@@ -17,9 +17,9 @@ from rich.table import Table
 from smsq.config.settings import PROVIDER_NAMES, load_settings
 from smsq.producers.blacklist.csv_files import export_csv, import_csv
 from smsq.producers.blacklist.store import Blacklist, BlacklistedNumber
-from smsq.producers.csv_input import scan_file
 from smsq.producers.blacklist.sync import BlacklistSyncs, SyncReport
 from smsq.producers.client import Smsq
+from smsq.producers.csv_input import scan_file
 from smsq.producers.errors import InvalidInput, SmsqError
 
 app = typer.Typer(no_args_is_help=True, help="The local blacklist and its sync with every provider.")

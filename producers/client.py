@@ -32,7 +32,6 @@ from smsq.producers.two_factor import TwoFactor
 PUBLISH_GRACE_MS = 10_000
 
 
-
 @dataclass(frozen=True)
 class Receipt:
     message_id: str

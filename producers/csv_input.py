@@ -53,13 +53,15 @@ def scan_file(path: Path, limits: LimitSettings, field: str = "csv") -> int:
                 text = decoder.decode(buffer)
             except UnicodeDecodeError as error:
                 at = line + buffer[: max(error.start, 0)].count(b"\n")
+                byte = f"0x{buffer[error.start]:02x}"
                 raise InvalidInput(
-                    [(field, f"line {at} is not UTF-8 text (byte 0x{buffer[error.start]:02x}); save the file as UTF-8")]
+                    [(field, f"line {at} is not UTF-8 text (byte {byte}); save the file as UTF-8")]
                 ) from None
             lengths = list(map(len, text.split("\n")))
             lengths[0] += carry
-            if max(lengths) > limits.csv_line_chars:
-                too_long(line + next(i for i, n in enumerate(lengths) if n > limits.csv_line_chars), limits, field)
+            most = limits.csv_line_chars
+            if max(lengths) > most:
+                too_long(line + next(i for i, n in enumerate(lengths) if n > most), limits, field)
             carry = lengths[-1]
             line += len(lengths) - 1
         try:
@@ -70,8 +72,9 @@ def scan_file(path: Path, limits: LimitSettings, field: str = "csv") -> int:
 
 
 def too_long(line: int, limits: LimitSettings, field: str) -> NoReturn:
+    most = limits.csv_line_chars
     raise InvalidInput(
-        [(field, f"line {line} is longer than {limits.csv_line_chars} characters (SMSQ_LIMITS__CSV_LINE_CHARS)")]
+        [(field, f"line {line} is longer than {most} characters (SMSQ_LIMITS__CSV_LINE_CHARS)")]
     )
 
 
@@ -84,7 +87,8 @@ def text_lines(source: str | TextIO, limits: LimitSettings, field: str = "file")
         try:
             line = stream.readline(limits.csv_line_chars + 2)  # + room for \r\n
         except UnicodeDecodeError:
-            raise InvalidInput([(field, f"line {number + 1} is not UTF-8 text; save the file as UTF-8")]) from None
+            at = number + 1
+            raise InvalidInput([(field, f"line {at} is not UTF-8 text; save the file as UTF-8")]) from None
         if not line:
             return
         number += 1
@@ -97,7 +101,9 @@ def text_lines(source: str | TextIO, limits: LimitSettings, field: str = "file")
         yield line
 
 
-def checked_rows(reader: Iterable[list[str]], limits: LimitSettings, field: str = "csv") -> Iterator[list[str]]:
+def checked_rows(
+    reader: Iterable[list[str]], limits: LimitSettings, field: str = "csv"
+) -> Iterator[list[str]]:
     """Rows of a csv.reader; a field over the limit, or text csv cannot read, is one InvalidInput."""
     most = limits.csv_field_chars
     rows = iter(reader)
@@ -114,7 +120,6 @@ def checked_rows(reader: Iterable[list[str]], limits: LimitSettings, field: str 
             raise InvalidInput([(field, f"line {line} is not UTF-8 text; save the file as UTF-8")]) from None
         if sum(map(len, row)) > most and any(len(cell) > most for cell in row):
             line = getattr(reader, "line_num", "?")
-            raise InvalidInput(
-                [(field, f"line {line} has a field longer than {most} characters (SMSQ_LIMITS__CSV_FIELD_CHARS)")]
-            )
+            why = f"has a field longer than {most} characters (SMSQ_LIMITS__CSV_FIELD_CHARS)"
+            raise InvalidInput([(field, f"line {line} {why}")])
         yield row

@@ -117,7 +117,7 @@ class Campaigns:
             path = Path(csv_path)
             if not path.is_file():
                 raise InvalidInput([("csv", f"no such file: {path}")])
-            # The whole file is checked first (UTF-8, no NUL, line lengths): refused before anything is stored.
+            # The whole file is checked first (UTF-8, no NUL, line lengths), before anything is stored.
             lines = scan_file(path, self.limits)
             stream = path.open(newline="", encoding="utf-8-sig")
             try:

@@ -19,7 +19,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as encode_string  # the C encoder json.dumps uses
-from pathlib import Path
 from typing import Any, TextIO
 
 from smsq.config import contract as names

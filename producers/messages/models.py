@@ -25,8 +25,8 @@ from pydantic import (
 
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.producers.errors import InvalidInput
-from smsq.producers.messages.segments import sms_segments
 from smsq.producers.messages.numbers import to_e164
+from smsq.producers.messages.segments import sms_segments
 
 Priority = Literal["low", "regular", "high"]
 TextStore = Literal["plaintext", "sha256", "nostore"]
@@ -115,7 +115,8 @@ class _Channel(_Strict):
     @classmethod
     def _validity_in_range(cls, value: int | None, info: ValidationInfo) -> int | None:
         limits = limits_of(info)
-        return _in_range(value, limits.validity_min_minutes, limits.validity_max_minutes, "minutes", "VALIDITY")
+        low, high = limits.validity_min_minutes, limits.validity_max_minutes
+        return _in_range(value, low, high, "minutes", "VALIDITY")
 
     @field_validator("text", check_fields=False)
     @classmethod
@@ -147,8 +148,7 @@ def check_text(channel: str, text: str, limits: LimitSettings) -> None:
         )
     if channel == "sms" and (parts := sms_segments(text)) > limits.text.sms_segments:
         raise ValueError(
-            f"takes {parts} SMS parts; at most {limits.text.sms_segments} "
-            "(SMSQ_LIMITS__TEXT__SMS_SEGMENTS)"
+            f"takes {parts} SMS parts; at most {limits.text.sms_segments} (SMSQ_LIMITS__TEXT__SMS_SEGMENTS)"
         )
 
 
@@ -352,7 +352,8 @@ def parse_omnimessage(data: object, limits: LimitSettings = DEFAULT_LIMITS) -> O
             raise InvalidInput([("(message)", "is nested too deeply")]) from None
     size = len(message.model_dump_json(exclude_none=True))
     if size > limits.message_bytes:
+        most = limits.message_bytes
         raise InvalidInput(
-            [("(message)", f"is {size} bytes as JSON; at most {limits.message_bytes} (SMSQ_LIMITS__MESSAGE_BYTES)")]
+            [("(message)", f"is {size} bytes as JSON; at most {most} (SMSQ_LIMITS__MESSAGE_BYTES)")]
         )
     return message

@@ -4,12 +4,13 @@ import, check and search, 2FA, provider lists read by the sync, delivery reports
 A number arrives as text in many spellings. What counts as the same number must be the same string
 after normalisation, or an opt-out can be bypassed by spelling the number differently. The rules:
 
-- Digits: every Unicode decimal digit (category Nd: Arabic-Indic ``١``, fullwidth ``５``, Devanagari
-  ``५`` ...) is converted to its ASCII digit, deliberately, before anything else looks at the text;
-  phonenumbers would convert them too, but the fast E.164 path must see the same digits.
+- Digits: every Unicode decimal digit (category Nd: Arabic-Indic U+0661, fullwidth U+FF15,
+  Devanagari U+096B ...) is converted to its ASCII digit, deliberately, before anything else
+  looks at the text; phonenumbers would convert them too, but the fast E.164 path must see the
+  same digits.
 - Separators: spaces (any Unicode space), dashes (any Unicode dash), ``.``, ``/``, ``(`` and ``)``
   are dropped by phonenumbers as formatting.
-- A leading ``+`` (or the fullwidth ``＋``), or ``00`` for it; providers' lists write numbers with
+- A leading ``+`` (or the fullwidth U+FF0B), or ``00`` for it; providers' lists write numbers with
   no prefix at all, so the country code is then assumed to lead.
 - Anything else (letters, which phonenumbers would read as a keypad vanity number; control
   characters; superscripts and other digit-like symbols that are not decimal digits; an
@@ -98,12 +99,14 @@ def to_e164(value: object) -> str:
 def listed_number(value: object) -> str:
     """A number from a provider's own list (blacklists, reports): E.164 when it normalises, else
     ``+`` and its digits (converted to ASCII the same way), so an entry phonenumbers does not know
-    is kept, never dropped from a blacklist and never spelled two ways."""
+    is kept, never dropped from a blacklist and never spelled two ways. An entry with no digits at
+    all (it can match no number) is kept as given."""
     try:
         return to_e164(value)
     except ValueError:
-        digits = "".join(ch for ch in ascii_digits(str(value)) if ch.isascii() and ch.isdigit())
-        return "+" + digits
+        text = str(value).strip()
+        digits = "".join(ch for ch in ascii_digits(text) if ch.isascii() and ch.isdigit())
+        return "+" + digits if digits else text
 
 
 def search_digits(value: str) -> str:
