@@ -14,6 +14,7 @@ from smsq.producers.core import lua
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
 
 Clock = Callable[[], float]
+DEAD_LETTERS_KEPT = 10_000  # the default of SMSQ_LIMITS__DEAD_LETTERS_KEPT
 Fields = Mapping[str, str | int | float]
 
 
@@ -258,7 +259,10 @@ class MessageStore:
 
     def dead_letter(self, task: str, payload: object, error: str) -> None:
         entry = {"task": task, "payload": _printable(payload), "error": error, "at_ms": self.now_ms()}
-        self.redis.rpush(self.keys.dead_letters, json.dumps(entry, default=repr))
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(self.keys.dead_letters, json.dumps(entry, default=repr))
+            pipe.ltrim(self.keys.dead_letters, -DEAD_LETTERS_KEPT, -1)  # bounded: the newest are kept
+            pipe.execute()
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         raw: list[str] = self.redis.lrange(self.keys.dead_letters, 0, limit - 1)  # type: ignore[assignment]
