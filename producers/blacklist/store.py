@@ -26,7 +26,8 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from smsq.producers.blacklist import lua as blacklist_lua
-from smsq.producers.core.store import Clock, Keys, to_ms
+from smsq.producers.core.keys import BlacklistKeys, Keys
+from smsq.producers.core.store import Clock, to_ms
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import PhoneNumber, UtcDatetime, to_e164
 
@@ -39,51 +40,6 @@ BATCH = 500  # numbers per Lua call: big enough to amortise the round trip, smal
 
 _SEARCH = re.compile(r"^\+?\d{1,15}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class BlacklistKeys:
-    """The blacklist's Redis keys, and those of its sync (read by producers for reports)."""
-
-    keys: Keys
-
-    @property
-    def entries(self) -> str:
-        return self.keys.blacklist("entries")
-
-    @property
-    def active(self) -> str:
-        return self.keys.blacklist("active")
-
-    @property
-    def tombstones(self) -> str:
-        return self.keys.blacklist("tombstones")
-
-    @property
-    def tombstone_info(self) -> str:
-        return self.keys.blacklist("tombstone_info")
-
-    @property
-    def sync_lock(self) -> str:
-        return self.keys.blacklist("sync:lock")
-
-    @property
-    def sync_runs(self) -> str:
-        """Task ids of finished syncs, newest first."""
-        return self.keys.blacklist("sync:runs")
-
-    @property
-    def sync_state(self) -> str:
-        """Per provider: when it was last read, consecutive failures, when its retry is due."""
-        return self.keys.blacklist("sync:state")
-
-    def synced(self, provider: str) -> str:
-        """The numbers a provider listed after the previous sync: the record the next sync diffs against."""
-        return self.keys.blacklist(f"sync:synced:{provider}")
-
-    @property
-    def four(self) -> list[str]:
-        return [self.entries, self.active, self.tombstones, self.tombstone_info]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from smsq.producers.campaigns.expansion import (
     new_campaign_id,
 )
 from smsq.producers.campaigns.model import (
-    CampaignKeys,
     CampaignNotFound,
     CampaignProgress,
     CampaignStateError,
@@ -28,6 +27,7 @@ from smsq.producers.campaigns.model import (
     parse_template,
     progress_from,
 )
+from smsq.producers.core.keys import CampaignKeys
 from smsq.producers.core.store import MessageStore, to_ms
 from smsq.producers.errors import InvalidInput
 from smsq.producers.publisher import Publisher
@@ -80,7 +80,7 @@ class Campaigns:
 
     @property
     def _schedule(self) -> str:
-        return f"{self.store.keys.prefix}:campaign-schedule"
+        return self.store.keys.campaign_schedule
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -269,7 +269,7 @@ class Campaigns:
         return self.progress(campaign_id)
 
     def _idem_key(self, key: str) -> str:
-        return f"{self.store.keys.prefix}:campaign-idem:{key}"
+        return self.store.keys.campaign_idempotency(key)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ from typing import Any, TextIO
 
 from smsq.config import contract as names
 from smsq.producers.blacklist.store import Blacklist
-from smsq.producers.campaigns.model import CampaignKeys, CampaignTemplate, message_id
+from smsq.producers.campaigns.model import CampaignTemplate, message_id
+from smsq.producers.core.keys import HOUR_MS, CampaignKeys
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import to_e164
@@ -246,7 +247,7 @@ class Expander:
         now_ms = self.store.now_ms()
         channels = ",".join(part.channel for part in template.messages)
         # Counted in their creation hour like every other record, so summaries by time add up.
-        hour_counts = f"{self.store.keys.stats_prefix}{now_ms // 3_600_000}"
+        hour_counts = self.store.keys.stats_hour(now_ms // HOUR_MS)
         writes: deque[Future[None]] = deque()
         with ThreadPoolExecutor(1, thread_name_prefix="smsq-expand-write") as writer:
             for chunk in parsed_chunks(rows, campaign_id, variables, expected=expected, workers=workers):

@@ -11,57 +11,11 @@ from typing import Any
 import redis
 
 from smsq.producers.core import lua
+from smsq.producers.core.keys import Keys
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
 
 Clock = Callable[[], float]
 Fields = Mapping[str, str | int | float]
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Every Redis key smsq uses, under one prefix so installations can share a Redis."""
-
-    prefix: str
-
-    def record(self, message_id: str) -> str:
-        return f"{self.prefix}:msg:{message_id}"
-
-    @property
-    def record_prefix(self) -> str:
-        return f"{self.prefix}:msg:"
-
-    def idempotency(self, key: str) -> str:
-        return f"{self.prefix}:idem:{key}"
-
-    @property
-    def campaign_prefix(self) -> str:
-        return f"{self.prefix}:campaign:"
-
-    @property
-    def schedule(self) -> str:
-        return f"{self.prefix}:schedule"
-
-    @property
-    def leases(self) -> str:
-        return f"{self.prefix}:leases"
-
-    @property
-    def polls(self) -> str:
-        """The status-poll schedule: message id -> when its next delivery-status check is due (ms)."""
-        return f"{self.prefix}:polls"
-
-    @property
-    def stats_prefix(self) -> str:
-        """Hourly counts per status: ``stats_prefix + str(created_ms // 3_600_000)``."""
-        return f"{self.prefix}:stats:"
-
-    @property
-    def dead_letters(self) -> str:
-        return f"{self.prefix}:dead"
-
-    def blacklist(self, part: str) -> str:
-        """The local blacklist and its sync state; ``smsq.producers.blacklist.store`` names the parts."""
-        return f"{self.prefix}:blacklist:{part}"
 
 
 @dataclass(frozen=True)

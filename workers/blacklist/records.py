@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from smsq.producers.blacklist.store import BlacklistKeys
+from smsq.producers.core.keys import BlacklistKeys
 
 # Renew or release the lock only while it is still ours (it may have expired and been taken).
 _OURS = "if redis.call('GET', KEYS[1]) == ARGV[1] then return "
@@ -97,7 +97,7 @@ class SyncRecords:
     def save(self, provider: str, numbers: Iterable[str], state: ProviderState) -> None:
         """Replace the provider's record in one step (built aside, then renamed over the old one)."""
         key = self.keys.synced(provider)
-        scratch = f"{key}:new:{uuid.uuid4().hex}"
+        scratch = self.keys.synced_scratch(provider, uuid.uuid4().hex)
         ordered = list(numbers)
         with self.redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(ordered), SET_CHUNK):

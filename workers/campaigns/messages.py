@@ -12,7 +12,7 @@ import redis
 from pydantic import ValidationError
 
 from smsq.producers.campaigns.model import render_body
-from smsq.producers.core.store import Keys
+from smsq.producers.core.keys import Keys
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import Omnimessage
 
@@ -39,7 +39,7 @@ class CampaignTemplates:
         if campaign_id in self._cache:
             self._cache.move_to_end(campaign_id)
             return self._cache[campaign_id]
-        raw = self.redis.hget(f"{self.keys.campaign_prefix}{campaign_id}", "template")
+        raw = self.redis.hget(self.keys.campaign(campaign_id), "template")
         if not raw:
             raise UnsendableRecord("corrupt", f"campaign {campaign_id} has no template")
         body: dict[str, Any] = json.loads(str(raw))

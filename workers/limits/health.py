@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import redis
 
+from smsq.producers.core.keys import Keys
+
 # KEYS: circuit key   ARGV: bucket key prefix, current bucket index, buckets in window, ok count,
 #                           min requests, threshold, cooldown ms, bucket ttl s, error count
 # Returns 1 when these outcomes opened the circuit.
@@ -64,12 +66,12 @@ class ProviderHealth:
     ) -> None:
         self.redis = client
         self.policy = policy
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self.clock = clock
         self._record = client.register_script(_RECORD)
 
     def _circuit_key(self, provider: str) -> str:
-        return f"{self.prefix}:circuit:{provider}"
+        return self.keys.circuit(provider)
 
     def record(self, provider: str, ok: bool) -> bool:
         """Count one call's outcome; returns True if it opened the circuit."""
@@ -85,7 +87,7 @@ class ProviderHealth:
         opened = self._record(
             keys=[self._circuit_key(provider)],
             args=[
-                f"{self.prefix}:health:{provider}:",
+                self.keys.health_bucket_prefix(provider),
                 int(self.clock() // policy.bucket_seconds),
                 buckets,
                 ok,

@@ -16,6 +16,8 @@ from typing import Final, Protocol
 
 import redis
 
+from smsq.producers.core.keys import Keys
+
 TIERS: Final = ("high", "regular", "low", "status")
 
 # KEYS: the theoretical-arrival-time key   ARGV: emission interval µs, tolerance µs for this tier, cost
@@ -81,13 +83,13 @@ class RateLimiter:
     def __init__(self, client: redis.Redis, limits: Mapping[str, Limit], *, prefix: str = "smsq") -> None:
         self.redis = client
         self.limits = dict(limits)
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self._gcra = client.register_script(_GCRA)
         self._gcra_many = client.register_script(_GCRA_MANY)
         self._pause = client.register_script(_PAUSE)
 
     def _key(self, provider: str) -> str:
-        return f"{self.prefix}:rate:{provider}"
+        return self.keys.rate(provider)
 
     def acquire(self, provider: str, tier: str = "regular", cost: int = 1) -> float:
         """Take ``cost`` tokens for ``provider``. Returns 0.0 if granted, else seconds to wait (nothing
