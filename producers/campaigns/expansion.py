@@ -37,38 +37,6 @@ SKIP_SAMPLES = 1000  # skipped lines kept with their reason, for the report
 BLOCKED_FIELDS = {"last_error_code": "blacklisted", "last_error_detail": "the recipient is on the blacklist"}
 STORE_SLICE = 2000  # records per Lua call
 
-# Store campaign records server-side: one argument of tab-separated lines instead of thousands of
-# HSET commands packed by the client. KEYS: campaign counts, the creation hour's status counts
-# (producers/lua.py; optional). ARGV: record key prefix, campaign id, priority, channels, created ms,
-# initial status, blocked code, blocked detail, lines "id\tposition\tnumber\t(q|b)\tvars-json",
-# hourly counts ttl.
-_STORE = """
-local queued, blocked = 0, 0
-for line in string.gmatch(ARGV[9], '[^\\n]+') do
-  local id, position, number, flag, vars = string.match(line, '^(.-)\\t(.-)\\t(.-)\\t(.-)\\t(.*)$')
-  local key = ARGV[1] .. id
-  if flag == 'b' then
-    redis.call('HSET', key, 'status', 'blocked', 'to', number, 'campaign_id', ARGV[2], 'priority', ARGV[3],
-      'channels', ARGV[4], 'created_ms', ARGV[5], 'position', position, 'last_error_code', ARGV[7],
-      'last_error_detail', ARGV[8], 'final_ms', ARGV[5])
-    blocked = blocked + 1
-  else
-    redis.call('HSET', key, 'status', ARGV[6], 'to', number, 'campaign_id', ARGV[2], 'priority', ARGV[3],
-      'channels', ARGV[4], 'created_ms', ARGV[5], 'position', position)
-    queued = queued + 1
-  end
-  if vars ~= '' then redis.call('HSET', key, 'vars', vars) end
-end
-if queued > 0 then redis.call('HINCRBY', KEYS[1], ARGV[6], queued) end
-if blocked > 0 then redis.call('HINCRBY', KEYS[1], 'blocked', blocked) end
-if KEYS[2] then
-  if queued > 0 then redis.call('HINCRBY', KEYS[2], ARGV[6], queued) end
-  if blocked > 0 then redis.call('HINCRBY', KEYS[2], 'blocked', blocked) end
-  redis.call('EXPIRE', KEYS[2], ARGV[10])
-end
-return queued + blocked
-"""
-
 # (position, raw number, values of the template's variables in order) ->
 # (position, e164 | None, reason | None, message id, variables as JSON)
 Row = tuple[int, str, tuple[str, ...]]
@@ -228,7 +196,6 @@ class Expander:
         self.blacklist = blacklist
         self.batch_size = batch_size
         self.max_queued_batches = max_queued_batches
-        self._store = store.redis.register_script(_STORE)
 
     def store_messages(
         self,
@@ -268,7 +235,10 @@ class Expander:
                     for position, number, mid, vars_json in fresh
                 ]
                 result.stored_positions.extend(position for position, _, _, _ in fresh)
+                # records.lua's store_campaign: the records go through its create path with their
+                # counts added once per call; blocked ones are final and expire after the retention.
                 common: list[str | int] = [
+                    "store_campaign",
                     self.store.keys.record_prefix,
                     campaign_id,
                     template.priority,
@@ -293,7 +263,8 @@ class Expander:
             # STORE_SLICE records a call: each is short, so other clients (an OTP) are not held up.
             for start in range(0, len(lines), STORE_SLICE):
                 batch = "\n".join(lines[start : start + STORE_SLICE])
-                self._store(keys=keys, args=[*common, batch, self.store.stats_ttl_seconds], client=pipe)
+                args = [*common, batch, self.store.stats_ttl_seconds, self.store.retention_seconds]
+                self.store.records_script(keys=keys, args=args, client=pipe)
             pipe.execute()
 
     def queue_batches(self, campaign_id: str, lane: str, first: int, last: int) -> int:
@@ -316,7 +287,7 @@ class Expander:
                 self.store.keys.record(message_id(campaign_id, p)) for p in positions[start : start + 10_000]
             ]
             if ids:
-                # Out of the hourly status counts too (producers/lua.py counts each stored record).
+                # Out of the hourly status counts too (records.lua counts each stored record).
                 with self.store.redis.pipeline(transaction=False) as pipe:
                     for key in ids:
                         pipe.hmget(key, "status", "created_ms")
