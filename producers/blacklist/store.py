@@ -126,8 +126,7 @@ class Blacklist:
         self.redis = client
         self.keys = BlacklistKeys(Keys(prefix))
         self.clock = clock
-        self._add = client.register_script(blacklist_lua.ADD)
-        self._remove = client.register_script(blacklist_lua.REMOVE)
+        self._write_entries = client.register_script(blacklist_lua.ENTRIES)
         self._expire_due = client.register_script(blacklist_lua.EXPIRE_DUE)
         self._prune = client.register_script(blacklist_lua.PRUNE_TOMBSTONES)
 
@@ -234,12 +233,12 @@ class Blacklist:
         cutoff = "" if unless_removed_after_ms is None else unless_removed_after_ms
         with self.redis.pipeline(transaction=False) as pipe:
             for chunk in _chunks(entries):
-                args: list[Any] = [now, cutoff]
+                args: list[Any] = ["add", now, cutoff]
                 for entry in chunk:
                     meta = {"source": entry.source, "reason": entry.reason, "added_ms": now,
                             "expires_ms": entry.expires_ms}  # fmt: skip
                     args.extend((entry.number, json.dumps(meta), _score(entry.expires_ms)))
-                self._add(keys=self.keys.four, args=args, client=pipe)
+                self._write_entries(keys=self.keys.four, args=args, client=pipe)
             replies = pipe.execute()
         return [bool(flag) for reply in replies for flag in reply]
 
@@ -262,10 +261,10 @@ class Blacklist:
         info = json.dumps({"source": source, "reason": reason, "removed_ms": now})
         with self.redis.pipeline(transaction=False) as pipe:
             for chunk in _chunks(numbers):
-                args: list[Any] = [now, cutoff]
+                args: list[Any] = ["remove", now, cutoff]
                 for number in chunk:
                     args.extend((number, info))
-                self._remove(keys=self.keys.four, args=args, client=pipe)
+                self._write_entries(keys=self.keys.four, args=args, client=pipe)
             replies = pipe.execute()
         return [bool(flag) for reply in replies for flag in reply]
 

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass
 import redis
 
 from smsq.producers.core.keys import BlacklistKeys
+from smsq.producers.core.lua import read
 
 # Renew or release the lock only while it is still ours (it may have expired and been taken).
-_OURS = "if redis.call('GET', KEYS[1]) == ARGV[1] then return "
-_RENEW = _OURS + "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = _OURS + "redis.call('DEL', KEYS[1]) end return 0"
+_RENEW = read(__package__, "lock_renew.lua")
+_RELEASE = read(__package__, "lock_release.lua")
 RUNS_KEPT = 100
 SET_CHUNK = 5000
 

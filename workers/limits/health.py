@@ -18,32 +18,10 @@ from dataclasses import dataclass
 import redis
 
 from smsq.producers.core.keys import Keys
+from smsq.producers.core.lua import read
 
-# KEYS: circuit key   ARGV: bucket key prefix, current bucket index, buckets in window, ok count,
-#                           min requests, threshold, cooldown ms, bucket ttl s, error count
-# Returns 1 when these outcomes opened the circuit.
-_RECORD = """
-local bucket = ARGV[1] .. ARGV[2]
-local ok_n, error_n = tonumber(ARGV[4]), tonumber(ARGV[9])
-if ok_n > 0 then redis.call('HINCRBY', bucket, 'ok', ok_n) end
-if error_n > 0 then redis.call('HINCRBY', bucket, 'error', error_n) end
-redis.call('EXPIRE', bucket, ARGV[8])
-if error_n == 0 or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local ok, errors = 0, 0
-local current = tonumber(ARGV[2])
-for i = current - tonumber(ARGV[3]) + 1, current do
-  local counts = redis.call('HMGET', ARGV[1] .. i, 'ok', 'error')
-  ok = ok + (tonumber(counts[1]) or 0)
-  errors = errors + (tonumber(counts[2]) or 0)
-end
-local total = ok + errors
-if total >= tonumber(ARGV[5]) and errors / total >= tonumber(ARGV[6]) then
-  redis.call('SET', KEYS[1], 'open', 'PX', ARGV[7])
-  for i = current - tonumber(ARGV[3]) + 1, current do redis.call('DEL', ARGV[1] .. i) end
-  return 1
-end
-return 0
-"""
+# Counts outcomes in the current bucket; opens the circuit when the window's error rate says so.
+_RECORD = read(__package__, "health.lua")
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,10 @@ import math
 from collections.abc import Iterable, Mapping
 
 from smsq.config.status_settings import PollingSettings
+from smsq.producers.core.lua import read
 from smsq.producers.core.store import MessageStore, to_ms
 
-# KEYS: polls zset   ARGV: now_ms, limit, claim lease ms   Returns the claimed ids.
-CLAIM_POLLS = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local until_ms = tonumber(ARGV[1]) + tonumber(ARGV[3])
-for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], until_ms, id) end
-return due
-"""
+CLAIM_POLLS = read(__package__, "claim_polls.lua")
 
 
 class PollSchedule:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from smsq.producers.core.lua import read
 from smsq.producers.core.states import sources_of
 from smsq.producers.core.store import MessageStore
 from smsq.workers.providers.base import ChannelStatus
@@ -27,29 +28,8 @@ CHANNEL_FIELD = "ch:"
 # Only a message that went out can be settled by what a provider says about it.
 SETTLEABLE = frozenset({"sent", "unknown"})
 
-# KEYS: record   ARGV: 1 expected provider ('' any), 2 expected provider message id ('' any),
-#                      3.. channel, rank, entry JSON (triples)
-# A channel entry is replaced by one of higher rank, or of equal rank while not final (rank <= 2).
-# Returns {0} no record | {2, what differs, stored value} mismatch | {1, record fields...}.
-MERGE_CHANNELS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-for i, field in ipairs({'provider', 'provider_message_id'}) do
-  local stored = redis.call('HGET', KEYS[1], field)
-  if ARGV[i] ~= '' and stored and stored ~= '' and stored ~= ARGV[i] then return {2, field, stored} end
-end
-for i = 3, #ARGV, 3 do
-  local field = 'ch:' .. ARGV[i]
-  local new_rank = tonumber(ARGV[i + 1])
-  local old = redis.call('HGET', KEYS[1], field)
-  local replace = true
-  if old then
-    local old_rank = tonumber(cjson.decode(old)['rank']) or 0
-    replace = new_rank > old_rank or (new_rank == old_rank and new_rank <= 2)
-  end
-  if replace then redis.call('HSET', KEYS[1], field, ARGV[i + 2]) end
-end
-return {1, redis.call('HGETALL', KEYS[1])}
-"""
+# Merges channel statuses into the record where they rank at least as high as what is stored.
+MERGE_CHANNELS = read(__package__, "merge_channels.lua")
 
 
 @dataclass(frozen=True)

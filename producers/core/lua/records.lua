@@ -116,7 +116,8 @@ local operations = {}
 -- Returns {1, id} created, or {0, existing id} when the idempotency key was taken.
 function operations.create()
   local record, idempotency, schedule = KEYS[1], KEYS[2], KEYS[3]
-  local id, has_idempotency, due_ms, stats_prefix, stats_ttl, expire_s = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  local id, has_idempotency, due_ms = ARGV[2], ARGV[3], ARGV[4]
+  local stats_prefix, stats_ttl, expire_s = ARGV[5], ARGV[6], ARGV[7]
   local first_field = 8
   if has_idempotency == '1' then
     local existing = redis.call('GET', idempotency)
@@ -140,8 +141,9 @@ end
 -- Returns how many records were stored.
 function operations.store_campaign()
   local campaign_counts, hour = KEYS[1], KEYS[2]
-  local record_prefix, campaign_id, priority, channels, created_ms, initial = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-  local blocked_code, blocked_detail, lines, stats_ttl, retention_s = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+  local record_prefix, campaign_id, priority, channels = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+  local created_ms, initial, blocked_code, blocked_detail = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+  local lines, stats_ttl, retention_s = ARGV[10], ARGV[11], ARGV[12]
   local pending, blocked = 0, 0
   for line in string.gmatch(lines, '[^\n]+') do
     local id, position, number, flag, vars = string.match(line, '^(.-)\t(.-)\t(.-)\t(.-)\t(.*)$')
