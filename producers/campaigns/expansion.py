@@ -26,6 +26,7 @@ from smsq.config import contract as names
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.model import CampaignTemplate, message_id
 from smsq.producers.core.keys import HOUR_MS, CampaignKeys
+from smsq.producers.core.records import CREATED_MS, LAST_ERROR_CODE, LAST_ERROR_DETAIL, STATUS, error_fields
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import to_e164
@@ -34,7 +35,7 @@ from smsq.producers.publisher import Publisher
 CHUNK = 20_000  # rows handed to the pool at once
 PARALLEL_FROM = 50_000  # fewer rows than this are parsed in-process: a pool costs more than it saves
 SKIP_SAMPLES = 1000  # skipped lines kept with their reason, for the report
-BLOCKED_FIELDS = {"last_error_code": "blacklisted", "last_error_detail": "the recipient is on the blacklist"}
+BLOCKED_FIELDS = error_fields("blacklisted", "the recipient is on the blacklist")
 STORE_SLICE = 2000  # records per Lua call
 
 # (position, raw number, values of the template's variables in order) ->
@@ -245,8 +246,8 @@ class Expander:
                     channels,
                     now_ms,
                     initial_status,
-                    BLOCKED_FIELDS["last_error_code"],
-                    BLOCKED_FIELDS["last_error_detail"],
+                    BLOCKED_FIELDS[LAST_ERROR_CODE],
+                    BLOCKED_FIELDS[LAST_ERROR_DETAIL],
                 ]
                 # Written by a thread while this one parses the next chunk (the wait is Redis's time).
                 if len(writes) >= 3:
@@ -290,10 +291,10 @@ class Expander:
                 # Out of the hourly status counts too (records.lua counts each stored record).
                 with self.store.redis.pipeline(transaction=False) as pipe:
                     for key in ids:
-                        pipe.hmget(key, "status", "created_ms")
+                        pipe.hmget(key, STATUS, CREATED_MS)
                     found = pipe.execute()
                 self.store.uncount(
-                    {"status": status, "created_ms": created} for status, created in found if status
+                    {STATUS: status, CREATED_MS: created} for status, created in found if status
                 )
                 self.store.redis.delete(*ids)
 

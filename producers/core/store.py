@@ -12,6 +12,7 @@ import redis
 
 from smsq.producers.core import lua
 from smsq.producers.core.keys import HOUR_MS, Keys
+from smsq.producers.core.records import CREATED_MS, FINAL_MS, ID, STATUS, stamp
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
 
 Clock = Callable[[], float]
@@ -32,7 +33,7 @@ class Released:
     claim_score: int
 
 
-# Transitions per TRANSITION_MANY call: each call holds Redis for its duration, so keep it short.
+# Transitions per records.lua call: each call holds Redis for its duration, so keep it short.
 MANY_AT_ONCE = 200
 
 
@@ -69,13 +70,13 @@ class MessageStore:
     ) -> tuple[bool, str]:
         """Store a new record (and, with ``due_ms``, its schedule entry) unless the idempotency key is
         taken. Returns (created, message id): the existing id when the key was seen before."""
-        if fields.get("status") not in INITIAL:
+        if fields.get(STATUS) not in INITIAL:
             raise ValueError(f"a new record must start in one of {sorted(INITIAL)}")
         record_key = self.keys.record(message_id)
         idem_key = self.keys.idempotency(idempotency_key) if idempotency_key else record_key
         args: list[Any] = ["create", message_id, "1" if idempotency_key else "0"]
         args.extend(("" if due_ms is None else due_ms, self.keys.stats_prefix, self.stats_ttl_seconds))
-        args.append(self.retention_seconds if fields["status"] in FINAL else "")
+        args.append(self.retention_seconds if fields[STATUS] in FINAL else "")
         args.extend(_flatten(fields))
         created, existing_id = self.records_script(keys=[record_key, idem_key, self.keys.schedule], args=args)
         return bool(created), str(existing_id)
@@ -152,17 +153,17 @@ class MessageStore:
             "1" if return_record else "0",
             "" if poll_at_ms is None else poll_at_ms,
         ]
-        stamp = {"final_ms": now} if to in FINAL else {f"{to}_ms": now}
-        args.extend(_flatten({**stamp, **(fields or {})}))
+        stamped = {FINAL_MS: now} if to in FINAL else {stamp(to): now}
+        args.extend(_flatten({**stamped, **(fields or {})}))
         return args
 
     def uncount(self, records: Iterable[Mapping[str, str]]) -> None:
         """Take records that are about to be deleted out of the hourly status counts."""
         per_hour: dict[str, dict[str, int]] = {}
         for record in records:
-            if record.get("status") and record.get("created_ms"):
-                hour = per_hour.setdefault(self.keys.stats_hour(int(record["created_ms"]) // HOUR_MS), {})
-                hour[record["status"]] = hour.get(record["status"], 0) + 1
+            if record.get(STATUS) and record.get(CREATED_MS):
+                hour = per_hour.setdefault(self.keys.stats_hour(int(record[CREATED_MS]) // HOUR_MS), {})
+                hour[record[STATUS]] = hour.get(record[STATUS], 0) + 1
         for key, counts in per_hour.items():
             self.records_script(keys=[key], args=["uncount", *_flatten(counts)])
 
@@ -219,7 +220,7 @@ def _with_id(message_id: str, record: dict[str, str]) -> dict[str, str] | None:
     """Campaign records do not repeat their id inside (it is in the key); every reader gets it."""
     if not record:
         return None
-    record.setdefault("id", message_id)
+    record.setdefault(ID, message_id)
     return record
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from smsq.config.status_settings import PollingSettings
 from smsq.producers.core.lua import read
+from smsq.producers.core.records import PROVIDER_SCHEDULED, SCHEDULED_FOR_MS, SENT_MS, UPDATED_MS
 from smsq.producers.core.store import MessageStore, to_ms
 
 CLAIM_POLLS = read(__package__, "claim_polls.lua")
@@ -51,9 +52,9 @@ class PollSchedule:
 
 def poll_base_ms(record: Mapping[str, str]) -> int:
     """When the message went out: its send, or its time_to_send if the provider held it until then."""
-    sent = int(record.get("sent_ms") or record.get("updated_ms") or 0)
-    if record.get("provider_scheduled") == "1":
-        return max(sent, int(record.get("scheduled_for_ms") or 0))
+    sent = int(record.get(SENT_MS) or record.get(UPDATED_MS) or 0)
+    if record.get(PROVIDER_SCHEDULED) == "1":
+        return max(sent, int(record.get(SCHEDULED_FOR_MS) or 0))
     return sent
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smsq.producers.core.lua import read
+from smsq.producers.core.records import CHANNEL_PREFIX, CHANNELS, LAST_ERROR_CODE, LAST_ERROR_DETAIL, STATUS
 from smsq.producers.core.states import sources_of
 from smsq.producers.core.store import MessageStore
 from smsq.workers.providers.base import ChannelStatus
@@ -24,7 +25,7 @@ from smsq.workers.status.mapping import decide, rank, smsq_status
 
 log = logging.getLogger(__name__)
 
-CHANNEL_FIELD = "ch:"
+CHANNEL_FIELD = CHANNEL_PREFIX
 # Only a message that went out can be settled by what a provider says about it.
 SETTLEABLE = frozenset({"sent", "unknown"})
 
@@ -71,10 +72,10 @@ class Settler:
         if int(reply[0]) == 2:
             return Settled(found=True, mismatch=f"{reply[1]} is {reply[2]}")
         record = _pairs(reply[1])
-        current = record.get("status", "")
+        current = record.get(STATUS, "")
         if current not in SETTLEABLE:
             return Settled(found=True, status=current, record=record)
-        chain = [c for c in record.get("channels", "").split(",") if c]
+        chain = [c for c in record.get(CHANNELS, "").split(",") if c]
         entries = channel_entries(record)
         decided = decide(
             chain, {c: (int(e["rank"]), e.get("status")) for c, e in entries.items()}, gave_up=gave_up
@@ -127,13 +128,13 @@ def _outcome_fields(
     deciding = next((entries[c] for c in reversed(ordered) if entries[c].get("status") == decided), None)
     if deciding is None:
         return {
-            "last_error_code": "no-final-status",
-            "last_error_detail": f"{provider} gave no final delivery status in time",
+            LAST_ERROR_CODE: "no-final-status",
+            LAST_ERROR_DETAIL: f"{provider} gave no final delivery status in time",
         }
     err = deciding.get("err")
     detail = deciding.get("error") or deciding.get("provider_status") or decided
     code = str(err) if err not in (None, 0) else str(deciding.get("provider_status") or decided)
-    return {"last_error_code": code, "last_error_detail": f"{deciding['channel']}: {detail}"[:500]}
+    return {LAST_ERROR_CODE: code, LAST_ERROR_DETAIL: f"{deciding['channel']}: {detail}"[:500]}
 
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:

@@ -65,7 +65,9 @@ def test_no_module_holds_lua_of_its_own() -> None:
 
 
 @pytest.mark.parametrize(("package", "name", "text"), SCRIPTS, ids=[f"{p}/{n}" for p, n, _ in SCRIPTS])
-def test_a_script_says_what_it_does_and_names_its_keys_and_arguments(package: str, name: str, text: str) -> None:
+def test_a_script_says_what_it_does_and_names_its_keys_and_arguments(
+    package: str, name: str, text: str
+) -> None:
     assert text.startswith("--"), f"{name} starts with a comment saying what it does"
     indexed = [line.strip() for line in text.splitlines() if re.search(r"\b(KEYS|ARGV)\[\d+\]", line)]
     assert indexed, f"{name} names its KEYS and ARGV"
