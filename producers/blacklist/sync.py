@@ -20,8 +20,7 @@ from pydantic import BaseModel, Field
 from smsq.config import contract as names
 from smsq.config.celery import make_celery
 from smsq.config.settings import PROVIDER_NAMES, Settings
-from smsq.producers.blacklist.store import BlacklistKeys
-from smsq.producers.core.store import Keys
+from smsq.producers.core.keys import BlacklistKeys, Keys
 from smsq.producers.errors import InvalidInput, SmsqError
 
 RunStatus = Literal["ok", "partial", "failed", "skipped", "invalid"]

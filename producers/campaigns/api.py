@@ -19,7 +19,6 @@ from smsq.producers.campaigns.expansion import (
     new_campaign_id,
 )
 from smsq.producers.campaigns.model import (
-    CampaignKeys,
     CampaignNotFound,
     CampaignProgress,
     CampaignStateError,
@@ -28,6 +27,8 @@ from smsq.producers.campaigns.model import (
     parse_template,
     progress_from,
 )
+from smsq.producers.core.keys import CampaignKeys
+from smsq.producers.core.lua import read
 from smsq.producers.core.store import MessageStore, to_ms
 from smsq.producers.errors import InvalidInput
 from smsq.producers.publisher import Publisher
@@ -46,14 +47,7 @@ CONTACT_FIELDS = (
     "custom4",
 )
 
-# KEYS: campaign hash   ARGV: field value required, new value   -> 1 if moved
-_CAS_STATUS = """
-local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return {0, ''} end
-if not string.find(ARGV[1], ',' .. current .. ',', 1, true) then return {0, current} end
-redis.call('HSET', KEYS[1], 'status', ARGV[2])
-return {1, current}
-"""
+_CAS_STATUS = read(__package__, "cas_status.lua")
 
 
 class Campaigns:
@@ -80,7 +74,7 @@ class Campaigns:
 
     @property
     def _schedule(self) -> str:
-        return f"{self.store.keys.prefix}:campaign-schedule"
+        return self.store.keys.campaign_schedule
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -269,7 +263,7 @@ class Campaigns:
         return self.progress(campaign_id)
 
     def _idem_key(self, key: str) -> str:
-        return f"{self.store.keys.prefix}:campaign-idem:{key}"
+        return self.store.keys.campaign_idempotency(key)
 
     # -- reading --------------------------------------------------------------------------------
 

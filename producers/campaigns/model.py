@@ -22,7 +22,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from smsq.producers.core.store import Keys
 from smsq.producers.errors import InvalidInput, SmsqError
 from smsq.producers.messages.models import Channel, Omnimessage, Priority, TextStore, Url, UtcDatetime
 from smsq.producers.messages.personalise import placeholders, render
@@ -121,28 +120,6 @@ class CampaignNotFound(SmsqError, LookupError):
 
 class CampaignStateError(SmsqError):
     """Pause, resume or cancel asked of a campaign in a state that does not allow it."""
-
-
-@dataclass(frozen=True)
-class CampaignKeys:
-    keys: Keys
-    campaign_id: str
-
-    @property
-    def campaign(self) -> str:
-        return f"{self.keys.campaign_prefix}{self.campaign_id}"
-
-    @property
-    def counts(self) -> str:  # maintained by the transition script
-        return f"{self.campaign}:counts"
-
-    @property
-    def skipped(self) -> str:
-        return f"{self.campaign}:skipped"
-
-    @property
-    def held(self) -> str:
-        return f"{self.campaign}:held"
 
 
 @dataclass(frozen=True)

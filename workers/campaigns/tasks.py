@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsq.config import contract as names
 from smsq.producers.campaigns.api import Campaigns
-from smsq.producers.campaigns.model import CampaignKeys, message_id
+from smsq.producers.campaigns.model import message_id
+from smsq.producers.core.keys import CampaignKeys
 from smsq.producers.errors import InvalidInput
 from smsq.workers.campaigns.sending import BatchOptions, send_batch
 from smsq.workers.context import WorkerContext, context_for
