@@ -12,8 +12,7 @@ from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.campaigns.model import CampaignNotFound, CampaignStateError, message_id
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import InvalidInput
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
 
 TEMPLATE = {"messages": [{"channel": "sms", "text": "Hi %firstName%, 20% off today", "sender": "Shop"}]}
 PLAIN = {"messages": [{"channel": "sms", "text": "Sale today"}]}

@@ -7,7 +7,7 @@ import redis
 
 from smsq.producers.core.states import FINAL, STATUSES, TRANSITIONS, sources_of
 from smsq.producers.core.store import MessageStore
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 ID = "00000000-0000-4000-8000-000000000001"
 
