@@ -22,7 +22,7 @@ from smsq.config.celery import make_celery
 from smsq.config.settings import PROVIDER_NAMES, Settings
 from smsq.producers.blacklist.store import BlacklistKeys
 from smsq.producers.core.store import Keys
-from smsq.producers.errors import InvalidInput, SmsqError
+from smsq.producers.errors import InvalidInput, SyncNotFinished
 
 RunStatus = Literal["ok", "partial", "failed", "skipped", "invalid"]
 ProviderStatus = Literal["ok", "partial", "failed", "guarded"]
@@ -87,15 +87,6 @@ def checked_providers(providers: Sequence[str] | None) -> list[str] | None:
         named = ", ".join(map(repr, unknown)) or "(none)"
         raise InvalidInput([("providers", f"unknown provider {named}; use {', '.join(PROVIDER_NAMES)}")])
     return list(dict.fromkeys(providers))
-
-
-class SyncNotFinished(SmsqError):
-    def __init__(self, task_id: str, timeout: float) -> None:
-        self.task_id = task_id
-        super().__init__(
-            f"blacklist sync {task_id} did not finish within {timeout:g} s; "
-            "is a worker consuming the sync queue? Read its report later with `smsq blacklist sync --report`"
-        )
 
 
 class BlacklistSyncs:

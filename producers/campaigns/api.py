@@ -20,16 +20,14 @@ from smsq.producers.campaigns.expansion import (
 )
 from smsq.producers.campaigns.model import (
     CampaignKeys,
-    CampaignNotFound,
     CampaignProgress,
-    CampaignStateError,
     CampaignTemplate,
     checked_campaign_id,
     parse_template,
     progress_from,
 )
 from smsq.producers.core.store import MessageStore, to_ms
-from smsq.producers.errors import InvalidInput
+from smsq.producers.errors import CampaignNotFound, CampaignStateError, InvalidInput
 from smsq.producers.publisher import Publisher
 
 # Contact fields of a Messente phonebook contact, usable as %var% in a campaign from groups.
