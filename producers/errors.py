@@ -34,6 +34,18 @@ from pydantic import ValidationError
 class SmsqError(Exception):
     """Root of every error smsq raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as message and attributes, not by calling __init__ again (whose arguments differ
+        # per class): a Celery result, or any process boundary, hands back the very same class.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[SmsqError], args: tuple[Any, ...], state: dict[str, Any]) -> SmsqError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class InvalidInput(SmsqError, ValueError):
     def __init__(self, problems: Sequence[tuple[str, str]]) -> None:

@@ -261,7 +261,7 @@ class Campaigns:
             # The contacts live at Messente: a worker fetches them and expands there.
             self.publisher.publish(
                 names.CAMPAIGN_FROM_GROUPS_TASK,
-                {"campaign_id": campaign_id, "group_ids": group_ids},
+                names.CampaignFromGroupsPayload(campaign_id=campaign_id, group_ids=group_ids),
                 names.SYNC,
             )
         return self.progress(campaign_id)
@@ -314,7 +314,9 @@ class Campaigns:
         """Every queued or scheduled message of the campaign becomes cancelled; sent ones are kept."""
         self._move(campaign_id, ["running", "paused", "scheduled"], "cancelled")
         self.store.redis.zrem(self._schedule, campaign_id)
-        self.publisher.publish(names.CAMPAIGN_SWEEP_TASK, {"campaign_id": campaign_id}, names.SYNC)
+        self.publisher.publish(
+            names.CAMPAIGN_SWEEP_TASK, names.CampaignSweepPayload(campaign_id=campaign_id), names.SYNC
+        )
         return self.progress(campaign_id)
 
     def release_due(self) -> int:

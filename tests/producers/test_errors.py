@@ -142,3 +142,23 @@ def test_a_bad_setting_is_caught_as_an_smsq_error() -> None:
     with pytest.raises(SmsqError, match="SMSQ_MESSENTE__TIMEOUTS__CONNECT") as caught:
         load_settings(_env_file=None, messente={"timeouts": {"connect": 0}})
     assert type(caught.value) is errors.SettingsError
+
+
+def test_every_error_crosses_a_process_boundary_as_itself() -> None:
+    """Celery pickles a task's exception for its result: the caller must get the same class back."""
+    import pickle
+
+    from smsq.workers.providers.errors import RateLimited
+
+    samples = [
+        errors.InvalidInput([("to", "not a number")]),
+        errors.MissingVariable(["name"]),
+        errors.CannotCancel("m-1", "sent"),
+        errors.CampaignNotFound("c-1", "gone"),
+        errors.TwoFactorFailed("expired", "too late"),
+        errors.UnsendableRecord("corrupt", "no body"),
+        RateLimited("smsapi", "slow down", retry_after=2.5, code="429", maybe_sent=False),
+    ]
+    for error in samples:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error) and vars(copy) == vars(error)
