@@ -222,12 +222,13 @@ class Settings(BaseSettings):
         return self.result_backend or self.redis_url
 
 
-class SettingsError(Exception):
-    """A setting has a bad value. The message names the setting and never echoes its value."""
-
-
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment (and .env) once; turn pydantic's error into one readable line per setting."""
+    """Read the environment (and .env) once; turn pydantic's error into one readable line per setting
+    (``smsq.producers.errors.SettingsError``)."""
+    # Imported here, not at the top: smsq.producers imports this module, so importing it from
+    # this module's top would run smsq.producers before Settings exists.
+    from smsq.producers.errors import SettingsError
+
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

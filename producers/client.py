@@ -126,7 +126,7 @@ class Smsq:
             return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
         if not scheduled:
             lane = names.LANE_FOR_PRIORITY[omnimessage.priority]
-            self.publisher.publish(names.SEND_TASK, {"message_id": message_id}, lane)
+            self.publisher.publish(names.SEND_TASK, names.SendPayload(message_id=message_id), lane)
             self.store.complete_release(message_id, outbox_ms)
         return Receipt(message_id, str(fields[STATUS]), duplicate=False)
 
@@ -191,7 +191,10 @@ class Smsq:
         record = self.store.get(message_id) or {}
         if outcome.previous == "sent" and record.get(PROVIDER_SCHEDULED) == "1":
             answer = self.publisher.call(
-                names.CANCEL_AT_PROVIDER_TASK, {"message_id": message_id}, names.HIGH, self.cancel_timeout
+                names.CANCEL_AT_PROVIDER_TASK,
+                names.CancelAtProviderPayload(message_id=message_id),
+                names.HIGH,
+                self.cancel_timeout,
             )
             if answer.get("cancelled"):
                 return self.result(message_id)

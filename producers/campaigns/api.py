@@ -19,9 +19,7 @@ from smsq.producers.campaigns.expansion import (
     new_campaign_id,
 )
 from smsq.producers.campaigns.model import (
-    CampaignNotFound,
     CampaignProgress,
-    CampaignStateError,
     CampaignTemplate,
     checked_campaign_id,
     parse_template,
@@ -30,7 +28,7 @@ from smsq.producers.campaigns.model import (
 from smsq.producers.core.keys import CampaignKeys
 from smsq.producers.core.lua import read
 from smsq.producers.core.store import MessageStore, to_ms
-from smsq.producers.errors import InvalidInput
+from smsq.producers.errors import CampaignNotFound, CampaignStateError, InvalidInput
 from smsq.producers.publisher import Publisher
 
 # Contact fields of a Messente phonebook contact, usable as %var% in a campaign from groups.
@@ -257,7 +255,7 @@ class Campaigns:
             # The contacts live at Messente: a worker fetches them and expands there.
             self.publisher.publish(
                 names.CAMPAIGN_FROM_GROUPS_TASK,
-                {"campaign_id": campaign_id, "group_ids": group_ids},
+                names.CampaignFromGroupsPayload(campaign_id=campaign_id, group_ids=group_ids),
                 names.SYNC,
             )
         return self.progress(campaign_id)
@@ -310,7 +308,9 @@ class Campaigns:
         """Every queued or scheduled message of the campaign becomes cancelled; sent ones are kept."""
         self._move(campaign_id, ["running", "paused", "scheduled"], "cancelled")
         self.store.redis.zrem(self._schedule, campaign_id)
-        self.publisher.publish(names.CAMPAIGN_SWEEP_TASK, {"campaign_id": campaign_id}, names.SYNC)
+        self.publisher.publish(
+            names.CAMPAIGN_SWEEP_TASK, names.CampaignSweepPayload(campaign_id=campaign_id), names.SYNC
+        )
         return self.progress(campaign_id)
 
     def release_due(self) -> int:

@@ -276,7 +276,9 @@ class Expander:
                 time.sleep(0.5)  # back-pressure: let the workers drain the lane first
             stop = min(last, start + self.batch_size - 1)
             self.publisher.publish(
-                names.SEND_BATCH_TASK, {"campaign_id": campaign_id, "first": start, "last": stop}, lane
+                names.SEND_BATCH_TASK,
+                names.SendBatchPayload(campaign_id=campaign_id, first=start, last=stop),
+                lane,
             )
             published += 1
         return published

@@ -74,7 +74,7 @@ def campaign_counts(store: MessageStore, campaign_id: str) -> dict[str, int]:
         )
     raw: dict[str, str] = store.redis.hgetall(store.keys.campaign_counts(campaign_id))  # type: ignore[assignment]
     if not raw:
-        raise CampaignNotFound(campaign_id)
+        raise CampaignNotFound(campaign_id, "or none of its messages is counted yet")
     return _ordered({status: int(count) for status, count in raw.items()})
 
 

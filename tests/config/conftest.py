@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from smsq.config.settings import Settings, SettingsError, load_settings
+from smsq.config.settings import Settings, load_settings
+from smsq.producers.errors import SettingsError
 
 
 @pytest.fixture(autouse=True)

@@ -4,12 +4,15 @@ limiter at its seam, and an HTTP wire (an httpx.MockTransport handler) that answ
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from smsq.config.contract import Payload
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z: where every FakeClock starts
 
@@ -32,23 +35,25 @@ class FakeClock:
 
 
 class RecordingPublisher:
-    """Stands in for Celery where a test is about what gets published, not about Celery."""
+    """Stands in for Celery where a test is about what gets published, not about Celery. Records
+    each payload as the JSON kwargs a worker would receive."""
 
     def __init__(self, fail: bool = False) -> None:
         self.published: list[tuple[str, dict[str, Any], str]] = []
         self.fail = fail
 
-    def publish(self, task: str, kwargs: Mapping[str, Any], queue: str) -> None:
+    def publish(self, task: str, payload: Payload, queue: str) -> str:
         if self.fail:
             raise ConnectionError("broker unreachable")
-        self.published.append((task, dict(kwargs), queue))
+        self.published.append((task, payload.model_dump(mode="json"), queue))
+        return str(uuid.uuid4())
 
-    def publish_many(self, tasks: Sequence[tuple[str, Mapping[str, Any], str]]) -> None:
-        for task, kwargs, queue in tasks:
-            self.publish(task, kwargs, queue)
+    def publish_many(self, tasks: Sequence[tuple[str, Payload, str]]) -> None:
+        for task, payload, queue in tasks:
+            self.publish(task, payload, queue)
 
-    def call(self, task: str, kwargs: Mapping[str, Any], queue: str, timeout: float) -> Any:
-        self.publish(task, kwargs, queue)
+    def call(self, task: str, payload: Payload, queue: str, timeout: float) -> Any:
+        self.publish(task, payload, queue)
         return self.answer
 
     answer: Any = None

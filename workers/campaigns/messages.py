@@ -14,17 +14,8 @@ from pydantic import ValidationError
 from smsq.producers.campaigns.model import render_body
 from smsq.producers.core.keys import Keys
 from smsq.producers.core.records import BODY, CAMPAIGN_ID, PRIORITY, TO, VARS
-from smsq.producers.errors import InvalidInput
+from smsq.producers.errors import InvalidInput, UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
-
-
-class UnsendableRecord(Exception):
-    """The record cannot become a message (corrupt, or its campaign template does not render)."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        self.code = code
-        self.detail = detail
-        super().__init__(detail)
 
 
 class CampaignTemplates:

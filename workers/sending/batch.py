@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smsq.producers.core.records import ATTEMPTS, LAST_FAILED_PROVIDER, LEASE_TOKEN, PRIORITY, error_fields
+from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
-from smsq.workers.campaigns.messages import UnsendableRecord, message_from_record
+from smsq.workers.campaigns.messages import message_from_record
 from smsq.workers.providers.base import Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, TransientError
 from smsq.workers.sending.event_loop import AsyncHttp, start_singles

@@ -30,7 +30,7 @@ def release_due(
             by_lane.setdefault(lane, []).append(entry.message_id)
         publisher.publish_many(
             [
-                (names.SEND_MANY_TASK, {"message_ids": ids[i : i + group]}, lane)
+                (names.SEND_MANY_TASK, names.SendManyPayload(message_ids=ids[i : i + group]), lane)
                 for lane, ids in by_lane.items()
                 for i in range(0, len(ids), group)
             ]

@@ -26,8 +26,9 @@ from smsq.producers.core.records import (
     error_fields,
 )
 from smsq.producers.core.store import MessageStore
+from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
-from smsq.workers.campaigns.messages import CampaignTemplates, UnsendableRecord, message_from_record
+from smsq.workers.campaigns.messages import CampaignTemplates, message_from_record
 from smsq.workers.limits.health import ProviderHealth
 from smsq.workers.limits.ratelimit import RateLimiter
 from smsq.workers.providers.base import OutboundMessage, Provider, SendResult

@@ -9,9 +9,9 @@ import pytest
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns import expansion as campaign_expansion
 from smsq.producers.campaigns.api import Campaigns
-from smsq.producers.campaigns.model import CampaignNotFound, CampaignStateError, message_id
+from smsq.producers.campaigns.model import message_id
 from smsq.producers.core.store import MessageStore
-from smsq.producers.errors import InvalidInput
+from smsq.producers.errors import CampaignNotFound, CampaignStateError, InvalidInput
 from tests.support.fakes import FakeClock, RecordingPublisher
 
 TEMPLATE = {"messages": [{"channel": "sms", "text": "Hi %firstName%, 20% off today", "sender": "Shop"}]}

@@ -19,7 +19,7 @@ from smsq.workers.app import create_app
 from smsq.workers.blacklist.records import SyncRecords
 from smsq.workers.blacklist.tasks import queue_due_retries
 from smsq.workers.context import context_for, reset_contexts
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, RecordingPublisher
 from tests.support.sandbox import blacklists
 from tests.workers.blacklist.conftest import Syncer, X
 
@@ -75,14 +75,6 @@ def test_the_sync_task_returns_its_report_and_records_the_run(
     assert app.tasks[names.BLACKLIST_SYNC_RETRY_TASK].ignore_result is True
 
 
-class RecordingApp:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any], str]] = []
-
-    def send_task(self, name: str, *, kwargs: dict[str, Any], queue: str, routing_key: str) -> None:
-        self.sent.append((name, kwargs, queue))
-
-
 def test_due_retries_are_queued_once_on_the_sync_queue(
     sync: Syncer, sync_settings: Settings, redis_client: redis.Redis, admin: httpx.Client, clock: FakeClock
 ) -> None:
@@ -90,13 +82,12 @@ def test_due_retries_are_queued_once_on_the_sync_queue(
         "/_admin/faults", json={"provider": "dm", "endpoint": "GET /dm/api/blacklist", "kind": "status"}
     )
     sync()
-    recorder = RecordingApp()
+    recorder = RecordingPublisher()
     assert queue_due_retries(sync_settings, redis_client, recorder, clock=clock) == []  # type: ignore[arg-type]
     clock.advance(60)
     assert queue_due_retries(sync_settings, redis_client, recorder, clock=clock) == ["direct_messenger"]  # type: ignore[arg-type]
-    assert recorder.sent == [
-        (names.BLACKLIST_SYNC_TASK, {"providers": ["direct_messenger"], "trigger": "retry"}, names.SYNC)
-    ]
+    retry = {"providers": ["direct_messenger"], "dry_run": False, "force": False, "trigger": "retry"}
+    assert recorder.published == [(names.BLACKLIST_SYNC_TASK, retry, names.SYNC)]
     assert queue_due_retries(sync_settings, redis_client, recorder, clock=clock) == []  # type: ignore[arg-type]
     clock.advance(sync_settings.blacklist.lock_seconds)  # the queued retry never ran: queue it again
     assert queue_due_retries(sync_settings, redis_client, recorder, clock=clock) == ["direct_messenger"]  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from smsq.config.contract import DeliveryReport
 from smsq.config.settings import (
     DirectMessengerSettings,
     MessenteSettings,
@@ -28,7 +29,7 @@ from smsq.workers.providers.messente.omnichannel import MessenteClient
 from smsq.workers.providers.smsapi.sms import SmsapiClient
 from smsq.workers.sending.single import send_message
 from smsq.workers.status.followup import Followup
-from smsq.workers.status.reports import DeliveryReport, apply_report
+from smsq.workers.status.reports import apply_report
 from smsq.workers.webhooks.app import create_webhook_app, messente_signature
 from tests.support.fakes import FakeClock, RecordingPublisher
 from tests.support.sending import make_sender
@@ -41,8 +42,8 @@ class Queue:
     def __init__(self) -> None:
         self.reports: list[dict[str, Any]] = []
 
-    def __call__(self, report: Any) -> None:
-        self.reports.append(dict(report))
+    def __call__(self, report: DeliveryReport) -> None:
+        self.reports.append(report.model_dump(mode="json"))
 
 
 QUEUE = Queue()
