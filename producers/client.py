@@ -19,6 +19,21 @@ from smsq.config.settings import CampaignSettings, Settings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.core import queries
+from smsq.producers.core.records import (
+    ATTEMPTS,
+    BODY,
+    CHANNELS,
+    CREATED_MS,
+    ID,
+    IDEMPOTENCY_KEY,
+    PRIORITY,
+    PROVIDER_SCHEDULED,
+    QUEUED_MS,
+    SCHEDULED_FOR_MS,
+    STATUS,
+    TO,
+    UPDATED_MS,
+)
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
@@ -101,7 +116,7 @@ class Smsq:
         message_id = str(uuid.uuid4())
         fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
         if idempotency_key:
-            fields["idempotency_key"] = idempotency_key
+            fields[IDEMPOTENCY_KEY] = idempotency_key
         outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
         assert outbox_ms is not None
         created, message_id = self.store.create(
@@ -109,12 +124,12 @@ class Smsq:
         )
         if not created:
             existing = self.store.get(message_id)
-            return Receipt(message_id, existing["status"] if existing else "unknown", duplicate=True)
+            return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
         if not scheduled:
             lane = names.LANE_FOR_PRIORITY[omnimessage.priority]
-            self.publisher.publish(names.SEND_TASK, {"message_id": message_id}, lane)
+            self.publisher.publish(names.SEND_TASK, names.SendPayload(message_id=message_id), lane)
             self.store.complete_release(message_id, outbox_ms)
-        return Receipt(message_id, str(fields["status"]), duplicate=False)
+        return Receipt(message_id, str(fields[STATUS]), duplicate=False)
 
     @cached_property
     def campaigns(self) -> Campaigns:
@@ -176,9 +191,12 @@ class Smsq:
         if outcome.ok:
             return self.result(message_id)
         record = self.store.get(message_id) or {}
-        if outcome.previous == "sent" and record.get("provider_scheduled") == "1":
+        if outcome.previous == "sent" and record.get(PROVIDER_SCHEDULED) == "1":
             answer = self.publisher.call(
-                names.CANCEL_AT_PROVIDER_TASK, {"message_id": message_id}, names.HIGH, self.cancel_timeout
+                names.CANCEL_AT_PROVIDER_TASK,
+                names.CancelAtProviderPayload(message_id=message_id),
+                names.HIGH,
+                self.cancel_timeout,
             )
             if answer.get("cancelled"):
                 return self.result(message_id)
@@ -188,20 +206,20 @@ class Smsq:
 
 def record_fields(message_id: str, message: Omnimessage, now_ms: int, status: str) -> dict[str, str | int]:
     fields: dict[str, str | int] = {
-        "id": message_id,
-        "status": status,
-        "to": message.to,
-        "priority": message.priority,
-        "channels": ",".join(message.channels),
-        "body": message.model_dump_json(exclude_none=True),
-        "created_ms": now_ms,
-        "updated_ms": now_ms,
-        "attempts": 0,
+        ID: message_id,
+        STATUS: status,
+        TO: message.to,
+        PRIORITY: message.priority,
+        CHANNELS: ",".join(message.channels),
+        BODY: message.model_dump_json(exclude_none=True),
+        CREATED_MS: now_ms,
+        UPDATED_MS: now_ms,
+        ATTEMPTS: 0,
     }
     if message.time_to_send is not None:
-        fields["scheduled_for_ms"] = to_ms(message.time_to_send.timestamp())
+        fields[SCHEDULED_FOR_MS] = to_ms(message.time_to_send.timestamp())
     if status == "queued":
-        fields["queued_ms"] = now_ms
+        fields[QUEUED_MS] = now_ms
     return fields
 
 

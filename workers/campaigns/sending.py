@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from smsq.producers.campaigns.model import CampaignKeys, message_id
+from smsq.producers.campaigns.model import message_id
+from smsq.producers.core.keys import CampaignKeys
 from smsq.workers.sending.batch import BatchOptions, BatchOutcome, start_chunk
 from smsq.workers.sending.single import Sender
 

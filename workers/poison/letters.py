@@ -9,12 +9,31 @@ from typing import Any
 
 import redis
 
+from smsq.config.contract import SECRET_FIELDS
 from smsq.config.limits import LimitSettings
 from smsq.config.settings import Settings
 from smsq.producers.core.store import Keys
 from smsq.workers.poison.checks import shown_body
 
 log = logging.getLogger("smsq.workers.poison")
+
+
+def _masked(body: object) -> object:
+    """A body whose kwargs hold a secret (a 2FA PIN) with that value masked, as every other dead
+    letter and kwargsrepr has it; any other body as it came."""
+    raw = body if isinstance(body, bytes | str) else None
+    if raw is None or len(raw) > 1_000_000:
+        return body
+    try:
+        decoded = json.loads(raw)
+    except (ValueError, RecursionError):
+        return body
+    if isinstance(decoded, list) and len(decoded) > 1 and isinstance(decoded[1], dict):
+        kwargs = decoded[1]
+        if any(name in SECRET_FIELDS for name in kwargs):
+            decoded[1] = {name: "***" if name in SECRET_FIELDS else value for name, value in kwargs.items()}
+            return json.dumps(decoded)
+    return body
 
 
 class DeadLetters:
@@ -36,7 +55,7 @@ class DeadLetters:
 
     def write(self, task: str, body: object, reason: str, **about: Any) -> None:
         """One entry: the task name (or what stood for it), the body cut to the limit, the reason."""
-        text, size = shown_body(body, self.limits.dead_letter_body_chars)
+        text, size = shown_body(_masked(body), self.limits.dead_letter_body_chars)
         entry = {"task": task[:200], "payload": text, "error": reason, "at_ms": int(time.time() * 1000),
                  "size": size, **about}  # fmt: skip
         log.error("dead-lettered a broker message (%s): %s", task[:200], reason)

@@ -17,8 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from smsq.producers.core.records import ATTEMPTS, LAST_FAILED_PROVIDER, LEASE_TOKEN, PRIORITY, error_fields
+from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
-from smsq.workers.campaigns.messages import UnsendableRecord, message_from_record
+from smsq.workers.campaigns.messages import message_from_record
 from smsq.workers.providers.base import Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, TransientError
 from smsq.workers.sending.event_loop import AsyncHttp, start_singles
@@ -31,7 +33,6 @@ from smsq.workers.sending.single import (
     apply_side_effects,
     capable_providers,
     decide,
-    error_fields,
     outbound_for,
     pick,
     take_token,
@@ -76,7 +77,7 @@ def _claim(ids: Sequence[str], sender: Sender, token: str) -> list[tuple[str, di
     lease_until = store.now_ms() + int(sender.lease_seconds * 1000)
     claim: dict[str, Any] = {
         "allowed_from": {"queued"},
-        "fields": {"lease_token": token},
+        "fields": {LEASE_TOKEN: token},
         "lease_until_ms": lease_until,
         "return_record": True,
     }
@@ -116,7 +117,7 @@ def start_chunk(
     finishes: list[tuple[str, str, dict[str, Any]]] = []
 
     def finish(mid: str, to: str, opts: dict[str, Any]) -> None:
-        finishes.append((mid, to, {**opts, "lease_token": token}))
+        finishes.append((mid, to, {**opts, LEASE_TOKEN: token}))
         outcome.count(to)
 
     ready: list[tuple[str, dict[str, str], Omnimessage]] = []
@@ -139,8 +140,8 @@ def start_chunk(
     for item in ready:
         key = (
             tuple(item[2].channels),
-            item[1].get("priority", "low"),
-            item[1].get("last_failed_provider", ""),
+            item[1].get(PRIORITY, "low"),
+            item[1].get(LAST_FAILED_PROVIDER, ""),
         )
         groups.setdefault(key, []).append(item)
     deliveries = [(group, _deliver(group, sender, options, pool)) for group in groups.values()]
@@ -166,7 +167,7 @@ def _deliver(
     provider = _provider_for(ready, sender)
     if isinstance(provider, list):  # no provider to use: already decided
         return _ready(provider)
-    priority = ready[0][1].get("priority", "low")
+    priority = ready[0][1].get(PRIORITY, "low")
     # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
     send_many = getattr(provider, "send_many", None) if options.use_bulk and len(ready) > 1 else None
     if send_many is None and options.async_http is not None and async_usable(provider):
@@ -190,7 +191,7 @@ def _provider_for(
             Decision("failed", {"fields": error_fields("no-provider", detail)}, Outcome("failed", detail))
         ] * len(ready)
     failing = sender.health.open_circuits([p.name for p in capable]) if sender.health else set()
-    provider = pick(capable, failing=failing, avoid=ready[0][1].get("last_failed_provider") or None)
+    provider = pick(capable, failing=failing, avoid=ready[0][1].get(LAST_FAILED_PROVIDER) or None)
     if provider is None:
         names = ", ".join(p.name for p in capable)
         circuit = TransientError(
@@ -247,7 +248,7 @@ def _bulk(
         answers = [exc] * len(group)
         healthy = not isinstance(exc, TransientError)
     decisions = [
-        decide(mid, record, message, provider.name, int(record.get("attempts", 0)) + 1, answer, sender)
+        decide(mid, record, message, provider.name, int(record.get(ATTEMPTS, 0)) + 1, answer, sender)
         for (mid, record, message), answer in zip(group, answers, strict=True)
     ]
     # Health is about the call, not each entry: one outcome per request.
@@ -271,7 +272,7 @@ def _single(item: tuple[str, dict[str, str], Omnimessage], provider: Provider, s
         answer: SendResult | ProviderError = provider.send(outbound_for(sender, provider.name, mid, message))
     except ProviderError as exc:
         answer = exc
-    decision = decide(mid, record, message, provider.name, int(record.get("attempts", 0)) + 1, answer, sender)
+    decision = decide(mid, record, message, provider.name, int(record.get(ATTEMPTS, 0)) + 1, answer, sender)
     apply_side_effects(sender, provider.name, decision)
     return decision
 
@@ -279,5 +280,5 @@ def _single(item: tuple[str, dict[str, str], Omnimessage], provider: Provider, s
 def _transient(
     mid: str, record: dict[str, str], exc: TransientError, provider: str, sender: Sender
 ) -> Decision:
-    to, opts, outcome = after_transient(mid, exc, int(record.get("attempts", 0)) + 1, provider, sender)
+    to, opts, outcome = after_transient(mid, exc, int(record.get(ATTEMPTS, 0)) + 1, provider, sender)
     return Decision(to, opts, outcome, healthy=None)

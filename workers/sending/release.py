@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from smsq.config import contract as names
 from smsq.config.settings import LeaseExpiry
+from smsq.producers.core.records import LEASE_TOKEN, PRIORITY, STATUS, error_fields
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import Publisher
 
@@ -29,7 +30,7 @@ def release_due(
             by_lane.setdefault(lane, []).append(entry.message_id)
         publisher.publish_many(
             [
-                (names.SEND_MANY_TASK, {"message_ids": ids[i : i + group]}, lane)
+                (names.SEND_MANY_TASK, names.SendManyPayload(message_ids=ids[i : i + group]), lane)
                 for lane, ids in by_lane.items()
                 for i in range(0, len(ids), group)
             ]
@@ -45,17 +46,17 @@ def settle_expired_leases(store: MessageStore, policy: Mapping[str, LeaseExpiry]
     settled = 0
     for message_id in store.claim_expired_leases(batch, recheck_after_ms=60_000):
         record = store.get(message_id)
-        if record is None or record.get("status") != "sending":
+        if record is None or record.get(STATUS) != "sending":
             store.redis.zrem(store.keys.leases, message_id)
             continue
-        detail = {"last_error_code": "lease-expired", "last_error_detail": "worker lost mid-send"}
-        action = policy.get(record.get("priority", "regular"), "unknown")
+        detail = error_fields("lease-expired", "worker lost mid-send")
+        action = policy.get(record.get(PRIORITY, "regular"), "unknown")
         if action == "resend":
             moved = store.transition(
-                message_id, "queued", fields={**detail, "lease_token": ""}, schedule_at_ms=store.now_ms()
+                message_id, "queued", fields={**detail, LEASE_TOKEN: ""}, schedule_at_ms=store.now_ms()
             )
         else:
-            moved = store.transition(message_id, "unknown", fields={**detail, "lease_token": ""})
+            moved = store.transition(message_id, "unknown", fields={**detail, LEASE_TOKEN: ""})
         settled += moved.ok
         log.warning("message %s: lease expired while sending; policy %s", message_id, action)
     return settled

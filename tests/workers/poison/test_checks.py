@@ -135,3 +135,13 @@ def test_a_shown_body_is_cut_and_keeps_undecodable_bytes_readable() -> None:
     text, size = shown_body(b"\xff" + b"a" * 5000, 100)
     assert text.startswith("\\xff") and text.endswith("...") and len(text) == 103 and size == 5001
     assert shown_body("short", 100) == ("short", 5)
+
+
+def test_a_refused_two_factor_body_keeps_its_pin_out_of_the_dead_letter(redis_client: Any) -> None:
+    from smsq.workers.poison.letters import DeadLetters
+
+    letters = DeadLetters("unused", "t:dead", LIMITS)
+    letters._client = redis_client
+    letters.write("smsq.two_factor_verify", b'[[], {"session_id": "s", "pin": "482913"}, 5]', "embed")
+    (entry,) = [json.loads(raw) for raw in redis_client.lrange("t:dead", 0, -1)]
+    assert "482913" not in entry["payload"] and '"pin": "***"' in entry["payload"]

@@ -6,8 +6,7 @@ import pytest
 
 from smsq.producers.core.store import MessageStore
 from smsq.workers.sending.release import release_due, run_release_loop, settle_expired_leases
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
 
 IDS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(1, 4)]
 
