@@ -57,8 +57,6 @@ class LimitSettings(BaseModel):
             raise ValueError("limits.ttl_min_seconds must not exceed limits.ttl_max_seconds")
         if self.validity_min_minutes > self.validity_max_minutes:
             raise ValueError("limits.validity_min_minutes must not exceed limits.validity_max_minutes")
-        if self.csv_field_chars > self.csv_line_chars:
-            raise ValueError("limits.csv_field_chars must not exceed limits.csv_line_chars")
         return self
 
 

@@ -44,21 +44,17 @@ def messente_signature(key: str, body: bytes) -> str:
     return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, most: int) -> bytes:
-    """The request body, refused (BodyTooLarge) as soon as it is bigger than ``most`` bytes: a
-    declared Content-Length is checked first, then what arrives, so a huge body is never held."""
+async def read_body(request: Request, most: int) -> bytes | None:
+    """The request body, or None as soon as it is bigger than ``most`` bytes: a declared
+    Content-Length is checked first, then what arrives, so a huge body is never held."""
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > most:
-        raise BodyTooLarge
+        return None
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > most:
-            raise BodyTooLarge
+            return None
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -80,9 +76,8 @@ def create_webhook_app(
         if not token_matches(secret, provider, message_id, request.path_params["token"]):
             log.warning("delivery report to %s refused: bad token (from %s)", provider, _client(request))
             return _unauthorized()
-        try:
-            body = await read_body(request, most)
-        except BodyTooLarge:
+        body = await read_body(request, most)
+        if body is None:
             why = f"body: larger than {most} bytes (SMSQ_LIMITS__WEBHOOK_BODY_BYTES)"
             return JSONResponse({"error": why}, status_code=413)
         if provider == "messente" and signature_key and not _signed(request, body, signature_key):
