@@ -105,7 +105,7 @@ def csv_rows(
     header = [name.strip().removeprefix(BOM) for name in header]
     if number_column not in header:
         raise InvalidInput(
-            [("csv", f"no column {number_column!r} for the number (columns: {', '.join(header)})")]
+            [("csv", f"no column {number_column!r} for the number (columns: {_shown_columns(header)})")]
         )
     unknown = [name for name in variables if name not in header]
     if unknown:
@@ -126,6 +126,12 @@ def csv_rows(
             yield line, fields[number_at].strip(), tuple(fields[i].strip() for i in value_at)
 
     return rows()
+
+
+def _shown_columns(header: Sequence[str], most: int = 20) -> str:
+    """The header's names for an error: quoted when odd (a quoted name may hold a newline), cut."""
+    shown = [name if name.isprintable() and len(name) <= 40 else repr(name[:40]) for name in header[:most]]
+    return ", ".join(shown) + (f", ... ({len(header)} columns)" if len(header) > most else "")
 
 
 def list_rows(recipients: Sequence[Any], variables: Sequence[str]) -> Iterator[Row]:

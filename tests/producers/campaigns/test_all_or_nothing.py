@@ -100,6 +100,7 @@ GOOD = b"phone\n" + b"".join(n.encode() + b"\n" for n in numbers(30))
         (b"phone" + b"x" * 5000 + b"\n", "line 1 is longer than 1024"),
         (GOOD + b'"' + b"a" * 300 + b'"\n', "line 32 has a field longer than 256 characters"),
         (GOOD + b'"' + b"a\n" * 200 + b'"\n', "has a field longer than 256"),
+        (b'"\x01\n\x01', "no column 'phone'"),  # found by the fuzz suite: a header name holding a newline
     ],
 )
 def test_a_bad_csv_is_one_line_of_error_and_nothing_is_stored(
