@@ -5,6 +5,7 @@ SmsqError
   MessageNotFound     no record for that message id
   CannotCancel        the message was already released or finished; ``status`` says which
   CampaignNotFound    no counts for that campaign id
+  StoreUnavailable    Redis did not answer in time (names the server and the cause; never a hang)
 """
 
 from __future__ import annotations
@@ -75,3 +76,18 @@ class TwoFactorFailed(SmsqError):
         self.code = code
         self.detail = detail
         super().__init__(f"two-factor request failed ({code}): {detail}")
+
+
+class StoreUnavailable(SmsqError, ConnectionError):
+    """Redis (the state store or the broker) did not answer within the client's timeouts. Raised within
+    a bounded time (``SMSQ_REDIS_CLIENT__*``), never a hang. What had been written before is whole:
+    a message is stored with its outbox entry in one script, so a record whose task was not published
+    is published by the release loop once Redis is back. A call that timed out may or may not have
+    been applied: repeat it with the same idempotency key to be sure of one message."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = reason
+        super().__init__(
+            f"Redis at {server} is unreachable ({reason}); check SMSQ_REDIS_URL and that it runs"
+        )

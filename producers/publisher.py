@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -44,6 +45,16 @@ def kwargs_repr(kwargs: Mapping[str, Any]) -> str:
     return repr({name: "***" if name in SECRET_KWARGS else value for name, value in kwargs.items()})
 
 
+# A header on every task smsq publishes: when it was published (ms). The recovery check reads it off
+# the oldest task waiting in a lane to tell which published tasks have left the queue
+# (smsq.workers.sending.recovery); Celery passes unknown headers through untouched.
+PUBLISHED_HEADER = "smsq_published_ms"
+
+
+def published_header() -> dict[str, int]:
+    return {PUBLISHED_HEADER: int(time.time() * 1000)}
+
+
 def task_message(task: str, kwargs: Mapping[str, Any], queue: str, origin: str) -> str:
     """The JSON kombu's Redis transport stores for one Celery (protocol 2) task message."""
     task_id = str(uuid.uuid4())
@@ -57,7 +68,7 @@ def task_message(task: str, kwargs: Mapping[str, Any], queue: str, origin: str) 
             "group": None, "group_index": None, "retries": 0, "timelimit": [None, None],
             "root_id": task_id, "parent_id": None, "argsrepr": "()", "kwargsrepr": kwargs_repr(kwargs),
             "origin": origin, "ignore_result": None, "replaced_task_nesting": 0,
-            "stamped_headers": None, "stamps": {},
+            "stamped_headers": None, "stamps": {}, **published_header(),
         },
         "properties": {
             "correlation_id": task_id, "reply_to": None, "delivery_mode": 2,
@@ -68,13 +79,13 @@ def task_message(task: str, kwargs: Mapping[str, Any], queue: str, origin: str) 
 
 
 class CeleryPublisher:
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, *, broker: redis.Redis | None = None) -> None:
+        """``broker``: the client for the broker's lists (producers pass one with bounded timeouts)."""
         self.app = app
-        broker = str(app.conf.broker_url or "")
+        url = str(app.conf.broker_url or "")
         # Straight to the broker's lists when it is Redis; through Celery otherwise.
-        self._broker = (
-            redis.Redis.from_url(broker) if broker.startswith(("redis://", "rediss://", "unix://")) else None
-        )
+        is_redis = url.startswith(("redis://", "rediss://", "unix://"))
+        self._broker = (broker or redis.Redis.from_url(url)) if is_redis else None
         self._origin = f"{os.getpid()}@{socket.gethostname()}"
 
     def publish(self, task: str, kwargs: Mapping[str, Any], queue: str) -> None:
@@ -83,7 +94,9 @@ class CeleryPublisher:
     def publish_many(self, tasks: Sequence[Task]) -> None:
         if self._broker is None:
             for task, kwargs, queue in tasks:
-                self.app.send_task(task, kwargs=dict(kwargs), queue=queue, routing_key=queue)
+                self.app.send_task(
+                    task, kwargs=dict(kwargs), queue=queue, routing_key=queue, headers=published_header()
+                )
             return
         with self._broker.pipeline(transaction=False) as pipe:
             for task, kwargs, queue in tasks:
@@ -92,7 +105,12 @@ class CeleryPublisher:
 
     def call(self, task: str, kwargs: Mapping[str, Any], queue: str, timeout: float) -> Any:
         result = self.app.send_task(
-            task, kwargs=dict(kwargs), queue=queue, routing_key=queue, kwargsrepr=kwargs_repr(kwargs)
+            task,
+            kwargs=dict(kwargs),
+            queue=queue,
+            routing_key=queue,
+            kwargsrepr=kwargs_repr(kwargs),
+            headers=published_header(),
         )
         try:
             return result.get(timeout=timeout)

@@ -15,18 +15,18 @@ end
 """
 
 # KEYS: record, idempotency key (or the record key again when none), schedule zset
-# ARGV: id, has_idempotency_key ('1'|'0'), due_ms ('' = not scheduled), stats prefix ('' = none),
-#       stats ttl seconds, field, value, ...
+# ARGV: id, idempotency key's lifetime in seconds ('0' = no key), due_ms ('' = not scheduled),
+#       stats prefix ('' = none), stats ttl seconds, field, value, ...
 CREATE = (
     """
 local stats_prefix, stats_ttl = ARGV[4], ARGV[5]
 """
     + _COUNT_BY_HOUR
     + """
-if ARGV[2] == '1' then
+if ARGV[2] ~= '0' then
   local existing = redis.call('GET', KEYS[2])
   if existing then return {0, existing} end
-  redis.call('SET', KEYS[2], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 if ARGV[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1]) end
@@ -115,14 +115,24 @@ return results
 )
 
 # Release due entries of the schedule. An entry stays in the schedule with its score pushed out by a
-# claim lease until the releaser confirms it published it (COMPLETE_RELEASE), so a releaser that dies
+# claim lease until the releaser confirms it published it (MARK_PUBLISHED), so a releaser that dies
 # between claim and publish loses nothing: the entry comes due again.
+# After a publish the entry stays as the message's watch (its deadline: published + the lane's recovery
+# limit) until a worker claims the message (queued -> sending removes it). A watch that comes due is a
+# recovery check: the message was published for this queueing (published_ms >= queued_ms) and is still
+# unclaimed. If its task has left the lane's queue (it was published before the oldest task still waiting
+# there: the queue is FIFO) a worker took it and was lost, so it is published again; otherwise it is
+# still waiting behind others and is looked at again one limit later.
 # KEYS: schedule zset   ARGV: now_ms, limit, claim lease ms, record key prefix, campaign key prefix,
-#                             stats prefix ('' none), stats ttl seconds
-# Returns a flat list: id, priority, claim score, ...
+#                             stats prefix ('' none), stats ttl seconds,
+#                             watch ('1' check published entries, '0' release them as before),
+#                             oldest waiting publish ms of high, regular, low, their recovery limits ms
+# Returns a flat list: id, priority, claim score, recovered ('1' published again after a stall), ...
 CLAIM_DUE = (
     """
 local stats_prefix, stats_ttl = ARGV[6] or '', ARGV[7]
+local watching = ARGV[8] == '1'
+local lanes = {high = 1, regular = 2, low = 3}
 """
     + _COUNT_BY_HOUR
     + """
@@ -131,22 +141,37 @@ local out = {}
 local until_ms = tonumber(ARGV[1]) + tonumber(ARGV[3])
 for _, id in ipairs(due) do
   local record = ARGV[4] .. id
-  local status = redis.call('HGET', record, 'status')
+  local found = redis.call('HMGET', record, 'status', 'priority', 'queued_ms', 'published_ms')
+  local status, priority = found[1], found[2] or 'regular'
   if status == 'scheduled' or status == 'queued' then
-    if status == 'scheduled' then
-      redis.call('HSET', record, 'status', 'queued', 'queued_ms', ARGV[1], 'updated_ms', ARGV[1])
-      local campaign = redis.call('HGET', record, 'campaign_id')
-      if campaign and campaign ~= '' then
-        local counts = ARGV[5] .. campaign .. ':counts'
-        redis.call('HINCRBY', counts, 'scheduled', -1)
-        redis.call('HINCRBY', counts, 'queued', 1)
+    local release, recovered = true, '0'
+    local published = tonumber(found[4] or '')
+    if watching and status == 'queued' and published and published >= (tonumber(found[3] or '') or 0) then
+      local lane = lanes[priority] or 2
+      if published < tonumber(ARGV[8 + lane]) then
+        recovered = '1'
+      else
+        release = false
+        redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[11 + lane]), id)
       end
-      count_by_hour(record, 'scheduled', 'queued')
     end
-    redis.call('ZADD', KEYS[1], until_ms, id)
-    table.insert(out, id)
-    table.insert(out, redis.call('HGET', record, 'priority') or 'regular')
-    table.insert(out, tostring(until_ms))
+    if release then
+      if status == 'scheduled' then
+        redis.call('HSET', record, 'status', 'queued', 'queued_ms', ARGV[1], 'updated_ms', ARGV[1])
+        local campaign = redis.call('HGET', record, 'campaign_id')
+        if campaign and campaign ~= '' then
+          local counts = ARGV[5] .. campaign .. ':counts'
+          redis.call('HINCRBY', counts, 'scheduled', -1)
+          redis.call('HINCRBY', counts, 'queued', 1)
+        end
+        count_by_hour(record, 'scheduled', 'queued')
+      end
+      redis.call('ZADD', KEYS[1], until_ms, id)
+      table.insert(out, id)
+      table.insert(out, priority)
+      table.insert(out, tostring(until_ms))
+      table.insert(out, recovered)
+    end
   else
     -- cancelled, already sending or finished, or expired away: nothing to release.
     redis.call('ZREM', KEYS[1], id)
@@ -183,4 +208,43 @@ CLAIM_EXPIRED_LEASES = """
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(expired) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
 return expired
+"""
+
+# A published message's schedule entry becomes its watch: moved to its recovery deadline, with the
+# publish time on the record, but only if nobody touched the entry since the claim (a fast worker's
+# claim removed it; a retry re-added it with another score). One that is no longer queued is removed.
+# KEYS: schedule zset   ARGV: record key prefix, published ms, then id, claim score, deadline ms, ...
+MARK_PUBLISHED = """
+local marked = 0
+for i = 3, #ARGV, 3 do
+  local id = ARGV[i]
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    local record = ARGV[1] .. id
+    if redis.call('HGET', record, 'status') == 'queued' then
+      redis.call('ZADD', KEYS[1], ARGV[i + 2], id)
+      redis.call('HSET', record, 'published_ms', ARGV[2])
+      marked = marked + 1
+    else
+      redis.call('ZREM', KEYS[1], id)
+    end
+  end
+end
+return marked
+"""
+
+# Just before the request leaves: the records a worker still holds (its lease token) name the provider
+# being called. A lease that expires on a record without it means the request had certainly not
+# started, so the message goes back to queued instead of `unknown`.
+# ARGV: record key prefix, lease token, provider, id, ...   Returns how many were marked.
+MARK_CALLING = """
+local marked = 0
+for i = 4, #ARGV do
+  local record = ARGV[1] .. ARGV[i]
+  if redis.call('HGET', record, 'lease_token') == ARGV[2] then
+    redis.call('HSET', record, 'call_provider', ARGV[3])
+    marked = marked + 1
+  end
+end
+return marked
 """
