@@ -77,7 +77,7 @@ class Smsq:
             retention_seconds=int(settings.retention_days * 86400),
         )
         broker = store_client(settings.effective_broker_url, settings.redis_client, decode_responses=False)
-        publisher = CeleryPublisher(make_celery(settings), broker=broker)
+        publisher = CeleryPublisher(make_celery(settings), broker=broker, clock=clock)
         return cls(
             store,
             publisher,
@@ -146,6 +146,7 @@ class Smsq:
             batch_size=options.batch_size,
             max_queued_batches=options.max_queued_batches,
             workers=options.expansion_workers,
+            recovery=self.recovery,
         )
 
     @cached_property

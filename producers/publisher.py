@@ -17,7 +17,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import redis
@@ -51,11 +51,13 @@ def kwargs_repr(kwargs: Mapping[str, Any]) -> str:
 PUBLISHED_HEADER = "smsq_published_ms"
 
 
-def published_header() -> dict[str, int]:
-    return {PUBLISHED_HEADER: int(time.time() * 1000)}
+def published_header(clock: Callable[[], float] = time.time) -> dict[str, int]:
+    return {PUBLISHED_HEADER: int(clock() * 1000)}
 
 
-def task_message(task: str, kwargs: Mapping[str, Any], queue: str, origin: str) -> str:
+def task_message(
+    task: str, kwargs: Mapping[str, Any], queue: str, origin: str, clock: Callable[[], float] = time.time
+) -> str:
     """The JSON kombu's Redis transport stores for one Celery (protocol 2) task message."""
     task_id = str(uuid.uuid4())
     body = json.dumps([[], dict(kwargs), _EMBED]).encode()
@@ -68,7 +70,7 @@ def task_message(task: str, kwargs: Mapping[str, Any], queue: str, origin: str) 
             "group": None, "group_index": None, "retries": 0, "timelimit": [None, None],
             "root_id": task_id, "parent_id": None, "argsrepr": "()", "kwargsrepr": kwargs_repr(kwargs),
             "origin": origin, "ignore_result": None, "replaced_task_nesting": 0,
-            "stamped_headers": None, "stamps": {}, **published_header(),
+            "stamped_headers": None, "stamps": {}, **published_header(clock),
         },
         "properties": {
             "correlation_id": task_id, "reply_to": None, "delivery_mode": 2,
@@ -79,9 +81,13 @@ def task_message(task: str, kwargs: Mapping[str, Any], queue: str, origin: str) 
 
 
 class CeleryPublisher:
-    def __init__(self, app: Celery, *, broker: redis.Redis | None = None) -> None:
-        """``broker``: the client for the broker's lists (producers pass one with bounded timeouts)."""
+    def __init__(
+        self, app: Celery, *, broker: redis.Redis | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        """``broker``: the client for the broker's lists (producers pass one with bounded timeouts);
+        ``clock``: the publish time stamped on each task (the store's clock, so the two agree)."""
         self.app = app
+        self.clock = clock
         url = str(app.conf.broker_url or "")
         # Straight to the broker's lists when it is Redis; through Celery otherwise.
         is_redis = url.startswith(("redis://", "rediss://", "unix://"))
@@ -95,12 +101,16 @@ class CeleryPublisher:
         if self._broker is None:
             for task, kwargs, queue in tasks:
                 self.app.send_task(
-                    task, kwargs=dict(kwargs), queue=queue, routing_key=queue, headers=published_header()
+                    task,
+                    kwargs=dict(kwargs),
+                    queue=queue,
+                    routing_key=queue,
+                    headers=published_header(self.clock),
                 )
             return
         with self._broker.pipeline(transaction=False) as pipe:
             for task, kwargs, queue in tasks:
-                pipe.lpush(queue, task_message(task, kwargs, queue, self._origin))
+                pipe.lpush(queue, task_message(task, kwargs, queue, self._origin, self.clock))
             pipe.execute()
 
     def call(self, task: str, kwargs: Mapping[str, Any], queue: str, timeout: float) -> Any:
@@ -110,7 +120,7 @@ class CeleryPublisher:
             queue=queue,
             routing_key=queue,
             kwargsrepr=kwargs_repr(kwargs),
-            headers=published_header(),
+            headers=published_header(self.clock),
         )
         try:
             return result.get(timeout=timeout)

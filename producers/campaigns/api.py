@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from smsq.config import contract as names
+from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.expansion import (
     Expander,
@@ -66,11 +67,17 @@ class Campaigns:
         batch_size: int = 500,
         max_queued_batches: int = 10_000,
         workers: int | None = None,
+        recovery: RecoverySettings | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.expander = Expander(
-            store, publisher, blacklist, batch_size=batch_size, max_queued_batches=max_queued_batches
+            store,
+            publisher,
+            blacklist,
+            batch_size=batch_size,
+            max_queued_batches=max_queued_batches,
+            recovery=recovery,
         )
         self.workers = workers
         self._cas = store.redis.register_script(_CAS_STATUS)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import os
-import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +22,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from smsq.config import contract as names
+from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.campaigns.batches import Batch, Batches, ranges
 from smsq.producers.campaigns.model import CampaignKeys, CampaignTemplate, message_id
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import InvalidInput
@@ -35,6 +36,8 @@ PARALLEL_FROM = 50_000  # fewer rows than this are parsed in-process: a pool cos
 SKIP_SAMPLES = 1000  # skipped lines kept with their reason, for the report
 BLOCKED_FIELDS = {"last_error_code": "blacklisted", "last_error_detail": "the recipient is on the blacklist"}
 STORE_SLICE = 2000  # records per Lua call
+# A registered batch this process does not publish at once is left to the release loop after this.
+OUTBOX_GRACE_MS = 10_000
 
 # Store campaign records server-side: one argument of tab-separated lines instead of thousands of
 # HSET commands packed by the client. KEYS: campaign counts, the creation hour's status counts
@@ -221,12 +224,15 @@ class Expander:
         *,
         batch_size: int = 500,
         max_queued_batches: int = 10_000,
+        recovery: RecoverySettings | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.blacklist = blacklist
         self.batch_size = batch_size
         self.max_queued_batches = max_queued_batches
+        self.recovery = recovery or RecoverySettings()
+        self.batches = Batches(store)
         self._store = store.redis.register_script(_STORE)
 
     def store_messages(
@@ -296,17 +302,20 @@ class Expander:
             pipe.execute()
 
     def queue_batches(self, campaign_id: str, lane: str, first: int, last: int) -> int:
-        """Publish batches covering positions first..last, waiting while the lane is too long."""
-        published = 0
-        for start in range(first, last + 1, self.batch_size):
-            while self.store.redis.llen(lane) >= self.max_queued_batches:
-                time.sleep(0.5)  # back-pressure: let the workers drain the lane first
-            stop = min(last, start + self.batch_size - 1)
-            self.publisher.publish(
-                names.SEND_BATCH_TASK, {"campaign_id": campaign_id, "first": start, "last": stop}, lane
-            )
-            published += 1
-        return published
+        """Register batches covering positions first..last (``smsq.producers.campaigns.batches``) and
+        publish as many as the lane has room for (back-pressure: ``max_queued_batches``); the release
+        loop publishes the rest as the lane drains, and any this process did not live to publish.
+        Returns how many were published here."""
+        batches = ranges(campaign_id, first, last, self.batch_size)
+        self.batches.register(batches, due_ms=self.store.now_ms() + OUTBOX_GRACE_MS)
+        room = max(0, self.max_queued_batches - int(self.store.redis.llen(lane)))
+        now = batches[:room]
+        if now:
+            self.publisher.publish_many([(names.SEND_BATCH_TASK, batch_kwargs(b), lane) for b in now])
+            published_ms = self.store.now_ms()
+            deadline = published_ms + int(self.recovery.limit_for(lane) * 1000)
+            self.batches.mark_published(now, published_ms, deadline)
+        return len(now)
 
     def remove(self, campaign_id: str, positions: Sequence[int]) -> None:
         """Undo a failed expansion: delete every record it stored."""
@@ -324,6 +333,10 @@ class Expander:
                     {"status": status, "created_ms": created} for status, created in found if status
                 )
                 self.store.redis.delete(*ids)
+
+
+def batch_kwargs(batch: Batch) -> dict[str, str | int]:
+    return {"campaign_id": batch.campaign_id, "first": batch.first, "last": batch.last}
 
 
 def new_campaign_id() -> str:

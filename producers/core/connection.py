@@ -55,7 +55,7 @@ class StoreClient(redis.Redis):
 
 def store_client(url: str, settings: RedisClientSettings, *, decode_responses: bool = True) -> StoreClient:
     """A client that gives up within about (retries + 1) x (connect or socket timeout) + 0.5 s."""
-    return StoreClient.from_url(
+    client = StoreClient.from_url(
         url,
         decode_responses=decode_responses,
         socket_connect_timeout=settings.connect_timeout,
@@ -63,3 +63,5 @@ def store_client(url: str, settings: RedisClientSettings, *, decode_responses: b
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), settings.retries),
         health_check_interval=30,
     )
+    assert isinstance(client, StoreClient)
+    return client

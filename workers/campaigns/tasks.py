@@ -11,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smsq.config import contract as names
 from smsq.producers.campaigns.api import Campaigns
+from smsq.producers.campaigns.batches import Batches
 from smsq.producers.campaigns.model import CampaignKeys, message_id
 from smsq.producers.errors import InvalidInput
-from smsq.workers.campaigns.sending import BatchOptions, send_batch
+from smsq.workers import shutdown
+from smsq.workers.campaigns.sending import BatchLease, BatchOptions, send_batch
 from smsq.workers.context import WorkerContext, context_for
 from smsq.workers.payloads import decode
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient, contact_to_wire
@@ -106,6 +108,10 @@ def register_campaign_tasks(app: Celery) -> None:
             concurrency=settings.concurrency,
             async_http=async_http_for(context),
         )
+        lane = str((self.request.delivery_info or {}).get("routing_key") or names.LOW)
+        lease = BatchLease(
+            Batches(context.store), context.settings.recovery.limit_for(lane), stopping=shutdown.requested
+        )
         outcome = send_batch(
             payload.campaign_id,
             payload.first,
@@ -113,6 +119,7 @@ def register_campaign_tasks(app: Celery) -> None:
             context.sender,
             options,
             send_pool(settings.concurrency),
+            lease,
         )
         log.info(
             "campaign %s %d-%d: %s%s",
