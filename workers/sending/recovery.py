@@ -38,6 +38,8 @@ from smsq.producers.core.store import NOTHING_WAITING, WATCHED_LANES, Watch
 from smsq.producers.publisher import PUBLISHED_HEADER, Publisher
 
 log = logging.getLogger(__name__)
+# A batch the lane has no room for yet is looked at again this soon (the lane drains continuously).
+BACK_PRESSURE_MS = 1000
 
 
 class LaneWatch:
@@ -93,14 +95,17 @@ def release_batches(
     publish: dict[str, list[Batch]] = {}
     later: dict[str, list[Batch]] = {}
     gone: list[Batch] = []
+    full: list[Batch] = []
     recovered = 0
     for entry in due:
         status, priority = info[entry.batch.campaign_id]
         lane = names.LANE_FOR_PRIORITY.get(str(priority), names.LOW)
         if status in (None, "cancelled", "failed"):
             gone.append(entry.batch)  # nothing left to send (the sweep cancels what waited)
-        elif status != "running" or room[lane] <= 0:
-            later.setdefault(lane, []).append(entry.batch)  # paused, not started yet, or back-pressure
+        elif status != "running":
+            later.setdefault(lane, []).append(entry.batch)  # paused, or not started yet
+        elif room[lane] <= 0:
+            full.append(entry.batch)  # back-pressure: the lane has its fill of batches
         elif entry.published_ms is None or entry.published_ms < oldest[lane]:
             recovered += entry.published_ms is not None
             room[lane] -= 1
@@ -110,6 +115,7 @@ def release_batches(
     batches.drop(gone)
     for lane, waiting in later.items():
         batches.postpone(waiting, now + watch.limit_ms(lane))
+    batches.postpone(full, now + BACK_PRESSURE_MS)
     tasks = [(names.SEND_BATCH_TASK, batch_kwargs(b), lane) for lane, group in publish.items() for b in group]
     if tasks:
         publisher.publish_many(tasks)
