@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -16,6 +18,7 @@ from smsq.config.settings import Settings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.campaigns.batches import Batches
+from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
 from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
@@ -60,6 +63,11 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
     def publish_batches() -> int:
         return release_batches(batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches)
 
+    def tidy() -> Tidied:
+        return tidy_campaigns(
+            store, campaigns.expander, expansion_seconds=settings.recovery.expansion_seconds
+        )
+
     thread = threading.Thread(
         target=run_release_loop,
         name="smsq-release",
@@ -73,12 +81,26 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
             "watch": watch,
             "idempotent": idempotent_providers(),
             "stop": stop,
-            "also": [publish_batches, campaigns.release_due],
+            "also": [publish_batches, campaigns.release_due, every(settings.recovery.janitor_interval, tidy)],
         },
         daemon=True,
     )
     thread.start()
     return thread
+
+
+def every(seconds: float, step: Callable[[], object]) -> Callable[[], object]:
+    """``step`` at most once every ``seconds`` however often the loop calls it."""
+    last = [float("-inf")]
+
+    def maybe() -> object:
+        now = time.monotonic()
+        if now - last[0] < seconds:
+            return None
+        last[0] = now
+        return step()
+
+    return maybe
 
 
 def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None:

@@ -157,7 +157,11 @@ class Campaigns:
             fields["time_to_send_ms"] = to_ms(template.time_to_send.timestamp())
         if idempotency_key is not None:
             fields["idempotency_key"] = idempotency_key
-        self.store.redis.hset(self._keys(campaign_id).campaign, mapping=fields)
+        with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._keys(campaign_id).campaign, mapping=fields)
+            # Listed until its keys get their expiry (smsq.producers.campaigns.janitor).
+            pipe.zadd(self.store.keys.campaigns, {campaign_id: fields["created_ms"]})
+            pipe.execute()
         return campaign_id, True
 
     def _expand(
@@ -247,6 +251,7 @@ class Campaigns:
         keys = self._keys(campaign_id)
         self.expander.remove(campaign_id, expansion.stored_positions)
         self.store.redis.delete(keys.campaign, keys.counts, keys.skipped)
+        self.store.redis.zrem(self.store.keys.campaigns, campaign_id)
         if idempotency_key is not None:
             self.store.redis.delete(self._idem_key(idempotency_key))
 

@@ -43,7 +43,7 @@ OUTBOX_GRACE_MS = 10_000
 # HSET commands packed by the client. KEYS: campaign counts, the creation hour's status counts
 # (producers/lua.py; optional). ARGV: record key prefix, campaign id, priority, channels, created ms,
 # initial status, blocked code, blocked detail, lines "id\tposition\tnumber\t(q|b)\tvars-json",
-# hourly counts ttl.
+# hourly counts ttl, retention seconds (a blocked record is final from the start: it expires then).
 _STORE = """
 local queued, blocked = 0, 0
 for line in string.gmatch(ARGV[9], '[^\\n]+') do
@@ -53,6 +53,7 @@ for line in string.gmatch(ARGV[9], '[^\\n]+') do
     redis.call('HSET', key, 'status', 'blocked', 'to', number, 'campaign_id', ARGV[2], 'priority', ARGV[3],
       'channels', ARGV[4], 'created_ms', ARGV[5], 'position', position, 'last_error_code', ARGV[7],
       'last_error_detail', ARGV[8], 'final_ms', ARGV[5])
+    redis.call('EXPIRE', key, ARGV[11])
     blocked = blocked + 1
   else
     redis.call('HSET', key, 'status', ARGV[6], 'to', number, 'campaign_id', ARGV[2], 'priority', ARGV[3],
@@ -286,6 +287,13 @@ class Expander:
                 # Written by a thread while this one parses the next chunk (the wait is Redis's time).
                 if len(writes) >= 3:
                     writes.popleft().result()
+                # The expansion's heartbeat, before the write: the janitor undoes an expansion whose
+                # process died part-way, up to the last position it may have written.
+                progress: dict[Any, str | int] = {
+                    "expanding_ms": self.store.now_ms(),
+                    "expanded_through": result.last_position,
+                }
+                self.store.redis.hset(keys.campaign, mapping=progress)
                 writes.append(writer.submit(self._write, [keys.counts, hour_counts], common, lines))
                 result.messages += len(fresh)
                 result.blocked += len(blocked)
@@ -298,7 +306,8 @@ class Expander:
             # STORE_SLICE records a call: each is short, so other clients (an OTP) are not held up.
             for start in range(0, len(lines), STORE_SLICE):
                 batch = "\n".join(lines[start : start + STORE_SLICE])
-                self._store(keys=keys, args=[*common, batch, self.store.stats_ttl_seconds], client=pipe)
+                args = [*common, batch, self.store.stats_ttl_seconds, self.store.retention_seconds]
+                self._store(keys=keys, args=args, client=pipe)
             pipe.execute()
 
     def queue_batches(self, campaign_id: str, lane: str, first: int, last: int) -> int:
