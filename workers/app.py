@@ -39,6 +39,10 @@ def _connect_signals(app: Celery) -> None:
     @signals.worker_process_init.connect(weak=False)
     def _after_fork(**_: Any) -> None:
         reset_contexts(close=False)
+
+    # billiard sets its own SIGTERM handler after worker_process_init: ours goes in before a task.
+    @signals.task_prerun.connect(weak=False)
+    def _before_task(**_: Any) -> None:
         shutdown.install_in_pool_process()
 
     @signals.worker_shutting_down.connect(weak=False)

@@ -45,9 +45,17 @@ def reset() -> None:
     _requested.clear()
 
 
+_installed_in: list[
+    int
+] = []  # the pid it was installed in (a fork inherits the list, not the handler's intent)
+
+
 def install_in_pool_process() -> None:
-    """In a pool process (Celery resets SIGTERM to its default there): the first SIGTERM only asks
-    the running task to wind down; a second one ends the process."""
+    """In a pool process (billiard puts its own exit-at-once handler on SIGTERM): the first SIGTERM
+    only asks the running task to wind down; a later one ends the process. Once per process."""
+    if _installed_in == [os.getpid()]:
+        return
+    _installed_in[:] = [os.getpid()]
     reset()
     first: list[float] = []
 

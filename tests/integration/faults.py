@@ -4,6 +4,7 @@ smsq's final statuses (the short versions of bench/faults.py's scenarios)."""
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,10 +89,17 @@ def settle(smsq: Smsq, ids: Sequence[str], sandbox: httpx.Client, timeout: float
 
 def replace(
     running: Running, name: str, new_name: str, args: Sequence[str], sig: int = signal.SIGKILL
-) -> None:
-    """Stop a worker's whole process group with ``sig`` (SIGKILL: as a crashed container dies) and
-    start its replacement."""
+) -> float:
+    """Stop a worker with ``sig`` and start its replacement; returns how long the old one took to exit.
+    SIGKILL goes to its whole process group, as a crashed container dies; SIGTERM to its main process
+    only, as `docker stop` and Kubernetes signal a container's PID 1."""
     child = next(c for c in running.stack.children if c.name == name)
+    started = time.monotonic()
+    if sig == signal.SIGTERM:
+        child.process.send_signal(signal.SIGTERM)
+        child.process.wait(timeout=60)
+    took = time.monotonic() - started
     child.stop(sig)
     node = f"{new_name}-{running.settings.key_prefix}@%h"
     running.stack.start(new_name, smsq_command("worker", "--name", node, *args), running.env)
+    return took
