@@ -69,8 +69,10 @@ LeaseExpiry = Literal["resend", "unknown"]
 
 
 class LaneSettings(BaseModel):
-    # How long a worker may hold a message in `sending` before its outcome is considered lost.
-    lease_seconds: float = Field(120.0, gt=0)
+    # How long a worker may hold a message in `sending` before its outcome is considered lost: more
+    # than one request's timeouts (3 + 10 + 10 + 5 s) plus a chunk's rate-limit waits, and short enough
+    # that a killed worker's OTP is resent within a minute.
+    lease_seconds: float = Field(60.0, gt=0)
     # What to do with a message whose lease expired (worker killed mid-call): an OTP is worth a
     # possible duplicate; a marketing message is not.
     on_lease_expiry: dict[str, LeaseExpiry] = {"high": "resend", "regular": "unknown", "low": "unknown"}
