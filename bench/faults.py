@@ -68,26 +68,40 @@ class Bench:
     smsq: Smsq
     generation: int = 0
     otp_sent: dict[str, float] = field(default_factory=dict)
+    restarts: int = 0  # workers that exited on their own and were started again, as a supervisor would
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def worker(self, name: str) -> Child:
-        return next(c for c in self.stack.children if c.name == name and c.alive())
+        return next(c for c in self.stack.children if c.name == name)
 
     def replace(self, name: str, sig: int) -> float:
         """Stop one node (SIGKILL: its whole group; SIGTERM: its main process) and start a new one."""
-        child = self.worker(name)
-        started = time.monotonic()
-        if sig == signal.SIGTERM:
-            child.process.send_signal(sig)
-            child.process.wait(timeout=120)
-        took = time.monotonic() - started
+        with self.lock:
+            child = self.worker(name)
+            started = time.monotonic()
+            if sig == signal.SIGTERM:
+                child.process.send_signal(sig)
+                child.process.wait(timeout=120)
+            took = time.monotonic() - started
+            self._restart(child)
+            return took
+
+    def _restart(self, child: Child) -> None:
         child.stop(signal.SIGKILL)
         self.stack.children.remove(child)
         self.generation += 1
-        args = dict(WORKERS)[name]
-        node = f"{name}-{self.generation}@%h"
-        cmd = smsq_command("worker", "--name", node, "--loglevel", "WARNING", *args)
-        self.stack.start(name, cmd, child_env(**self.env))
-        return took
+        node = f"{child.name}-{self.generation}@%h"
+        cmd = smsq_command("worker", "--name", node, "--loglevel", "WARNING", *dict(WORKERS)[child.name])
+        self.stack.start(child.name, cmd, child_env(**self.env))
+
+    def supervise(self, stop: threading.Event) -> None:
+        """docker-compose's `restart: unless-stopped`: a worker that exited is started again. (Celery
+        5.7 workers can exit with "Unrecoverable error" when Redis goes away mid-task: README.)"""
+        while not stop.wait(1):
+            with self.lock:
+                for child in [c for c in self.stack.children if c.name in dict(WORKERS) and not c.alive()]:
+                    self.restarts += 1
+                    self._restart(child)
 
     def in_flight(self) -> int:
         return int(self.smsq.store.redis.zcard(self.smsq.store.keys.leases))
@@ -109,7 +123,17 @@ def bench(args: argparse.Namespace, *, fsync: str = "everysec", **extra: str) ->
             start_workers(stack, env, WORKERS)
             with _patched_env(env):
                 settings = Settings(_env_file=None)  # type: ignore[call-arg]
-            yield Bench(args, workdir, redis, stack, stub_url, env, Smsq.from_settings(settings))
+            b = Bench(args, workdir, redis, stack, stub_url, env, Smsq.from_settings(settings))
+            stop = threading.Event()
+            supervisor = threading.Thread(target=b.supervise, args=(stop,), daemon=True)
+            supervisor.start()
+            try:
+                yield b
+            finally:
+                stop.set()
+                supervisor.join()
+                if b.restarts:
+                    print(f"  workers that exited on their own and were restarted: {b.restarts}")
     finally:
         redis.stop()
 

@@ -17,7 +17,7 @@ from smsq.cli.processes import wait_until
 from smsq.cli.redis_server import RedisServer
 from smsq.producers.campaigns.model import message_id
 from tests.integration.conftest import received
-from tests.integration.faults import received_per_number
+from tests.integration.faults import received_per_number, restart_exited
 from tests.integration.stack import Running, stack_settings, started_stack
 
 pytestmark = pytest.mark.integration
@@ -67,6 +67,7 @@ def test_a_redis_restart_loses_nothing(
     aof_redis.start()  # same port, replaying the append-only file
 
     def settled() -> bool:
+        restart_exited(stack_on_aof, ["worker"])  # as docker-compose's restart policy would
         try:
             return all(r is not None and r.status in {"sent", "unknown"} for r in smsq.results(ids).values())
         except Exception:  # the producer's own connection may still be re-establishing
