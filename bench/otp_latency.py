@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import tempfile
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import httpx
 
 from bench.common import private_redis, smsq_env, start_stub, start_workers, summary
 from smsq.cli.processes import Stack, wait_until
+from smsq.config.contract import Payload
 from smsq.config.settings import Settings
 from smsq.producers.client import Smsq
 from smsq.producers.publisher import Publisher
@@ -48,11 +48,11 @@ class OneQueue:
     def __init__(self, inner: Publisher, queue: str) -> None:
         self.inner, self.queue = inner, queue
 
-    def publish(self, task: str, kwargs: Mapping[str, Any], queue: str) -> None:
-        self.inner.publish(task, kwargs, self.queue)
+    def publish(self, task: str, payload: Payload, queue: str) -> str:
+        return self.inner.publish(task, payload, self.queue)
 
-    def call(self, task: str, kwargs: Mapping[str, Any], queue: str, timeout: float) -> Any:
-        return self.inner.call(task, kwargs, self.queue, timeout)
+    def call(self, task: str, payload: Payload, queue: str, timeout: float) -> Any:
+        return self.inner.call(task, payload, self.queue, timeout)
 
 
 def bulk(n: int) -> dict[str, Any]:

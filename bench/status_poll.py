@@ -31,9 +31,11 @@ from smsq.cli.redis_server import RedisServer, free_port
 from smsq.config.celery import make_celery
 from smsq.config.settings import Settings
 from smsq.producers.client import Smsq
+from smsq.producers.core.keys import HOUR_MS, Keys
 
 BENCH = Path(__file__).parent
 PREFIX = "smsq"
+KEYS = Keys(PREFIX)
 CHUNK = 5000
 
 
@@ -80,13 +82,13 @@ def seed_records(client: redis.Redis, omnimessage_ids: list[str]) -> list[str]:
         with client.pipeline(transaction=False) as pipe:
             chunk = zip(ids[start : start + CHUNK], omnimessage_ids[start : start + CHUNK], strict=True)
             for message_id, omnimessage_id in chunk:
-                pipe.hset(f"{PREFIX}:msg:{message_id}", mapping={
+                pipe.hset(KEYS.record(message_id), mapping={
                     "id": message_id, "status": "sent", "to": "+37251234567", "priority": "low",
                     "channels": "sms", "created_ms": now_ms, "queued_ms": now_ms, "sent_ms": now_ms,
                     "updated_ms": now_ms, "attempts": 1, "provider": "messente",
                     "provider_message_id": omnimessage_id,
                 })  # fmt: skip
-            pipe.hincrby(f"{PREFIX}:stats:{now_ms // 3_600_000}", "sent", min(CHUNK, len(ids) - start))
+            pipe.hincrby(KEYS.stats_hour(now_ms // HOUR_MS), "sent", min(CHUNK, len(ids) - start))
             pipe.execute()
     return ids
 
@@ -94,13 +96,13 @@ def seed_records(client: redis.Redis, omnimessage_ids: list[str]) -> list[str]:
 def schedule_all(client: redis.Redis, ids: list[str]) -> None:
     due = int(time.time() * 1000)
     for start in range(0, len(ids), CHUNK):
-        client.zadd(f"{PREFIX}:polls", dict.fromkeys(ids[start : start + CHUNK], due))
+        client.zadd(KEYS.polls, dict.fromkeys(ids[start : start + CHUNK], due))
 
 
 def progress(client: redis.Redis, total: int, started: float) -> Iterator[tuple[float, int]]:
     """(seconds since start, messages resolved) until the poll schedule is empty."""
     while True:
-        left = int(client.zcard(f"{PREFIX}:polls"))  # type: ignore[arg-type]
+        left = int(client.zcard(KEYS.polls))  # type: ignore[arg-type]
         yield time.monotonic() - started, total - left
         if left == 0:
             return
@@ -159,7 +161,7 @@ def main() -> None:
                 before = int(client.info("memory")["used_memory"])
                 started = time.monotonic()
                 schedule_all(client, ids)
-                schedule_bytes = int(client.memory_usage(f"{PREFIX}:polls", samples=0) or 0)
+                schedule_bytes = int(client.memory_usage(KEYS.polls, samples=0) or 0)
                 used_with_schedule = int(client.info("memory")["used_memory"])
                 seconds, resolved = 0.0, 0
                 last_report = 0.0

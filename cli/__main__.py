@@ -1,3 +1,3 @@
-from smsq.cli.main import main
+from smsq.cli.entry import main
 
 main()

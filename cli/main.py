@@ -16,7 +16,7 @@ from smsq.cli.blacklist import app as blacklist_app
 from smsq.cli.campaign import app as campaign_app
 from smsq.cli.two_factor import app as two_factor_app
 from smsq.config import contract as names
-from smsq.config.settings import SettingsError, load_settings
+from smsq.config.settings import load_settings
 from smsq.producers.errors import SmsqError
 
 # No pretty tracebacks with locals: a local may hold a credential.
@@ -181,7 +181,7 @@ app.add_typer(two_factor_app, name="2fa")
 def main() -> None:
     try:
         app()  # click handles usage errors itself: one line, exit 2
-    except (SmsqError, SettingsError) as error:
+    except SmsqError as error:  # SettingsError included
         errors.print(f"[red]error:[/] {error}", highlight=False)
         sys.exit(2)
     except (RedisConnectionError, OperationalError) as error:

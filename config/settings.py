@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+import os
+from typing import Literal, get_origin
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from smsq.config.status_settings import PollingSettings, WebhookSettings
 
@@ -66,6 +70,7 @@ class RetrySettings(BaseModel):
 
 
 LeaseExpiry = Literal["resend", "unknown"]
+DEFAULT_LEASE_EXPIRY: dict[str, LeaseExpiry] = {"high": "resend", "regular": "unknown", "low": "unknown"}
 
 
 class LaneSettings(BaseModel):
@@ -75,11 +80,23 @@ class LaneSettings(BaseModel):
     lease_seconds: float = Field(60.0, gt=0)
     # What to do with a message whose lease expired (worker killed mid-call): an OTP is worth a
     # possible duplicate; a marketing message is not.
-    on_lease_expiry: dict[str, LeaseExpiry] = {"high": "resend", "regular": "unknown", "low": "unknown"}
+    on_lease_expiry: dict[str, LeaseExpiry] = DEFAULT_LEASE_EXPIRY
     # Share of each provider's burst that only the high lane may use, so bulk never starves OTP.
     high_reserve: float = Field(0.3, ge=0, lt=1)
     # A rate-limit wait up to this long is slept in the task; a longer one requeues the message.
     max_inline_wait: float = Field(0.5, ge=0)
+
+    @field_validator("on_lease_expiry", mode="before")
+    @classmethod
+    def _every_lane(cls, value: object) -> object:
+        # SMSQ_LANES__ON_LEASE_EXPIRY__REGULAR=resend sets one lane: the others keep their defaults
+        # (the high lane would otherwise lose its resend).
+        if not isinstance(value, dict):
+            return value
+        unknown = sorted(set(value) - set(DEFAULT_LEASE_EXPIRY))
+        if unknown:
+            raise ValueError(f"the lanes are high, regular and low (not {', '.join(map(str, unknown))})")
+        return {**DEFAULT_LEASE_EXPIRY, **value}
 
 
 class HealthSettings(BaseModel):
@@ -233,18 +250,66 @@ class Settings(BaseSettings):
         return self.result_backend or self.redis_url
 
 
-class SettingsError(Exception):
-    """A setting has a bad value. The message names the setting and never echoes its value."""
-
-
 def load_settings(**overrides: object) -> Settings:
-    """Read the environment (and .env) once; turn pydantic's error into one readable line per setting."""
+    """Read the environment (and .env) once; turn pydantic's error into one readable line per setting
+    (``smsq.producers.errors.SettingsError``)."""
+    # Imported here, not at the top: smsq.producers imports this module, so importing it from
+    # this module's top would run smsq.producers before Settings exists.
+    from smsq.producers.errors import SettingsError
+
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
             location = "__".join(str(part) for part in error["loc"]).upper()
-            name = f"SMSQ_{location}" if location else "SMSQ settings"
-            problems.append(f"{name}: {error['msg']}")
+            # A validator's own message reads better without pydantic's "Value error, " in front.
+            message = str(error["ctx"]["error"]) if error["type"] == "value_error" else error["msg"]
+            problems.append(f"SMSQ_{location}: {message}" if location else message)
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+    except PydanticSettingsError:
+        # pydantic-settings could not parse a list or group value as JSON; its message names only
+        # the top-level field and the source, so name the variables here (never their values).
+        problems = [f"{name}: must be {JSON_EXAMPLES[kind]}" for name, kind in _unparsable_variables()]
+        raise SettingsError(
+            "invalid settings: " + ("; ".join(problems) or "a list or group setting must be JSON")
+        ) from None
+
+
+JSON_EXAMPLES = {
+    "list": 'a JSON list, e.g. [30, 60] or ["messente", "smsapi"]',
+    "group": 'a JSON object, e.g. {"read": 10}',
+}
+
+
+def _unparsable_variables() -> list[tuple[str, str]]:
+    """(name, "list" or "group") of each SMSQ_* variable (environment, then .env) that sets a list,
+    mapping or group of settings to text that is not JSON, as pydantic-settings requires."""
+    env_file = Settings.model_config.get("env_file")
+    values = {**(dotenv_values(env_file) if isinstance(env_file, str) else {}), **os.environ}
+    bad = []
+    for name, value in values.items():
+        kind = _complex_kind(name[5:].lower().split("__")) if name.upper().startswith("SMSQ_") else None
+        if kind is None:
+            continue
+        try:
+            json.loads(value or "")
+        except ValueError:
+            bad.append((name.upper(), kind))
+    return sorted(bad)
+
+
+def _complex_kind(path: list[str]) -> str | None:
+    model: type[BaseModel] = Settings
+    for depth, part in enumerate(path):
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = get_origin(field.annotation) or field.annotation
+        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        if depth == len(path) - 1:
+            return "list" if annotation is list else "group" if is_model or annotation is dict else None
+        if not is_model:
+            return None
+        model = annotation  # type: ignore[assignment]
+    return None

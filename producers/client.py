@@ -19,6 +19,21 @@ from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.core import queries
 from smsq.producers.core.connection import store_client
+from smsq.producers.core.records import (
+    ATTEMPTS,
+    BODY,
+    CHANNELS,
+    CREATED_MS,
+    ID,
+    IDEMPOTENCY_KEY,
+    PRIORITY,
+    PROVIDER_SCHEDULED,
+    QUEUED_MS,
+    SCHEDULED_FOR_MS,
+    STATUS,
+    TO,
+    UPDATED_MS,
+)
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
@@ -108,7 +123,7 @@ class Smsq:
         message_id = str(uuid.uuid4())
         fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
         if idempotency_key:
-            fields["idempotency_key"] = idempotency_key
+            fields[IDEMPOTENCY_KEY] = idempotency_key
         outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
         assert outbox_ms is not None
         created, message_id = self.store.create(
@@ -116,17 +131,17 @@ class Smsq:
         )
         if not created:
             existing = self.store.get(message_id)
-            return Receipt(message_id, existing["status"] if existing else "unknown", duplicate=True)
+            return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
         if not scheduled:
             self._publish(message_id, names.LANE_FOR_PRIORITY[omnimessage.priority], outbox_ms)
-        return Receipt(message_id, str(fields["status"]), duplicate=False)
+        return Receipt(message_id, str(fields[STATUS]), duplicate=False)
 
     def _publish(self, message_id: str, lane: str, outbox_ms: int) -> None:
         """Publish a stored message; its outbox entry becomes its watch (the recovery deadline). The
         record is stored whatever happens here: if the publish fails (Redis went away a moment ago),
         the release loop publishes it from the outbox, so the message is accepted all the same."""
         try:
-            self.publisher.publish(names.SEND_TASK, {"message_id": message_id}, lane)
+            self.publisher.publish(names.SEND_TASK, names.SendPayload(message_id=message_id), lane)
             published_ms = self.store.now_ms()  # after the publish: never earlier than the task's stamp
             deadline_ms = published_ms + int(self.recovery.limit_for(lane) * 1000)
             self.store.mark_published([(message_id, outbox_ms, deadline_ms)], published_ms)
@@ -195,9 +210,12 @@ class Smsq:
         if outcome.ok:
             return self.result(message_id)
         record = self.store.get(message_id) or {}
-        if outcome.previous == "sent" and record.get("provider_scheduled") == "1":
+        if outcome.previous == "sent" and record.get(PROVIDER_SCHEDULED) == "1":
             answer = self.publisher.call(
-                names.CANCEL_AT_PROVIDER_TASK, {"message_id": message_id}, names.HIGH, self.cancel_timeout
+                names.CANCEL_AT_PROVIDER_TASK,
+                names.CancelAtProviderPayload(message_id=message_id),
+                names.HIGH,
+                self.cancel_timeout,
             )
             if answer.get("cancelled"):
                 return self.result(message_id)
@@ -207,20 +225,20 @@ class Smsq:
 
 def record_fields(message_id: str, message: Omnimessage, now_ms: int, status: str) -> dict[str, str | int]:
     fields: dict[str, str | int] = {
-        "id": message_id,
-        "status": status,
-        "to": message.to,
-        "priority": message.priority,
-        "channels": ",".join(message.channels),
-        "body": message.model_dump_json(exclude_none=True),
-        "created_ms": now_ms,
-        "updated_ms": now_ms,
-        "attempts": 0,
+        ID: message_id,
+        STATUS: status,
+        TO: message.to,
+        PRIORITY: message.priority,
+        CHANNELS: ",".join(message.channels),
+        BODY: message.model_dump_json(exclude_none=True),
+        CREATED_MS: now_ms,
+        UPDATED_MS: now_ms,
+        ATTEMPTS: 0,
     }
     if message.time_to_send is not None:
-        fields["scheduled_for_ms"] = to_ms(message.time_to_send.timestamp())
+        fields[SCHEDULED_FOR_MS] = to_ms(message.time_to_send.timestamp())
     if status == "queued":
-        fields["queued_ms"] = now_ms
+        fields[QUEUED_MS] = now_ms
     return fields
 
 

@@ -1,11 +1,27 @@
-"""The error tree callers see. Provider failures extend it in ``smsq.workers.providers.errors``.
+"""Every error smsq raises on purpose, under one root: ``except SmsqError`` catches them all.
 
 SmsqError
-  InvalidInput        bad input: names each offending field; nothing was stored, queued or sent
-  MessageNotFound     no record for that message id
-  CannotCancel        the message was already released or finished; ``status`` says which
-  CampaignNotFound    no counts for that campaign id
-  StoreUnavailable    Redis did not answer in time (names the server and the cause; never a hang)
+  InvalidInput          bad input; .problems = [(field, message)]; nothing was stored, queued or sent
+    MissingVariable     a template names a %variable% the caller did not give; .names
+  SettingsError         a setting has a bad value: named, its value never shown
+  MessageNotFound       no record for that message id (or it expired)
+  CannotCancel          the message was already released or finished; .status says which
+  CampaignNotFound      no campaign with that id (or none of its messages is counted yet)
+  CampaignStateError    pause, resume or cancel asked of a campaign whose state does not allow it
+  SyncNotFinished       a blacklist sync did not finish in time; .task_id reads its report later
+  TwoFactorFailed       Direct Messenger 2FA refused the request or is not configured; .code says which
+  UnsendableRecord      worker side: a stored record cannot become a message (corrupt, bad template)
+  StoreUnavailable      Redis did not answer in time; .server, .reason (never a hang, never the password)
+  ProviderError         any failure talking to a provider; .provider, .code, .detail, .status_code
+    PermanentError      retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
+    TransientError      5xx, 999, timeouts, connection errors -> retry with backoff; .maybe_sent
+      RateLimited       429 -> wait (.retry_after); never counted as a failed attempt
+
+Each class is defined once, in this module, except the provider errors: they are raised and
+caught only on the worker side, at the HTTP boundary, so they live in
+``smsq.workers.providers.errors`` (producers import no worker code) under this same root.
+tests/producers/test_errors.py checks that this drawing matches the classes, and that every raise in
+the package raises a class of this tree.
 """
 
 from __future__ import annotations
@@ -18,6 +34,18 @@ from pydantic import ValidationError
 
 class SmsqError(Exception):
     """Root of every error smsq raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as message and attributes, not by calling __init__ again (whose arguments differ
+        # per class): a Celery result, or any process boundary, hands back the very same class.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[SmsqError], args: tuple[Any, ...], state: dict[str, Any]) -> SmsqError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidInput(SmsqError, ValueError):
@@ -45,6 +73,18 @@ def _is_tag(part: object) -> bool:
     return isinstance(part, str) and ("[" in part or "(" in part)
 
 
+class MissingVariable(InvalidInput):
+    """The template names a variable the caller did not give."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(dict.fromkeys(names))  # in order of appearance, once each
+        super().__init__([(f"variables.{name}", f"no value for %{name}%") for name in self.names])
+
+
+class SettingsError(SmsqError):
+    """A setting has a bad value. The message names the setting and never echoes its value."""
+
+
 class MessageNotFound(SmsqError, LookupError):
     def __init__(self, message_id: str) -> None:
         self.message_id = message_id
@@ -64,9 +104,22 @@ class CannotCancel(SmsqError):
 
 
 class CampaignNotFound(SmsqError, LookupError):
-    def __init__(self, campaign_id: str) -> None:
+    def __init__(self, campaign_id: str, detail: str = "") -> None:
         self.campaign_id = campaign_id
-        super().__init__(f"no campaign with id {campaign_id} (or none of its messages is counted yet)")
+        super().__init__(f"no campaign with id {campaign_id}" + (f" ({detail})" if detail else ""))
+
+
+class CampaignStateError(SmsqError):
+    """Pause, resume or cancel asked of a campaign in a state that does not allow it."""
+
+
+class SyncNotFinished(SmsqError):
+    def __init__(self, task_id: str, timeout: float) -> None:
+        self.task_id = task_id
+        super().__init__(
+            f"blacklist sync {task_id} did not finish within {timeout:g} s; "
+            "is a worker consuming the sync queue? Read its report later with `smsq blacklist sync --report`"
+        )
 
 
 class TwoFactorFailed(SmsqError):
@@ -76,6 +129,15 @@ class TwoFactorFailed(SmsqError):
         self.code = code
         self.detail = detail
         super().__init__(f"two-factor request failed ({code}): {detail}")
+
+
+class UnsendableRecord(SmsqError):
+    """The record cannot become a message (corrupt, or its campaign template does not render)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(detail)
 
 
 class StoreUnavailable(SmsqError, ConnectionError):

@@ -1,4 +1,5 @@
-"""Publishing tasks by name, so producers never import worker code.
+"""Publishing tasks by name, each with its payload model from ``smsq.config.contract``: producers
+never import worker code.
 
 ``send_task`` builds each message through Celery's whole routing machinery: about a millisecond
 of CPU per message here, and several under load, which caps the release loop and campaign queueing
@@ -23,26 +24,31 @@ from typing import Any, Protocol
 import redis
 from celery import Celery
 
-Task = tuple[str, Mapping[str, Any], str]  # (task name, kwargs, queue)
+from smsq.config.contract import SECRET_FIELDS, Payload
+
+Task = tuple[str, Payload, str]  # (task name, its payload model from smsq.config.contract, queue)
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
 
 class Publisher(Protocol):
-    def publish(self, task: str, kwargs: Mapping[str, Any], queue: str) -> None: ...
+    def publish(self, task: str, payload: Payload, queue: str) -> str:
+        """Queue one task; returns its task id."""
+        ...
 
     def publish_many(self, tasks: Sequence[Task]) -> None: ...
 
-    def call(self, task: str, kwargs: Mapping[str, Any], queue: str, timeout: float) -> Any:
+    def call(self, task: str, payload: Payload, queue: str, timeout: float) -> Any:
         """Run a task and wait for its result (for the few calls a caller must hear back from)."""
         ...
 
 
-# Task arguments never shown in a task message's kwargsrepr, which Flower and Celery's logs display.
-SECRET_KWARGS = frozenset({"pin"})
+def wire_kwargs(payload: Payload) -> dict[str, Any]:
+    """The task's keyword arguments as JSON types: what a worker decodes with the same model."""
+    return payload.model_dump(mode="json")
 
 
 def kwargs_repr(kwargs: Mapping[str, Any]) -> str:
-    return repr({name: "***" if name in SECRET_KWARGS else value for name, value in kwargs.items()})
+    return repr({name: "***" if name in SECRET_FIELDS else value for name, value in kwargs.items()})
 
 
 # A header on every task smsq publishes: when it was published (ms). The recovery check reads it off
@@ -56,10 +62,15 @@ def published_header(clock: Callable[[], float] = time.time) -> dict[str, int]:
 
 
 def task_message(
-    task: str, kwargs: Mapping[str, Any], queue: str, origin: str, clock: Callable[[], float] = time.time
+    task: str,
+    kwargs: Mapping[str, Any],
+    queue: str,
+    origin: str,
+    task_id: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> str:
     """The JSON kombu's Redis transport stores for one Celery (protocol 2) task message."""
-    task_id = str(uuid.uuid4())
+    task_id = task_id or str(uuid.uuid4())
     body = json.dumps([[], dict(kwargs), _EMBED]).encode()
     return json.dumps({
         "body": base64.b64encode(body).decode(),
@@ -94,29 +105,37 @@ class CeleryPublisher:
         self._broker = (broker or redis.Redis.from_url(url)) if is_redis else None
         self._origin = f"{os.getpid()}@{socket.gethostname()}"
 
-    def publish(self, task: str, kwargs: Mapping[str, Any], queue: str) -> None:
-        self.publish_many([(task, kwargs, queue)])
+    def publish(self, task: str, payload: Payload, queue: str) -> str:
+        task_id = str(uuid.uuid4())
+        self._publish([(task, wire_kwargs(payload), queue, task_id)])
+        return task_id
 
     def publish_many(self, tasks: Sequence[Task]) -> None:
+        self._publish([(task, wire_kwargs(payload), queue, None) for task, payload, queue in tasks])
+
+    def _publish(self, tasks: Sequence[tuple[str, dict[str, Any], str, str | None]]) -> None:
         if self._broker is None:
-            for task, kwargs, queue in tasks:
+            for task, kwargs, queue, task_id in tasks:
                 self.app.send_task(
                     task,
-                    kwargs=dict(kwargs),
+                    kwargs=kwargs,
                     queue=queue,
                     routing_key=queue,
+                    task_id=task_id,
+                    kwargsrepr=kwargs_repr(kwargs),
                     headers=published_header(self.clock),
                 )
             return
         with self._broker.pipeline(transaction=False) as pipe:
-            for task, kwargs, queue in tasks:
-                pipe.lpush(queue, task_message(task, kwargs, queue, self._origin, self.clock))
+            for task, kwargs, queue, task_id in tasks:
+                pipe.lpush(queue, task_message(task, kwargs, queue, self._origin, task_id, self.clock))
             pipe.execute()
 
-    def call(self, task: str, kwargs: Mapping[str, Any], queue: str, timeout: float) -> Any:
+    def call(self, task: str, payload: Payload, queue: str, timeout: float) -> Any:
+        kwargs = wire_kwargs(payload)
         result = self.app.send_task(
             task,
-            kwargs=dict(kwargs),
+            kwargs=kwargs,
             queue=queue,
             routing_key=queue,
             kwargsrepr=kwargs_repr(kwargs),

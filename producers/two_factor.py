@@ -54,7 +54,8 @@ class TwoFactor:
             raise InvalidInput([("number", str(exc))]) from None
         if pin_length is not None and (isinstance(pin_length, bool) or not 4 <= pin_length <= 20):
             raise InvalidInput([("pin_length", "must be between 4 and 20")])
-        answer = self._call(names.TWO_FACTOR_SEND_TASK, {"number": e164, "pin_length": pin_length})
+        payload = names.TwoFactorSendPayload(number=e164, pin_length=pin_length)
+        answer = self._call(names.TWO_FACTOR_SEND_TASK, payload)
         return TwoFactorSession(str(answer["session_id"]), int(answer["expires_in"]), answer.get("sms"))
 
     def verify(self, session_id: str, pin: str) -> TwoFactorVerdict:
@@ -66,11 +67,12 @@ class TwoFactor:
             problems.append(("pin", "must be 1-20 letters or digits"))
         if problems:
             raise InvalidInput(problems)
-        answer = self._call(names.TWO_FACTOR_VERIFY_TASK, {"session_id": session_id, "pin": pin.strip()})
+        payload = names.TwoFactorVerifyPayload(session_id=session_id, pin=pin.strip())
+        answer = self._call(names.TWO_FACTOR_VERIFY_TASK, payload)
         return TwoFactorVerdict(str(answer["outcome"]), str(answer.get("detail") or ""))
 
-    def _call(self, task: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-        answer = self.publisher.call(task, kwargs, names.HIGH, self.timeout)
+    def _call(self, task: str, payload: names.Payload) -> dict[str, Any]:
+        answer = self.publisher.call(task, payload, names.HIGH, self.timeout)
         if not isinstance(answer, dict):
             raise TwoFactorFailed("malformed", f"the worker answered {answer!r}")
         if "error" in answer:

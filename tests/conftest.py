@@ -8,6 +8,7 @@ import redis
 from smsq.cli.redis_server import RedisServer
 from smsq.config.settings import Settings
 from smsq.producers.core.store import MessageStore
+from tests.support.fakes import FakeClock
 
 
 @pytest.fixture(scope="session")
@@ -24,19 +25,6 @@ def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.flushdb()
     yield client
     client.close()
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from smsq.producers.blacklist import lua as blacklist_lua
-from smsq.producers.core.store import Clock, Keys, to_ms
+from smsq.producers.core.keys import BlacklistKeys, Keys
+from smsq.producers.core.store import Clock, to_ms
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import PhoneNumber, UtcDatetime, to_e164
 
@@ -39,51 +40,6 @@ BATCH = 500  # numbers per Lua call: big enough to amortise the round trip, smal
 
 _SEARCH = re.compile(r"^\+?\d{1,15}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class BlacklistKeys:
-    """The blacklist's Redis keys, and those of its sync (read by producers for reports)."""
-
-    keys: Keys
-
-    @property
-    def entries(self) -> str:
-        return self.keys.blacklist("entries")
-
-    @property
-    def active(self) -> str:
-        return self.keys.blacklist("active")
-
-    @property
-    def tombstones(self) -> str:
-        return self.keys.blacklist("tombstones")
-
-    @property
-    def tombstone_info(self) -> str:
-        return self.keys.blacklist("tombstone_info")
-
-    @property
-    def sync_lock(self) -> str:
-        return self.keys.blacklist("sync:lock")
-
-    @property
-    def sync_runs(self) -> str:
-        """Task ids of finished syncs, newest first."""
-        return self.keys.blacklist("sync:runs")
-
-    @property
-    def sync_state(self) -> str:
-        """Per provider: when it was last read, consecutive failures, when its retry is due."""
-        return self.keys.blacklist("sync:state")
-
-    def synced(self, provider: str) -> str:
-        """The numbers a provider listed after the previous sync: the record the next sync diffs against."""
-        return self.keys.blacklist(f"sync:synced:{provider}")
-
-    @property
-    def four(self) -> list[str]:
-        return [self.entries, self.active, self.tombstones, self.tombstone_info]
 
 
 @dataclass(frozen=True)
@@ -170,8 +126,7 @@ class Blacklist:
         self.redis = client
         self.keys = BlacklistKeys(Keys(prefix))
         self.clock = clock
-        self._add = client.register_script(blacklist_lua.ADD)
-        self._remove = client.register_script(blacklist_lua.REMOVE)
+        self._write_entries = client.register_script(blacklist_lua.ENTRIES)
         self._expire_due = client.register_script(blacklist_lua.EXPIRE_DUE)
         self._prune = client.register_script(blacklist_lua.PRUNE_TOMBSTONES)
 
@@ -278,12 +233,12 @@ class Blacklist:
         cutoff = "" if unless_removed_after_ms is None else unless_removed_after_ms
         with self.redis.pipeline(transaction=False) as pipe:
             for chunk in _chunks(entries):
-                args: list[Any] = [now, cutoff]
+                args: list[Any] = ["add", now, cutoff]
                 for entry in chunk:
                     meta = {"source": entry.source, "reason": entry.reason, "added_ms": now,
                             "expires_ms": entry.expires_ms}  # fmt: skip
                     args.extend((entry.number, json.dumps(meta), _score(entry.expires_ms)))
-                self._add(keys=self.keys.four, args=args, client=pipe)
+                self._write_entries(keys=self.keys.four, args=args, client=pipe)
             replies = pipe.execute()
         return [bool(flag) for reply in replies for flag in reply]
 
@@ -306,10 +261,10 @@ class Blacklist:
         info = json.dumps({"source": source, "reason": reason, "removed_ms": now})
         with self.redis.pipeline(transaction=False) as pipe:
             for chunk in _chunks(numbers):
-                args: list[Any] = [now, cutoff]
+                args: list[Any] = ["remove", now, cutoff]
                 for number in chunk:
                     args.extend((number, info))
-                self._remove(keys=self.keys.four, args=args, client=pipe)
+                self._write_entries(keys=self.keys.four, args=args, client=pipe)
             replies = pipe.execute()
         return [bool(flag) for reply in replies for flag in reply]
 

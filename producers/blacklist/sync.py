@@ -19,14 +19,14 @@ from pydantic import BaseModel, Field
 
 from smsq.config import contract as names
 from smsq.config.celery import make_celery
+from smsq.config.contract import Trigger
 from smsq.config.settings import PROVIDER_NAMES, Settings
-from smsq.producers.blacklist.store import BlacklistKeys
-from smsq.producers.core.store import Keys
-from smsq.producers.errors import InvalidInput, SmsqError
+from smsq.producers.core.keys import BlacklistKeys, Keys
+from smsq.producers.errors import InvalidInput, SyncNotFinished
+from smsq.producers.publisher import CeleryPublisher, Publisher
 
 RunStatus = Literal["ok", "partial", "failed", "skipped", "invalid"]
 ProviderStatus = Literal["ok", "partial", "failed", "guarded"]
-Trigger = Literal["beat", "retry", "demand"]
 MAX_PROBLEMS = 20  # per provider in a report; the counts are always complete
 
 
@@ -89,18 +89,12 @@ def checked_providers(providers: Sequence[str] | None) -> list[str] | None:
     return list(dict.fromkeys(providers))
 
 
-class SyncNotFinished(SmsqError):
-    def __init__(self, task_id: str, timeout: float) -> None:
-        self.task_id = task_id
-        super().__init__(
-            f"blacklist sync {task_id} did not finish within {timeout:g} s; "
-            "is a worker consuming the sync queue? Read its report later with `smsq blacklist sync --report`"
-        )
-
-
 class BlacklistSyncs:
-    def __init__(self, app: Celery, client: redis.Redis, *, prefix: str = "smsq") -> None:
-        self.app = app
+    def __init__(
+        self, app: Celery, client: redis.Redis, *, prefix: str = "smsq", publisher: Publisher | None = None
+    ) -> None:
+        self.app = app  # its result backend holds the runs' reports
+        self.publisher = publisher or CeleryPublisher(app)
         self.redis = client
         self.keys = BlacklistKeys(Keys(prefix))
 
@@ -114,20 +108,10 @@ class BlacklistSyncs:
     ) -> str:
         """Queue a run on the sync queue; returns its task id. ``providers``: only these (default all
         enabled); ``dry_run``: plan only, change nothing; ``force``: override the mass-delete guard."""
-        kwargs: dict[str, Any] = {
-            "providers": checked_providers(providers),
-            "dry_run": bool(dry_run),
-            "force": bool(force),
-        }
-        task_id = str(uuid.uuid4())
-        self.app.send_task(
-            names.BLACKLIST_SYNC_TASK,
-            kwargs=kwargs,
-            queue=names.SYNC,
-            routing_key=names.SYNC,
-            task_id=task_id,
+        payload = names.BlacklistSyncPayload(
+            providers=checked_providers(providers), dry_run=bool(dry_run), force=bool(force)
         )
-        return task_id
+        return self.publisher.publish(names.BLACKLIST_SYNC_TASK, payload, names.SYNC)
 
     def wait(self, task_id: str, timeout: float) -> SyncReport:
         result = self.app.AsyncResult(_checked_task_id(task_id))

@@ -20,17 +20,16 @@ from smsq.producers.campaigns.expansion import (
     new_campaign_id,
 )
 from smsq.producers.campaigns.model import (
-    CampaignKeys,
-    CampaignNotFound,
     CampaignProgress,
-    CampaignStateError,
     CampaignTemplate,
     checked_campaign_id,
     parse_template,
     progress_from,
 )
+from smsq.producers.core.keys import CampaignKeys
+from smsq.producers.core.lua import read
 from smsq.producers.core.store import MessageStore, to_ms
-from smsq.producers.errors import InvalidInput
+from smsq.producers.errors import CampaignNotFound, CampaignStateError, InvalidInput
 from smsq.producers.publisher import Publisher
 
 # Contact fields of a Messente phonebook contact, usable as %var% in a campaign from groups.
@@ -47,14 +46,7 @@ CONTACT_FIELDS = (
     "custom4",
 )
 
-# KEYS: campaign hash   ARGV: field value required, new value   -> 1 if moved
-_CAS_STATUS = """
-local current = redis.call('HGET', KEYS[1], 'status')
-if not current then return {0, ''} end
-if not string.find(ARGV[1], ',' .. current .. ',', 1, true) then return {0, current} end
-redis.call('HSET', KEYS[1], 'status', ARGV[2])
-return {1, current}
-"""
+_CAS_STATUS = read(__package__, "cas_status.lua")
 
 
 class Campaigns:
@@ -87,7 +79,7 @@ class Campaigns:
 
     @property
     def _schedule(self) -> str:
-        return f"{self.store.keys.prefix}:campaign-schedule"
+        return self.store.keys.campaign_schedule
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -275,13 +267,13 @@ class Campaigns:
             # The contacts live at Messente: a worker fetches them and expands there.
             self.publisher.publish(
                 names.CAMPAIGN_FROM_GROUPS_TASK,
-                {"campaign_id": campaign_id, "group_ids": group_ids},
+                names.CampaignFromGroupsPayload(campaign_id=campaign_id, group_ids=group_ids),
                 names.SYNC,
             )
         return self.progress(campaign_id)
 
     def _idem_key(self, key: str) -> str:
-        return f"{self.store.keys.prefix}:campaign-idem:{key}"
+        return self.store.keys.campaign_idempotency(key)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -328,7 +320,9 @@ class Campaigns:
         """Every queued or scheduled message of the campaign becomes cancelled; sent ones are kept."""
         self._move(campaign_id, ["running", "paused", "scheduled"], "cancelled")
         self.store.redis.zrem(self._schedule, campaign_id)
-        self.publisher.publish(names.CAMPAIGN_SWEEP_TASK, {"campaign_id": campaign_id}, names.SYNC)
+        self.publisher.publish(
+            names.CAMPAIGN_SWEEP_TASK, names.CampaignSweepPayload(campaign_id=campaign_id), names.SYNC
+        )
         return self.progress(campaign_id)
 
     def release_due(self) -> int:

@@ -25,7 +25,9 @@ from smsq.config import contract as names
 from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.batches import Batch, Batches, ranges
-from smsq.producers.campaigns.model import CampaignKeys, CampaignTemplate, message_id
+from smsq.producers.campaigns.model import CampaignTemplate, message_id
+from smsq.producers.core.keys import HOUR_MS, CampaignKeys
+from smsq.producers.core.records import CREATED_MS, LAST_ERROR_CODE, LAST_ERROR_DETAIL, STATUS, error_fields
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import to_e164
@@ -34,43 +36,10 @@ from smsq.producers.publisher import Publisher
 CHUNK = 20_000  # rows handed to the pool at once
 PARALLEL_FROM = 50_000  # fewer rows than this are parsed in-process: a pool costs more than it saves
 SKIP_SAMPLES = 1000  # skipped lines kept with their reason, for the report
-BLOCKED_FIELDS = {"last_error_code": "blacklisted", "last_error_detail": "the recipient is on the blacklist"}
+BLOCKED_FIELDS = error_fields("blacklisted", "the recipient is on the blacklist")
 STORE_SLICE = 2000  # records per Lua call
 # A registered batch this process does not publish at once is left to the release loop after this.
 OUTBOX_GRACE_MS = 10_000
-
-# Store campaign records server-side: one argument of tab-separated lines instead of thousands of
-# HSET commands packed by the client. KEYS: campaign counts, the creation hour's status counts
-# (producers/lua.py; optional). ARGV: record key prefix, campaign id, priority, channels, created ms,
-# initial status, blocked code, blocked detail, lines "id\tposition\tnumber\t(q|b)\tvars-json",
-# hourly counts ttl, retention seconds (a blocked record is final from the start: it expires then).
-_STORE = """
-local queued, blocked = 0, 0
-for line in string.gmatch(ARGV[9], '[^\\n]+') do
-  local id, position, number, flag, vars = string.match(line, '^(.-)\\t(.-)\\t(.-)\\t(.-)\\t(.*)$')
-  local key = ARGV[1] .. id
-  if flag == 'b' then
-    redis.call('HSET', key, 'status', 'blocked', 'to', number, 'campaign_id', ARGV[2], 'priority', ARGV[3],
-      'channels', ARGV[4], 'created_ms', ARGV[5], 'position', position, 'last_error_code', ARGV[7],
-      'last_error_detail', ARGV[8], 'final_ms', ARGV[5])
-    redis.call('EXPIRE', key, ARGV[11])
-    blocked = blocked + 1
-  else
-    redis.call('HSET', key, 'status', ARGV[6], 'to', number, 'campaign_id', ARGV[2], 'priority', ARGV[3],
-      'channels', ARGV[4], 'created_ms', ARGV[5], 'position', position)
-    queued = queued + 1
-  end
-  if vars ~= '' then redis.call('HSET', key, 'vars', vars) end
-end
-if queued > 0 then redis.call('HINCRBY', KEYS[1], ARGV[6], queued) end
-if blocked > 0 then redis.call('HINCRBY', KEYS[1], 'blocked', blocked) end
-if KEYS[2] then
-  if queued > 0 then redis.call('HINCRBY', KEYS[2], ARGV[6], queued) end
-  if blocked > 0 then redis.call('HINCRBY', KEYS[2], 'blocked', blocked) end
-  redis.call('EXPIRE', KEYS[2], ARGV[10])
-end
-return queued + blocked
-"""
 
 # (position, raw number, values of the template's variables in order) ->
 # (position, e164 | None, reason | None, message id, variables as JSON)
@@ -234,7 +203,6 @@ class Expander:
         self.max_queued_batches = max_queued_batches
         self.recovery = recovery or RecoverySettings()
         self.batches = Batches(store)
-        self._store = store.redis.register_script(_STORE)
 
     def store_messages(
         self,
@@ -253,7 +221,7 @@ class Expander:
         now_ms = self.store.now_ms()
         channels = ",".join(part.channel for part in template.messages)
         # Counted in their creation hour like every other record, so summaries by time add up.
-        hour_counts = f"{self.store.keys.stats_prefix}{now_ms // 3_600_000}"
+        hour_counts = self.store.keys.stats_hour(now_ms // HOUR_MS)
         writes: deque[Future[None]] = deque()
         with ThreadPoolExecutor(1, thread_name_prefix="smsq-expand-write") as writer:
             for chunk in parsed_chunks(rows, campaign_id, variables, expected=expected, workers=workers):
@@ -274,15 +242,18 @@ class Expander:
                     for position, number, mid, vars_json in fresh
                 ]
                 result.stored_positions.extend(position for position, _, _, _ in fresh)
+                # records.lua's store_campaign: the records go through its create path with their
+                # counts added once per call; blocked ones are final and expire after the retention.
                 common: list[str | int] = [
+                    "store_campaign",
                     self.store.keys.record_prefix,
                     campaign_id,
                     template.priority,
                     channels,
                     now_ms,
                     initial_status,
-                    BLOCKED_FIELDS["last_error_code"],
-                    BLOCKED_FIELDS["last_error_detail"],
+                    BLOCKED_FIELDS[LAST_ERROR_CODE],
+                    BLOCKED_FIELDS[LAST_ERROR_DETAIL],
                 ]
                 # Written by a thread while this one parses the next chunk (the wait is Redis's time).
                 if len(writes) >= 3:
@@ -307,7 +278,7 @@ class Expander:
             for start in range(0, len(lines), STORE_SLICE):
                 batch = "\n".join(lines[start : start + STORE_SLICE])
                 args = [*common, batch, self.store.stats_ttl_seconds, self.store.retention_seconds]
-                self._store(keys=keys, args=args, client=pipe)
+                self.store.records_script(keys=keys, args=args, client=pipe)
             pipe.execute()
 
     def queue_batches(self, campaign_id: str, lane: str, first: int, last: int) -> int:
@@ -320,7 +291,7 @@ class Expander:
         room = max(0, self.max_queued_batches - int(self.store.redis.llen(lane)))
         now = batches[:room]
         if now:
-            self.publisher.publish_many([(names.SEND_BATCH_TASK, batch_kwargs(b), lane) for b in now])
+            self.publisher.publish_many([(names.SEND_BATCH_TASK, batch_payload(b), lane) for b in now])
             published_ms = self.store.now_ms()
             deadline = published_ms + int(self.recovery.limit_for(lane) * 1000)
             self.batches.mark_published(now, published_ms, deadline)
@@ -333,19 +304,19 @@ class Expander:
                 self.store.keys.record(message_id(campaign_id, p)) for p in positions[start : start + 10_000]
             ]
             if ids:
-                # Out of the hourly status counts too (producers/lua.py counts each stored record).
+                # Out of the hourly status counts too (records.lua counts each stored record).
                 with self.store.redis.pipeline(transaction=False) as pipe:
                     for key in ids:
-                        pipe.hmget(key, "status", "created_ms")
+                        pipe.hmget(key, STATUS, CREATED_MS)
                     found = pipe.execute()
                 self.store.uncount(
-                    {"status": status, "created_ms": created} for status, created in found if status
+                    {STATUS: status, CREATED_MS: created} for status, created in found if status
                 )
                 self.store.redis.delete(*ids)
 
 
-def batch_kwargs(batch: Batch) -> dict[str, str | int]:
-    return {"campaign_id": batch.campaign_id, "first": batch.first, "last": batch.last}
+def batch_payload(batch: Batch) -> names.SendBatchPayload:
+    return names.SendBatchPayload(campaign_id=batch.campaign_id, first=batch.first, last=batch.last)
 
 
 def new_campaign_id() -> str:

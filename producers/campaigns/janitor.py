@@ -17,7 +17,8 @@ import logging
 from dataclasses import dataclass
 
 from smsq.producers.campaigns.expansion import Expander
-from smsq.producers.campaigns.model import CampaignKeys
+from smsq.producers.core.keys import CampaignKeys
+from smsq.producers.core.records import IDEMPOTENCY_KEY
 from smsq.producers.core.store import MessageStore
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,8 @@ def _expire(store: MessageStore, keys: CampaignKeys, record: dict[str, str]) -> 
         for key in (keys.campaign, keys.counts, keys.skipped):
             pipe.expire(key, ttl)
         pipe.delete(keys.held)
-        if record.get("idempotency_key"):
-            pipe.expire(f"{store.keys.prefix}:campaign-idem:{record['idempotency_key']}", ttl)
+        if record.get(IDEMPOTENCY_KEY):
+            pipe.expire(store.keys.campaign_idempotency(record[IDEMPOTENCY_KEY]), ttl)
         pipe.zrem(store.keys.campaigns, keys.campaign_id)
         pipe.execute()
 
@@ -77,7 +78,7 @@ def _undo(store: MessageStore, expander: Expander, campaign_id: str, record: dic
     with store.redis.pipeline(transaction=True) as pipe:
         pipe.delete(keys.counts)
         pipe.hset(keys.campaign, mapping={"status": "failed", "failed_reason": INTERRUPTED})
-        if record.get("idempotency_key"):
-            pipe.delete(f"{store.keys.prefix}:campaign-idem:{record['idempotency_key']}")
+        if record.get(IDEMPOTENCY_KEY):
+            pipe.delete(store.keys.campaign_idempotency(record[IDEMPOTENCY_KEY]))
         pipe.execute()
     log.warning("campaign %s: %s; %d positions undone", campaign_id, INTERRUPTED, through)

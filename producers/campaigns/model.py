@@ -22,8 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from smsq.producers.core.store import Keys
-from smsq.producers.errors import InvalidInput, SmsqError
+from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import Channel, Omnimessage, Priority, TextStore, Url, UtcDatetime
 from smsq.producers.messages.personalise import placeholders, render
 
@@ -111,38 +110,6 @@ def checked_campaign_id(campaign_id: str) -> str:
     if not isinstance(campaign_id, str) or not _CAMPAIGN_ID.match(campaign_id):
         raise InvalidInput([("campaign_id", f"{campaign_id!r} is not a campaign id (32 hex characters)")])
     return campaign_id
-
-
-class CampaignNotFound(SmsqError, LookupError):
-    def __init__(self, campaign_id: str) -> None:
-        self.campaign_id = campaign_id
-        super().__init__(f"no campaign with id {campaign_id}")
-
-
-class CampaignStateError(SmsqError):
-    """Pause, resume or cancel asked of a campaign in a state that does not allow it."""
-
-
-@dataclass(frozen=True)
-class CampaignKeys:
-    keys: Keys
-    campaign_id: str
-
-    @property
-    def campaign(self) -> str:
-        return f"{self.keys.campaign_prefix}{self.campaign_id}"
-
-    @property
-    def counts(self) -> str:  # maintained by the transition script
-        return f"{self.campaign}:counts"
-
-    @property
-    def skipped(self) -> str:
-        return f"{self.campaign}:skipped"
-
-    @property
-    def held(self) -> str:
-        return f"{self.campaign}:held"
 
 
 @dataclass(frozen=True)

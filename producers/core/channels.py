@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
+from smsq.producers.core.records import CHANNELS
+
 CHANNEL_FIELD = "ch:"
 
 
@@ -48,6 +50,6 @@ def channel_results(record: Mapping[str, str]) -> list[ChannelResult]:
             updated_at=datetime.fromtimestamp(at_ms / 1000, tz=UTC) if isinstance(at_ms, int) else None,
             via=data.get("via"),
         )
-    chain = [c for c in record.get("channels", "").split(",") if c]
+    chain = [c for c in record.get(CHANNELS, "").split(",") if c]
     ordered = [entries.pop(c) for c in chain if c in entries]
     return ordered + [entries[c] for c in sorted(entries)]

@@ -9,11 +9,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from smsq.producers.core.keys import HOUR_MS
 from smsq.producers.core.states import STATUSES
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import CampaignNotFound, InvalidInput
 
-HOUR_MS = 3_600_000  # the bucket of the store's hourly counts (producers/lua.py)
 MAX_RANGE = timedelta(days=400)
 _CAMPAIGN_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 
@@ -54,7 +54,7 @@ def summary(store: MessageStore, since: datetime | str, until: datetime | str) -
     last = math.ceil(end.timestamp() * 1000 / HOUR_MS)  # exclusive
     with store.redis.pipeline(transaction=False) as pipe:
         for hour in range(first, last):
-            pipe.hgetall(f"{store.keys.stats_prefix}{hour}")
+            pipe.hgetall(store.keys.stats_hour(hour))
         buckets = pipe.execute()
     counts: dict[str, int] = {}
     for bucket in buckets:
@@ -72,9 +72,9 @@ def campaign_counts(store: MessageStore, campaign_id: str) -> dict[str, int]:
         raise InvalidInput(
             [("campaign_id", f"{campaign_id!r} is not a campaign id (1-200 printable characters)")]
         )
-    raw: dict[str, str] = store.redis.hgetall(f"{store.keys.campaign_prefix}{campaign_id}:counts")  # type: ignore[assignment]
+    raw: dict[str, str] = store.redis.hgetall(store.keys.campaign_counts(campaign_id))  # type: ignore[assignment]
     if not raw:
-        raise CampaignNotFound(campaign_id)
+        raise CampaignNotFound(campaign_id, "or none of its messages is counted yet")
     return _ordered({status: int(count) for status, count in raw.items()})
 
 

@@ -9,6 +9,26 @@ from typing import Any
 from pydantic import BaseModel
 
 from smsq.producers.core.channels import ChannelResult, channel_results
+from smsq.producers.core.records import (
+    ATTEMPT_LOG,
+    ATTEMPTS,
+    CAMPAIGN_ID,
+    CHANNELS,
+    CREATED_MS,
+    FINAL_MS,
+    ID,
+    LAST_ERROR_CODE,
+    LAST_ERROR_DETAIL,
+    PRIORITY,
+    PROVIDER,
+    PROVIDER_MESSAGE_ID,
+    QUEUED_MS,
+    SCHEDULED_FOR_MS,
+    SENT_MS,
+    STATUS,
+    TO,
+    UPDATED_MS,
+)
 
 
 class ErrorInfo(BaseModel):
@@ -49,27 +69,27 @@ class MessageResult(BaseModel):
     @classmethod
     def from_record(cls, record: dict[str, str]) -> MessageResult:
         error = None
-        if record.get("last_error_detail"):
-            error = ErrorInfo(code=record.get("last_error_code") or None, detail=record["last_error_detail"])
-        log = record.get("attempt_log")
+        if record.get(LAST_ERROR_DETAIL):
+            error = ErrorInfo(code=record.get(LAST_ERROR_CODE) or None, detail=record[LAST_ERROR_DETAIL])
+        log = record.get(ATTEMPT_LOG)
         return cls(
-            id=record["id"],
-            status=record["status"],
-            to=record["to"],
-            priority=record["priority"],
-            channels=record.get("channels", "").split(","),
-            provider=record.get("provider") or None,
-            provider_message_id=record.get("provider_message_id") or None,
-            attempts=int(record.get("attempts", 0)),
+            id=record[ID],
+            status=record[STATUS],
+            to=record[TO],
+            priority=record[PRIORITY],
+            channels=record.get(CHANNELS, "").split(","),
+            provider=record.get(PROVIDER) or None,
+            provider_message_id=record.get(PROVIDER_MESSAGE_ID) or None,
+            attempts=int(record.get(ATTEMPTS, 0)),
             last_error=error,
             attempt_log=[_attempt(entry) for entry in json.loads(f"[{log}]")] if log else [],
-            campaign_id=record.get("campaign_id") or None,
-            created_at=_time(record["created_ms"]) or datetime.now(UTC),
-            scheduled_for=_time(record.get("scheduled_for_ms")),
-            queued_at=_time(record.get("queued_ms")),
-            sent_at=_time(record.get("sent_ms")),
-            final_at=_time(record.get("final_ms")),
-            updated_at=_time(record.get("updated_ms")),
+            campaign_id=record.get(CAMPAIGN_ID) or None,
+            created_at=_time(record[CREATED_MS]) or datetime.now(UTC),
+            scheduled_for=_time(record.get(SCHEDULED_FOR_MS)),
+            queued_at=_time(record.get(QUEUED_MS)),
+            sent_at=_time(record.get(SENT_MS)),
+            final_at=_time(record.get(FINAL_MS)),
+            updated_at=_time(record.get(UPDATED_MS)),
             channel_results=channel_results(record),
         )
 

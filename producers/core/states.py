@@ -1,4 +1,6 @@
-"""The message status state machine (shared/DESIGN.md). Data, not code: the Lua transition reads it."""
+"""The message status state machine: every status a message can have and which it may move to (the
+README's "The results store and the state machine" draws it). Data, not code: the store sends each
+transition the statuses it may start from, and ``lua/records.lua`` refuses any other."""
 
 from __future__ import annotations
 

@@ -11,73 +11,12 @@ from typing import Any
 import redis
 
 from smsq.producers.core import lua
+from smsq.producers.core.keys import HOUR_MS, Keys
+from smsq.producers.core.records import CREATED_MS, FINAL_MS, ID, STATUS, stamp
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
 
 Clock = Callable[[], float]
 Fields = Mapping[str, str | int | float]
-
-
-@dataclass(frozen=True)
-class Keys:
-    """Every Redis key smsq uses, under one prefix so installations can share a Redis."""
-
-    prefix: str
-
-    def record(self, message_id: str) -> str:
-        return f"{self.prefix}:msg:{message_id}"
-
-    @property
-    def record_prefix(self) -> str:
-        return f"{self.prefix}:msg:"
-
-    def idempotency(self, key: str) -> str:
-        return f"{self.prefix}:idem:{key}"
-
-    @property
-    def campaign_prefix(self) -> str:
-        return f"{self.prefix}:campaign:"
-
-    @property
-    def schedule(self) -> str:
-        return f"{self.prefix}:schedule"
-
-    @property
-    def leases(self) -> str:
-        return f"{self.prefix}:leases"
-
-    @property
-    def polls(self) -> str:
-        """The status-poll schedule: message id -> when its next delivery-status check is due (ms)."""
-        return f"{self.prefix}:polls"
-
-    @property
-    def stats_prefix(self) -> str:
-        """Hourly counts per status: ``stats_prefix + str(created_ms // 3_600_000)``."""
-        return f"{self.prefix}:stats:"
-
-    @property
-    def dead_letters(self) -> str:
-        return f"{self.prefix}:dead"
-
-    @property
-    def batches(self) -> str:
-        """Campaign batches not yet done: "<campaign>:<first>:<last>" -> when to publish it, or (once
-        published or running) when it counts as lost (ms). ``smsq.producers.campaigns.batches``."""
-        return f"{self.prefix}:batches"
-
-    @property
-    def batches_published(self) -> str:
-        """Batch -> when its task was last published (ms); absent: not published yet."""
-        return f"{self.prefix}:batches:published"
-
-    @property
-    def campaigns(self) -> str:
-        """Campaigns whose keys have no expiry yet: campaign id -> created ms (the janitor's list)."""
-        return f"{self.prefix}:campaigns"
-
-    def blacklist(self, part: str) -> str:
-        """The local blacklist and its sync state; ``smsq.producers.blacklist.store`` names the parts."""
-        return f"{self.prefix}:blacklist:{part}"
 
 
 @dataclass(frozen=True)
@@ -109,7 +48,7 @@ NOTHING_WAITING = 10**15  # later than any publish time: every task published so
 WATCHED_LANES = ("high", "regular", "low")
 
 
-# Transitions per TRANSITION_MANY call: each call holds Redis for its duration, so keep it short.
+# Transitions per records.lua call: each call holds Redis for its duration, so keep it short.
 MANY_AT_ONCE = 200
 
 
@@ -136,15 +75,12 @@ class MessageStore:
         self.clock = clock
         self.retention_seconds = retention_seconds
         self.stats_ttl_seconds = retention_seconds + STATS_EXTRA_SECONDS
-        self._create = client.register_script(lua.CREATE)
-        self._transition = client.register_script(lua.TRANSITION)
-        self._transition_many = client.register_script(lua.TRANSITION_MANY)
-        self._claim_due = client.register_script(lua.CLAIM_DUE)
+        # records.lua: create, store_campaign, transition, claim_due, uncount (ARGV[1] names which).
+        self.records_script = client.register_script(lua.RECORDS)
         self._remove_if_score = client.register_script(lua.REMOVE_IF_SCORE)
         self._mark_published = client.register_script(lua.MARK_PUBLISHED)
         self._mark_calling = client.register_script(lua.MARK_CALLING)
         self._claim_leases = client.register_script(lua.CLAIM_EXPIRED_LEASES)
-        self._uncount = client.register_script(lua.UNCOUNT)
 
     def now_ms(self) -> int:
         return to_ms(self.clock())
@@ -156,18 +92,19 @@ class MessageStore:
     ) -> tuple[bool, str]:
         """Store a new record (and, with ``due_ms``, its schedule entry) unless the idempotency key is
         taken. Returns (created, message id): the existing id when the key was seen before."""
-        if fields.get("status") not in INITIAL:
+        if fields.get(STATUS) not in INITIAL:
             raise ValueError(f"a new record must start in one of {sorted(INITIAL)}")
         record_key = self.keys.record(message_id)
         idem_key = self.keys.idempotency(idempotency_key) if idempotency_key else record_key
-        idem_ttl = 0
+        idem_ttl = 0  # the key's lifetime (0: no key)
         if idempotency_key:
             wait = max(0, (due_ms or 0) - self.now_ms()) // 1000
             idem_ttl = wait + self.retention_seconds + IDEMPOTENCY_EXTRA_SECONDS
-        args: list[Any] = [message_id, idem_ttl, "" if due_ms is None else due_ms]
-        args.extend((self.keys.stats_prefix, self.stats_ttl_seconds))
+        args: list[Any] = ["create", message_id, idem_ttl]
+        args.extend(("" if due_ms is None else due_ms, self.keys.stats_prefix, self.stats_ttl_seconds))
+        args.append(self.retention_seconds if fields[STATUS] in FINAL else "")
         args.extend(_flatten(fields))
-        created, existing_id = self._create(keys=[record_key, idem_key, self.keys.schedule], args=args)
+        created, existing_id = self.records_script(keys=[record_key, idem_key, self.keys.schedule], args=args)
         return bool(created), str(existing_id)
 
     def get(self, message_id: str) -> dict[str, str] | None:
@@ -183,27 +120,32 @@ class MessageStore:
     def transition(self, message_id: str, to: str, **options: Any) -> Transition:
         """Move a record to ``to`` if the state machine allows it from its current status (and, with
         ``lease_token``, only if the caller still holds the lease). Atomic with its side effects.
-        Options: see ``_transition_call``."""
-        keys, args = self._transition_call(message_id, to, **options)
-        return _as_transition(self._transition(keys=keys, args=args))
+        Options: see ``_transition_args``."""
+        return self.transition_many([(message_id, to, options)])[0]
 
     def transition_many(self, requests: Sequence[tuple[str, str, dict[str, Any]]]) -> list[Transition]:
-        """Several (message id, to, options) transitions in one command (TRANSITION_MANY), up to
-        MANY_AT_ONCE per call; each is checked and applied on its own, as ``transition`` does."""
+        """Several (message id, to, options) transitions in one command, up to MANY_AT_ONCE per call;
+        each is checked and applied on its own, as ``transition`` does."""
         results: list[Transition] = []
         for start in range(0, len(requests), MANY_AT_ONCE):
-            args: list[Any] = [self.keys.record_prefix]
+            args: list[Any] = ["transition", *self._record_prefixes()]
             for message_id, to, options in requests[start : start + MANY_AT_ONCE]:
-                _, call_args = self._transition_call(message_id, to, **options)
+                call_args = self._transition_args(message_id, to, **options)
                 args.append(len(call_args))
                 args.extend(call_args)
-            replies = self._transition_many(
-                keys=[self.keys.leases, self.keys.schedule, self.keys.polls], args=args
-            )
+            replies = self.records_script(keys=self._schedules(), args=args)
             results.extend(_as_transition(reply) for reply in replies)
         return results
 
-    def _transition_call(
+    def _record_prefixes(self) -> list[Any]:
+        """The arguments records.lua's transition and claim_due take first (after the operation)."""
+        keys = self.keys
+        return [keys.record_prefix, keys.campaign_prefix, keys.stats_prefix, self.stats_ttl_seconds]
+
+    def _schedules(self) -> list[str]:
+        return [self.keys.leases, self.keys.schedule, self.keys.polls]
+
+    def _transition_args(
         self,
         message_id: str,
         to: str,
@@ -217,9 +159,10 @@ class MessageStore:
         return_record: bool = False,
         allowed_from: Iterable[str] | None = None,
         poll_at_ms: int | None = None,
-    ) -> tuple[list[str], list[Any]]:
-        """``poll_at_ms`` puts the message in the status-poll schedule (keeping an earlier entry); any
-        final status takes it out."""
+    ) -> list[Any]:
+        """One transition's arguments for records.lua (its ``transition_args``). ``poll_at_ms`` puts
+        the message in the status-poll schedule (keeping an earlier entry); any final status takes it
+        out."""
         sources = sources_of(to) if allowed_from is None else frozenset(allowed_from) & sources_of(to)
         now = self.now_ms()
         args: list[Any] = [
@@ -232,29 +175,23 @@ class MessageStore:
             "" if lease_until_ms is None else lease_until_ms,
             "" if schedule_at_ms is None else schedule_at_ms,
             "1" if unschedule else "0",
-            self.keys.campaign_prefix,
             json.dumps(attempt, separators=(",", ":")) if attempt else "",
             "1" if return_record else "0",
             "" if poll_at_ms is None else poll_at_ms,
-            self.keys.stats_prefix,
-            self.stats_ttl_seconds,
         ]
-        stamp = {"final_ms": now} if to in FINAL else {f"{to}_ms": now}
-        args.extend(_flatten({**stamp, **(fields or {})}))
-        keys = [self.keys.record(message_id), self.keys.leases, self.keys.schedule, self.keys.polls]
-        return keys, args
+        stamped = {FINAL_MS: now} if to in FINAL else {stamp(to): now}
+        args.extend(_flatten({**stamped, **(fields or {})}))
+        return args
 
     def uncount(self, records: Iterable[Mapping[str, str]]) -> None:
         """Take records that are about to be deleted out of the hourly status counts."""
         per_hour: dict[str, dict[str, int]] = {}
         for record in records:
-            if record.get("status") and record.get("created_ms"):
-                hour = per_hour.setdefault(
-                    f"{self.keys.stats_prefix}{int(record['created_ms']) // 3_600_000}", {}
-                )
-                hour[record["status"]] = hour.get(record["status"], 0) + 1
+            if record.get(STATUS) and record.get(CREATED_MS):
+                hour = per_hour.setdefault(self.keys.stats_hour(int(record[CREATED_MS]) // HOUR_MS), {})
+                hour[record[STATUS]] = hour.get(record[STATUS], 0) + 1
         for key, counts in per_hour.items():
-            self._uncount(keys=[key], args=_flatten(counts))
+            self.records_script(keys=[key], args=["uncount", *_flatten(counts)])
 
     # -- schedule ---------------------------------------------------------------------------------
 
@@ -262,30 +199,22 @@ class MessageStore:
         """Claim due schedule entries: scheduled ones become queued. Confirm each with
         ``mark_published`` (or ``complete_release``) once it is published; unconfirmed ones come due
         again after the lease. With ``watch``, a due entry of a message already published for this
-        queueing is a recovery check (see lua.CLAIM_DUE); without, it is published again."""
+        queueing is a recovery check (records.lua claim_due); without, it is published again."""
         now = self.now_ms()
-        args: list[Any] = [
-            now,
-            limit,
-            claim_lease_ms,
-            self.keys.record_prefix,
-            self.keys.campaign_prefix,
-            self.keys.stats_prefix,
-            self.stats_ttl_seconds,
-            "0" if watch is None else "1",
-        ]
+        args: list[Any] = ["claim_due", *self._record_prefixes(), now, limit, claim_lease_ms]
+        args.append("0" if watch is None else "1")
         if watch is not None:
             args.extend(watch.oldest_waiting_ms.get(lane, 0) for lane in WATCHED_LANES)
             args.extend(watch.limits_ms[lane] for lane in WATCHED_LANES)
-        flat = self._claim_due(keys=[self.keys.schedule], args=args)
+        flat = self.records_script(keys=self._schedules(), args=args)
         return [
-            Released(str(flat[i]), str(flat[i + 1]), int(flat[i + 2]), flat[i + 3] == "1")
+            Released(str(flat[i]), str(flat[i + 1]), int(flat[i + 2]), str(flat[i + 3]) == "1")
             for i in range(0, len(flat), 4)
         ]
 
     def mark_published(self, released: Sequence[tuple[str, int, int]], published_ms: int) -> int:
         """(message id, claim score, recovery deadline ms) of messages just published: each entry
-        stays as the message's watch until a worker claims it (see lua.MARK_PUBLISHED)."""
+        stays as the message's watch until a worker claims it (mark_published.lua)."""
         args: list[Any] = [self.keys.record_prefix, published_ms]
         for message_id, claim_score, deadline_ms in released:
             args.extend((message_id, claim_score, deadline_ms))
@@ -293,7 +222,7 @@ class MessageStore:
 
     def mark_calling(self, message_ids: Sequence[str], lease_token: str, provider: str) -> int:
         """Note on each record still held with ``lease_token`` that its request to ``provider`` is
-        about to leave (see lua.MARK_CALLING)."""
+        about to leave (mark_calling.lua)."""
         if not message_ids:
             return 0
         return int(self._mark_calling(args=[self.keys.record_prefix, lease_token, provider, *message_ids]))
@@ -344,7 +273,7 @@ def _with_id(message_id: str, record: dict[str, str]) -> dict[str, str] | None:
     """Campaign records do not repeat their id inside (it is in the key); every reader gets it."""
     if not record:
         return None
-    record.setdefault("id", message_id)
+    record.setdefault(ID, message_id)
     return record
 
 

@@ -1,4 +1,5 @@
-"""The message contract: an omnimessage as Messente defines it (shared/PROVIDERS.md).
+"""The message contract: an omnimessage as Messente's Omnimessage API defines it (one recipient, a
+chain of channels tried in order; the README's "The message contract" lists the rules).
 
 These models validate everything a caller or a task payload hands smsq. Each rule names the field it
 guards; ``smsq.producers.errors.InvalidInput`` turns pydantic's errors into one readable line each.

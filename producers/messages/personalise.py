@@ -14,20 +14,12 @@ Rules (left to right, one pass):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Final
 
-from smsq.producers.errors import InvalidInput
+from smsq.producers.errors import MissingVariable
 
 PLACEHOLDER: Final = re.compile(r"%%|%([A-Za-z_][A-Za-z0-9_]*)%")
-
-
-class MissingVariable(InvalidInput):
-    """The template names a variable the caller did not give."""
-
-    def __init__(self, names: Iterable[str]) -> None:
-        self.names = tuple(dict.fromkeys(names))  # in order of appearance, once each
-        super().__init__([(f"variables.{name}", f"no value for %{name}%") for name in self.names])
 
 
 def placeholders(template: str) -> list[str]:

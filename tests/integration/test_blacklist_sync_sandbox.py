@@ -19,6 +19,7 @@ from smsq.producers.blacklist.sync import BlacklistSyncs, SyncReport
 from smsq.producers.client import Smsq
 from tests.integration.conftest import received, wait_for
 from tests.integration.stack import Running, db_url, stack_settings, started_stack
+from tests.support.sandbox import blacklists
 
 pytestmark = pytest.mark.integration
 
@@ -75,15 +76,6 @@ def sync(syncs: BlacklistSyncs, **options: Any) -> SyncReport:
     return syncs.wait(syncs.request(**options), timeout=60)
 
 
-def lists(sandbox: httpx.Client) -> dict[str, set[str]]:
-    raw = sandbox.get("/_admin/blacklists").json()
-    return {
-        "messente": set(raw["messente"]),
-        "smsapi": {"+" + entry["phone_number"] for entry in raw["smsapi"]},
-        "direct_messenger": {"+" + entry["receiver"] for entry in raw["dm"]},
-    }
-
-
 def everywhere(*numbers: str) -> dict[str, set[str]]:
     return {name: set(numbers) for name in ("messente", "smsapi", "direct_messenger")}
 
@@ -100,7 +92,7 @@ def test_a_number_added_at_smsapi_reaches_messente_dm_and_local_and_a_repeat_is_
     ran = cli(stack, "sync")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert ": ok" in ran.stdout and "smsapi" in ran.stdout
-    assert lists(sandbox) == everywhere(X)
+    assert blacklists(sandbox) == everywhere(X)
     entry = local.blacklist.get(X)
     assert entry is not None and entry.source == "smsapi"
 
@@ -125,10 +117,10 @@ def test_a_local_removal_reaches_all_three(
 ) -> None:
     local.blacklist.add(X)
     local.blacklist.add(Y)
-    assert sync(syncs).status == "ok" and lists(sandbox) == everywhere(X, Y)
+    assert sync(syncs).status == "ok" and blacklists(sandbox) == everywhere(X, Y)
     assert cli(stack, "remove", X, "--reason", "consent").returncode == 0
     report = sync(syncs)
-    assert report.status == "ok" and lists(sandbox) == everywhere(Y)
+    assert report.status == "ok" and blacklists(sandbox) == everywhere(Y)
     assert {name: part.removed for name, part in report.providers.items()} == {
         "messente": 1, "smsapi": 1, "direct_messenger": 1,
     }  # fmt: skip
@@ -143,12 +135,12 @@ def test_a_provider_outage_during_sync_leaves_it_out_and_the_others_go_on(
     report = sync(syncs)
     dm = report.providers["direct_messenger"]
     assert (report.status, dm.status) == ("partial", "failed") and dm.retry_at is not None
-    assert lists(sandbox) == {"messente": {X}, "smsapi": {X}, "direct_messenger": set()}
+    assert blacklists(sandbox) == {"messente": {X}, "smsapi": {X}, "direct_messenger": set()}
 
     sandbox.delete("/_admin/faults")
     ran = cli(stack, "sync", "--provider", "direct_messenger")
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    assert lists(sandbox) == everywhere(X)
+    assert blacklists(sandbox) == everywhere(X)
 
 
 def test_the_mass_delete_guard_stops_the_sync_until_forced(
@@ -165,10 +157,14 @@ def test_the_mass_delete_guard_stops_the_sync_until_forced(
     assert ran.returncode == 1
     assert "guarded" in ran.stdout and "12 of the 12 numbers" in ran.stdout and "--force" in ran.stdout
     assert local.blacklist.blocked_among(NUMBERS) == set(NUMBERS)
-    assert lists(sandbox) == {"messente": set(NUMBERS), "smsapi": set(), "direct_messenger": set(NUMBERS)}
+    assert blacklists(sandbox) == {
+        "messente": set(NUMBERS),
+        "smsapi": set(),
+        "direct_messenger": set(NUMBERS),
+    }
 
     assert cli(stack, "sync", "--force").returncode == 0
-    assert local.blacklist.blocked_among(NUMBERS) == set() and lists(sandbox) == everywhere()
+    assert local.blacklist.blocked_among(NUMBERS) == set() and blacklists(sandbox) == everywhere()
 
 
 def test_a_dry_run_prints_the_plan_and_changes_nothing(
@@ -180,7 +176,7 @@ def test_a_dry_run_prints_the_plan_and_changes_nothing(
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "dry run (nothing changed)" in ran.stdout
     assert f"plan: messente add: {X}, {Y}" in ran.stdout and f"plan: local add: {Y}" in ran.stdout
-    assert lists(sandbox) == {"messente": set(), "smsapi": {Y}, "direct_messenger": set()}
+    assert blacklists(sandbox) == {"messente": set(), "smsapi": {Y}, "direct_messenger": set()}
     assert not local.blacklist.check(Y)
     assert syncs.report() is None  # a plan is not a sync
 

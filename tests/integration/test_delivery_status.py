@@ -4,7 +4,6 @@ is seen to settle a message before any poll does."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,20 +13,13 @@ import pytest
 import redis
 
 from smsq.cli.processes import http_ready, smsq_command, wait_until
-from smsq.cli.redis_server import RedisServer
+from smsq.cli.redis_server import RedisServer, free_port
 from smsq.producers.client import Smsq
 from tests.integration.conftest import wait_for
 from tests.integration.stack import db_url, stack_settings, started_stack
 
 pytestmark = pytest.mark.integration
 SECRET = "integration-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ trips against the same server closes the triangle."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -26,30 +25,16 @@ from smsq.workers.providers.messente import omnichannel as messente
 from smsq.workers.providers.messente import phonebook
 from smsq.workers.providers.messente.omnichannel import MessenteClient
 from smsq.workers.providers.messente.phonebook import Contact, MessentePhonebookClient
+from tests.support.fakes import START, FakeClock
 
 pytestmark = pytest.mark.integration
 
 USERNAME = PASSWORD = "sandbox"
 TO = "+37251000000"
 OTHER = "+37251000001"
-START = 1_800_000_000.0  # the sandbox's clock starts here; tests move it by hand
 
 
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-    def iso(self, later: float = 0.0) -> str:
-        return datetime.fromtimestamp(self.now + later, tz=UTC).isoformat()
-
-
-CLOCK = ManualClock()
+CLOCK = FakeClock()  # the sandbox's clock; tests move it by hand
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pytest
 from celery import Celery
 
 from smsq.cli.processes import wait_until
+from smsq.config.contract import SendPayload
 from smsq.producers.client import Smsq
 from tests.integration.conftest import Running, received, wait_for
 
@@ -77,7 +78,7 @@ def test_republishing_the_task_of_a_sent_message_changes_nothing(
 ) -> None:
     receipt = smsq.send(sms())
     before = wait_for(smsq, receipt.message_id, {"sent"})
-    smsq.publisher.publish("smsq.send", {"message_id": receipt.message_id}, "regular")
+    smsq.publisher.publish("smsq.send", SendPayload(message_id=receipt.message_id), "regular")
     marker = smsq.send(sms(to="+37251234568"))  # FIFO lane: once this is sent, the redelivery ran
     wait_for(smsq, marker.message_id, {"sent"})
     assert smsq.result(receipt.message_id) == before

@@ -8,8 +8,7 @@ import pytest
 from smsq.producers.client import PUBLISH_GRACE_MS, Smsq
 from smsq.producers.core.store import IDEMPOTENCY_EXTRA_SECONDS, MessageStore
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
 
 
 def sms(**extra: Any) -> dict[str, Any]:

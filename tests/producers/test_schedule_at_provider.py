@@ -8,8 +8,7 @@ import pytest
 from smsq.producers.client import Smsq
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import CannotCancel
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
 
 
 def later(clock: FakeClock, seconds: float) -> dict[str, Any]:

@@ -7,25 +7,15 @@ from starlette.testclient import TestClient
 
 from smsq.sandbox import SandboxConfig
 from smsq.sandbox.app import create_app
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 MESSENTE_AUTH = ("sandbox", "sandbox")
 SMSAPI_HEADERS = {"Authorization": "Bearer sandbox-token"}
 DM_TOKEN = "sandbox-token"
-START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
-
-
-# A clock the test moves by hand, so delivery timelines need no sleeping (the suite's own).
-ManualClock = FakeClock
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def config(clock: ManualClock) -> SandboxConfig:
+def config(clock: FakeClock) -> SandboxConfig:
     return SandboxConfig(clock=clock, ack_after_seconds=1.0, final_after_seconds=3.0)
 
 

@@ -5,12 +5,13 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.sandbox.conftest import DM_TOKEN, MESSENTE_AUTH, SMSAPI_HEADERS, START, ManualClock
+from tests.sandbox.conftest import DM_TOKEN, MESSENTE_AUTH, SMSAPI_HEADERS
+from tests.support.fakes import START, FakeClock
 
 OMNIMESSAGE = {"to": "+37251234567", "messages": [{"channel": "sms", "text": "hi"}]}
 
 
-def test_requests_are_recorded_without_credentials(client: TestClient, clock: ManualClock) -> None:
+def test_requests_are_recorded_without_credentials(client: TestClient, clock: FakeClock) -> None:
     client.post("/v1/omnimessage", json=OMNIMESSAGE, auth=MESSENTE_AUTH, params={"trace": "1"})
     client.post("/dm/", data={"api_token": DM_TOKEN, "smstext": "x"})
 
@@ -83,7 +84,7 @@ def test_bad_outcome_is_400(client: TestClient, body: dict[str, Any]) -> None:
     assert client.post("/_admin/outcomes", json=body).status_code == 400
 
 
-def test_outcomes_listed_and_cleared(client: TestClient, clock: ManualClock) -> None:
+def test_outcomes_listed_and_cleared(client: TestClient, clock: FakeClock) -> None:
     client.post("/_admin/outcomes", json={"phone": "+37251234567", "outcome": "failed", "channel": "sms"})
     assert client.get("/_admin/outcomes").json() == {
         "outcomes": [{"phone": "37251234567", "channel": "sms", "outcome": "failed"}]

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.sandbox.conftest import DM_TOKEN, ManualClock
+from tests.sandbox.conftest import DM_TOKEN
+from tests.support.fakes import FakeClock
 
 RECEIVER = "37255555555"
 SEND = {"api_token": DM_TOKEN, "smstext": "Hello", "receiver": RECEIVER, "sender": "Bar"}
@@ -101,7 +102,7 @@ def test_bad_api_token_is_401(client: TestClient, token: str | None) -> None:
     assert (response.status_code, response.json()) == (401, {"message": "Unauthenticated."})
 
 
-def test_deliverytime_schedules_the_send(client: TestClient, clock: ManualClock) -> None:
+def test_deliverytime_schedules_the_send(client: TestClient, clock: FakeClock) -> None:
     client.post("/dm/", data={**SEND, "deliverytime": "2027-01-15 08:10:00"})
 
     def stage() -> str:

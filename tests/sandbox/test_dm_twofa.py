@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.sandbox.conftest import DM_TOKEN, ManualClock
+from tests.sandbox.conftest import DM_TOKEN
+from tests.support.fakes import FakeClock
 
 RECEIVER = "372555555555"
 
@@ -93,7 +94,7 @@ def test_pin_of_another_request_is_a_mismatch(client: TestClient) -> None:
     assert response.json()["errors"] == {"pin_id": ["PIN and PIN ID not matching"]}
 
 
-def test_pin_expires_after_five_minutes(client: TestClient, clock: ManualClock) -> None:
+def test_pin_expires_after_five_minutes(client: TestClient, clock: FakeClock) -> None:
     pin, pin_id = issued(client)
     early_pin, early_id = issued(client)
     clock.advance(299)

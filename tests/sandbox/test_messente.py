@@ -6,7 +6,8 @@ import messente_api
 import pytest
 from starlette.testclient import TestClient
 
-from tests.sandbox.conftest import MESSENTE_AUTH, ManualClock
+from tests.sandbox.conftest import MESSENTE_AUTH
+from tests.support.fakes import FakeClock
 
 TO = "+37251234567"
 SMS = {"channel": "sms", "text": "Hello", "sender": "smsq"}
@@ -224,7 +225,7 @@ def test_bulk_without_messages_is_106(client: TestClient, body: dict[str, Any]) 
     ],
 )
 def test_status_moves_from_null_to_ack_to_the_configured_outcome(
-    client: TestClient, clock: ManualClock, outcome: str, final_status: str, err: int
+    client: TestClient, clock: FakeClock, outcome: str, final_status: str, err: int
 ) -> None:
     client.post("/_admin/outcomes", json={"phone": TO, "outcome": outcome})
     omnimessage_id = send(client, {"to": TO, "messages": [SMS]}).json()["omnimessage_id"]
@@ -243,7 +244,7 @@ def test_status_moves_from_null_to_ack_to_the_configured_outcome(
 
 
 def test_a_failed_channel_falls_through_to_the_next_one_in_order(
-    client: TestClient, clock: ManualClock
+    client: TestClient, clock: FakeClock
 ) -> None:
     client.post("/_admin/outcomes", json={"phone": TO, "outcome": "failed", "channel": "sms"})
     created = send(client, {"to": TO, "messages": [SMS, VIBER]}).json()
@@ -262,7 +263,7 @@ def test_a_failed_channel_falls_through_to_the_next_one_in_order(
     assert [s["message_id"] for s in statuses] == [m["message_id"] for m in created["messages"]]
 
 
-def test_a_delivered_first_channel_never_tries_the_next(client: TestClient, clock: ManualClock) -> None:
+def test_a_delivered_first_channel_never_tries_the_next(client: TestClient, clock: FakeClock) -> None:
     omnimessage_id = send(client, {"to": TO, "messages": [SMS, VIBER]}).json()["omnimessage_id"]
     clock.advance(60)
 
@@ -270,7 +271,7 @@ def test_a_delivered_first_channel_never_tries_the_next(client: TestClient, cloc
 
 
 def test_number_on_the_messente_blacklist_is_accepted_but_rejected(
-    client: TestClient, clock: ManualClock
+    client: TestClient, clock: FakeClock
 ) -> None:
     client.post("/v1/phonebook/blacklist", json={"phoneNumber": TO}, auth=MESSENTE_AUTH)
     omnimessage_id = send(client, {"to": TO, "messages": [SMS]}).json()["omnimessage_id"]
@@ -295,7 +296,7 @@ def scheduled(client: TestClient, seconds_ahead: int) -> str:
     return omnimessage_id
 
 
-def test_scheduled_message_waits_until_due_then_progresses(client: TestClient, clock: ManualClock) -> None:
+def test_scheduled_message_waits_until_due_then_progresses(client: TestClient, clock: FakeClock) -> None:
     omnimessage_id = scheduled(client, 600)
 
     clock.advance(599)
@@ -304,7 +305,7 @@ def test_scheduled_message_waits_until_due_then_progresses(client: TestClient, c
     assert status_of(client, omnimessage_id)["statuses"][0]["status"] == "ACK"
 
 
-def test_time_to_send_with_an_offset_is_honoured(client: TestClient, clock: ManualClock) -> None:
+def test_time_to_send_with_an_offset_is_honoured(client: TestClient, clock: FakeClock) -> None:
     body = {"to": TO, "messages": [SMS], "time_to_send": "2027-01-15T10:10:00+02:00"}
     omnimessage_id = send(client, body).json()["omnimessage_id"]
 
@@ -313,7 +314,7 @@ def test_time_to_send_with_an_offset_is_honoured(client: TestClient, clock: Manu
 
 
 def test_cancel_before_due_is_202_empty_object_and_the_message_never_goes(
-    client: TestClient, clock: ManualClock
+    client: TestClient, clock: FakeClock
 ) -> None:
     omnimessage_id = scheduled(client, 600)
 
@@ -328,7 +329,7 @@ def test_cancel_before_due_is_202_empty_object_and_the_message_never_goes(
 
 @pytest.mark.parametrize("omnimessage_id", ["sent-now", "due", "6f1c0000-0000-0000-0000-000000000000"])
 def test_cancel_after_due_or_unknown_is_404(
-    client: TestClient, clock: ManualClock, omnimessage_id: str
+    client: TestClient, clock: FakeClock, omnimessage_id: str
 ) -> None:
     if omnimessage_id == "sent-now":
         omnimessage_id = send(client, {"to": TO, "messages": [SMS]}).json()["omnimessage_id"]

@@ -13,11 +13,12 @@ import pytest
 
 from smsq.sandbox import SandboxConfig
 from smsq.sandbox.server import running_sandbox
-from tests.sandbox.conftest import DM_TOKEN, MESSENTE_AUTH, SMSAPI_HEADERS, START, ManualClock
+from tests.sandbox.conftest import DM_TOKEN, MESSENTE_AUTH, SMSAPI_HEADERS
+from tests.support.fakes import START, FakeClock
 
 
 @pytest.fixture
-def served(clock: ManualClock) -> Iterator[str]:
+def served(clock: FakeClock) -> Iterator[str]:
     with running_sandbox(SandboxConfig(clock=clock)) as base_url:
         yield base_url
 
@@ -41,7 +42,7 @@ def sdk_client(base_url: str) -> messente_api.ApiClient:
     return messente_api.ApiClient(configuration)
 
 
-def test_official_sdk_sends_reads_status_and_cancels(served: str, clock: ManualClock) -> None:
+def test_official_sdk_sends_reads_status_and_cancels(served: str, clock: FakeClock) -> None:
     api_client = sdk_client(served)
     omnimessages = messente_api.OmnimessageApi(api_client)
     sms = messente_api.OmnimessageMessagesInner(messente_api.SMS(text="hello", sender="smsq"))
@@ -156,7 +157,7 @@ def send_one_of_each(base_url: str) -> None:
     httpx.post(f"{base_url}/dm/", data=dm).raise_for_status()
 
 
-def test_delivery_reports_are_pushed_on_flush(served: str, clock: ManualClock) -> None:
+def test_delivery_reports_are_pushed_on_flush(served: str, clock: FakeClock) -> None:
     httpx.post(f"{served}/_admin/outcomes", json={"phone": "+48500000000", "outcome": "undeliverable"})
     send_one_of_each(served)
     clock.advance(10)
@@ -182,7 +183,7 @@ def test_delivery_reports_are_pushed_on_flush(served: str, clock: ManualClock) -
     ]
 
 
-def test_background_loop_pushes_when_switched_on(clock: ManualClock) -> None:
+def test_background_loop_pushes_when_switched_on(clock: FakeClock) -> None:
     config = SandboxConfig(clock=clock, delivery_report_interval_seconds=0.02)
     with running_sandbox(config) as base_url:
         send_one_of_each(base_url)

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from tests.sandbox.conftest import SMSAPI_HEADERS, START, ManualClock
+from tests.sandbox.conftest import SMSAPI_HEADERS
+from tests.support.fakes import START, FakeClock
 
 NUMBER = "48500000000"
 
@@ -116,7 +117,7 @@ def test_an_expired_blacklist_entry_no_longer_blocks(client: TestClient) -> None
     assert sms_do(client, to=NUMBER, message="hi").json()["count"] == 1
 
 
-def test_repeated_idx_with_check_idx_is_refused_for_24_hours(client: TestClient, clock: ManualClock) -> None:
+def test_repeated_idx_with_check_idx_is_refused_for_24_hours(client: TestClient, clock: FakeClock) -> None:
     assert sms_do(client, to=NUMBER, message="hi", idx="k1", check_idx=1).json()["count"] == 1
     assert sms_do(client, to=NUMBER, message="hi", idx="k1", check_idx=1).json()["error"] == 53
     assert sms_do(client, to=NUMBER, message="hi", idx="k1").json()["count"] == 1  # no check asked for
@@ -157,7 +158,7 @@ def status_name(client: TestClient, message_id: str) -> str:
     ],
 )
 def test_status_lookup_follows_the_configured_outcome(
-    client: TestClient, clock: ManualClock, outcome: str, final: str
+    client: TestClient, clock: FakeClock, outcome: str, final: str
 ) -> None:
     client.post("/_admin/outcomes", json={"phone": f"+{NUMBER}", "outcome": outcome})
     message_id = sms_do(client, to=NUMBER, message="hi").json()["list"][0]["id"]
@@ -171,7 +172,7 @@ def test_status_lookup_follows_the_configured_outcome(
     assert seen == ["QUEUE", "SENT", final]
 
 
-def test_scheduled_send_can_be_cancelled_until_due(client: TestClient, clock: ManualClock) -> None:
+def test_scheduled_send_can_be_cancelled_until_due(client: TestClient, clock: FakeClock) -> None:
     early = sms_do(client, to=NUMBER, message="hi", date=int(START) + 600).json()["list"][0]["id"]
     late = sms_do(client, to=NUMBER, message="hi", date="2027-01-15T08:05:00Z").json()["list"][0]["id"]
 

@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass
 
 import redis
 
-from smsq.producers.blacklist.store import BlacklistKeys
+from smsq.producers.core.keys import BlacklistKeys
+from smsq.producers.core.lua import read
 
 # Renew or release the lock only while it is still ours (it may have expired and been taken).
-_OURS = "if redis.call('GET', KEYS[1]) == ARGV[1] then return "
-_RENEW = _OURS + "redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
-_RELEASE = _OURS + "redis.call('DEL', KEYS[1]) end return 0"
+_RENEW = read(__package__, "lock_renew.lua")
+_RELEASE = read(__package__, "lock_release.lua")
 RUNS_KEPT = 100
 SET_CHUNK = 5000
 
@@ -97,7 +97,7 @@ class SyncRecords:
     def save(self, provider: str, numbers: Iterable[str], state: ProviderState) -> None:
         """Replace the provider's record in one step (built aside, then renamed over the old one)."""
         key = self.keys.synced(provider)
-        scratch = f"{key}:new:{uuid.uuid4().hex}"
+        scratch = self.keys.synced_scratch(provider, uuid.uuid4().hex)
         ordered = list(numbers)
         with self.redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(ordered), SET_CHUNK):

@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from smsq.config.contract import Trigger
 from smsq.config.settings import BlacklistSettings
 from smsq.producers.blacklist.store import Blacklist
-from smsq.producers.blacklist.sync import Problem, ProviderReport, SyncReport, Trigger
+from smsq.producers.blacklist.sync import Problem, ProviderReport, SyncReport
 from smsq.workers.blacklist.apply import Gate, PartOutcome, Sleep, apply_part, with_retries
 from smsq.workers.blacklist.plan import Plan, ProviderPlan, ProviderView, mass_delete, plan_sync
 from smsq.workers.blacklist.records import ProviderState, SyncLock, SyncRecords

@@ -1,8 +1,9 @@
-"""Celery tasks of the blacklist sync: thin. Decode the payload, call ``smsq.workers.blacklist.sync``.
+"""Celery tasks of the blacklist sync: thin. Decoded by ``smsq.workers.tasks``; they call
+``smsq.workers.blacklist.sync``.
 
-``smsq.blacklist_sync`` keeps its result (the run's report) in the result backend; every other smsq
-task ignores results. ``smsq.blacklist_sync_retry`` is fired by beat and only queues a sync for the
-providers whose retry after a failure is due, so retries never use Celery countdowns (kombu#337)."""
+``smsq.blacklist_sync`` keeps its result (the run's report) in the result backend (it is one of the
+contract's RESULT_TASKS). ``smsq.blacklist_sync_retry`` is fired by beat and only queues a sync for
+the providers whose retry after a failure is due, so retries never use Celery countdowns (kombu#337)."""
 
 from __future__ import annotations
 
@@ -14,37 +15,26 @@ from typing import Any
 
 import httpx
 import redis
-from celery import Celery, Task
-from pydantic import BaseModel, ConfigDict
+from celery import Celery
 
 from smsq.config import contract as names
-from smsq.config.settings import ProviderName, Settings
+from smsq.config.contract import BlacklistSyncPayload, NoPayload
+from smsq.config.settings import Settings
 from smsq.producers.blacklist.store import Blacklist
-from smsq.producers.blacklist.sync import SyncReport, Trigger
+from smsq.producers.blacklist.sync import SyncReport
 from smsq.producers.core.store import Clock
 from smsq.producers.errors import InvalidInput
+from smsq.producers.publisher import Publisher
 from smsq.workers.blacklist.records import SyncRecords
 from smsq.workers.blacklist.sync import SyncOptions, run_sync
-from smsq.workers.context import build_limiter, context_for
-from smsq.workers.payloads import decode
+from smsq.workers.context import WorkerContext, build_limiter
 from smsq.workers.providers.base import BlacklistProvider
 from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient
 from smsq.workers.providers.smsapi.sms import SmsapiClient
+from smsq.workers.tasks import smsq_task
 
 log = logging.getLogger(__name__)
-
-
-class BlacklistSyncPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    providers: list[ProviderName] | None = None
-    dry_run: bool = False
-    force: bool = False
-    trigger: Trigger = "demand"
-
-
-class NoPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 @contextlib.contextmanager
@@ -88,40 +78,27 @@ def sync_blacklists(
 
 
 def register_blacklist_tasks(app: Celery) -> None:
-    @app.task(name=names.BLACKLIST_SYNC_TASK, bind=True, ignore_result=False, shared=False)
-    def blacklist_sync(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        context = context_for(self.app)
-        try:
-            payload = decode(BlacklistSyncPayload, args, kwargs)
-        except InvalidInput as error:
-            context.store.dead_letter(names.BLACKLIST_SYNC_TASK, {"args": args, "kwargs": kwargs}, str(error))
-            log.error("dead-lettered a %s task: %s", names.BLACKLIST_SYNC_TASK, error)
-            report = SyncReport(task_id=self.request.id, status="invalid", detail=str(error))
-            return report.model_dump(mode="json")
+    def invalid_report(error: InvalidInput, task_id: str) -> dict[str, Any]:
+        return SyncReport(task_id=task_id, status="invalid", detail=str(error)).model_dump(mode="json")
+
+    @smsq_task(app, names.BLACKLIST_SYNC_TASK, invalid=invalid_report, task_id=True)
+    def blacklist_sync(context: WorkerContext, payload: BlacklistSyncPayload, task_id: str) -> dict[str, Any]:
         options = SyncOptions(
             providers=list(payload.providers) if payload.providers is not None else None,
             dry_run=payload.dry_run,
             force=payload.force,
             trigger=payload.trigger,
-            task_id=self.request.id,
+            task_id=task_id,
         )
         return sync_blacklists(context.settings, context.redis, options).model_dump(mode="json")
 
-    @app.task(name=names.BLACKLIST_SYNC_RETRY_TASK, bind=True, ignore_result=True, shared=False)
-    def blacklist_sync_retry(self: Task, *args: Any, **kwargs: Any) -> None:
-        context = context_for(self.app)
-        try:
-            decode(NoPayload, args, kwargs)
-        except InvalidInput as error:
-            context.store.dead_letter(
-                names.BLACKLIST_SYNC_RETRY_TASK, {"args": args, "kwargs": kwargs}, str(error)
-            )
-            return
-        queue_due_retries(context.settings, context.redis, self.app)
+    @smsq_task(app, names.BLACKLIST_SYNC_RETRY_TASK)
+    def blacklist_sync_retry(context: WorkerContext, payload: NoPayload) -> None:
+        queue_due_retries(context.settings, context.redis, context.producer.publisher)
 
 
 def queue_due_retries(
-    settings: Settings, client: redis.Redis, app: Celery, *, clock: Clock = time.time
+    settings: Settings, client: redis.Redis, publisher: Publisher, *, clock: Clock = time.time
 ) -> list[str]:
     """Queue one sync for every provider whose retry is due; returns their names."""
     blacklist = Blacklist(client, prefix=settings.key_prefix, clock=clock)
@@ -131,8 +108,8 @@ def queue_due_retries(
     if due:
         # Claimed until the lock could have expired: a retry lost on the way is queued again after that.
         records.postpone_retries(due, now_ms + int(settings.blacklist.lock_seconds * 1000))
-        kwargs = {"providers": due, "trigger": "retry"}
-        app.send_task(names.BLACKLIST_SYNC_TASK, kwargs=kwargs, queue=names.SYNC, routing_key=names.SYNC)
+        payload = BlacklistSyncPayload(providers=due, trigger="retry")
+        publisher.publish(names.BLACKLIST_SYNC_TASK, payload, names.SYNC)
         log.info("queued a blacklist sync retry for %s", ", ".join(due))
     return due
 

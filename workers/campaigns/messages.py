@@ -12,18 +12,10 @@ import redis
 from pydantic import ValidationError
 
 from smsq.producers.campaigns.model import render_body
-from smsq.producers.core.store import Keys
-from smsq.producers.errors import InvalidInput
+from smsq.producers.core.keys import Keys
+from smsq.producers.core.records import BODY, CAMPAIGN_ID, PRIORITY, TO, VARS
+from smsq.producers.errors import InvalidInput, UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
-
-
-class UnsendableRecord(Exception):
-    """The record cannot become a message (corrupt, or its campaign template does not render)."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        self.code = code
-        self.detail = detail
-        super().__init__(detail)
 
 
 class CampaignTemplates:
@@ -39,7 +31,7 @@ class CampaignTemplates:
         if campaign_id in self._cache:
             self._cache.move_to_end(campaign_id)
             return self._cache[campaign_id]
-        raw = self.redis.hget(f"{self.keys.campaign_prefix}{campaign_id}", "template")
+        raw = self.redis.hget(self.keys.campaign(campaign_id), "template")
         if not raw:
             raise UnsendableRecord("corrupt", f"campaign {campaign_id} has no template")
         body: dict[str, Any] = json.loads(str(raw))
@@ -51,16 +43,14 @@ class CampaignTemplates:
 
 def message_from_record(record: Mapping[str, str], templates: CampaignTemplates | None) -> Omnimessage:
     try:
-        if "body" in record:
-            return Omnimessage.model_validate_json(record["body"])
-        campaign_id = record.get("campaign_id")
+        if BODY in record:
+            return Omnimessage.model_validate_json(record[BODY])
+        campaign_id = record.get(CAMPAIGN_ID)
         if not campaign_id or templates is None:
             raise UnsendableRecord("corrupt", "the record has neither a body nor a campaign")
-        variables = json.loads(record["vars"]) if record.get("vars") else {}
+        variables = json.loads(record[VARS]) if record.get(VARS) else {}
         body = render_body(templates.body(campaign_id), variables)
-        return Omnimessage.model_validate(
-            {**body, "to": record["to"], "priority": record.get("priority", "low")}
-        )
+        return Omnimessage.model_validate({**body, "to": record[TO], "priority": record.get(PRIORITY, "low")})
     except InvalidInput as exc:  # a variable the template needs is missing
         raise UnsendableRecord("template", str(exc)) from None
     except (ValidationError, KeyError, ValueError) as exc:

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from smsq.producers.campaigns.batches import Batch, Batches
-from smsq.producers.campaigns.model import CampaignKeys, message_id
+from smsq.producers.campaigns.model import message_id
+from smsq.producers.core.keys import CampaignKeys
 from smsq.workers.sending.batch import BatchOptions, BatchOutcome, start_chunk
 from smsq.workers.sending.single import Sender
 

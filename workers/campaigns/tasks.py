@@ -4,44 +4,25 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
-from celery import Celery, Task
-from pydantic import BaseModel, ConfigDict, Field
+from celery import Celery
 
 from smsq.config import contract as names
+from smsq.config.contract import CampaignFromGroupsPayload, CampaignSweepPayload, SendBatchPayload
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.campaigns.batches import Batches
-from smsq.producers.campaigns.model import CampaignKeys, message_id
-from smsq.producers.errors import InvalidInput
+from smsq.producers.campaigns.model import message_id
+from smsq.producers.core.keys import CampaignKeys
 from smsq.workers import shutdown
 from smsq.workers.campaigns.sending import BatchLease, BatchOptions, send_batch
-from smsq.workers.context import WorkerContext, context_for
-from smsq.workers.payloads import decode
+from smsq.workers.context import WorkerContext
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient, contact_to_wire
 from smsq.workers.sending.batch import send_pool
 from smsq.workers.sending.event_loop import AsyncHttp
+from smsq.workers.tasks import smsq_task
 
 log = logging.getLogger(__name__)
 SWEEP_CHUNK = 1000
-
-
-class BatchPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    campaign_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    first: int = Field(ge=1)
-    last: int = Field(ge=1)
-
-
-class SweepPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    campaign_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-
-
-class GroupsPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    campaign_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    group_ids: list[str] = Field(min_length=1)
 
 
 _async: dict[int, AsyncHttp] = {}
@@ -89,17 +70,8 @@ def sweep_cancelled(context: WorkerContext, campaign_id: str) -> int:
 
 
 def register_campaign_tasks(app: Celery) -> None:
-    def dead_letter(context: WorkerContext, task: str, args: Any, kwargs: Any, error: InvalidInput) -> None:
-        context.store.dead_letter(task, {"args": args, "kwargs": kwargs}, str(error))
-        log.error("dead-lettered a %s task: %s", task, error)
-
-    @app.task(name=names.SEND_BATCH_TASK, bind=True, ignore_result=True, shared=False)
-    def send_batch_task(self: Task, *args: Any, **kwargs: Any) -> None:
-        context = context_for(self.app)
-        try:
-            payload = decode(BatchPayload, args, kwargs)
-        except InvalidInput as error:
-            return dead_letter(context, names.SEND_BATCH_TASK, args, kwargs, error)
+    @smsq_task(app, names.SEND_BATCH_TASK)
+    def send_batch_task(context: WorkerContext, payload: SendBatchPayload) -> None:
         settings = context.settings.campaigns
         options = BatchOptions(
             chunk=settings.chunk,
@@ -108,7 +80,8 @@ def register_campaign_tasks(app: Celery) -> None:
             concurrency=settings.concurrency,
             async_http=async_http_for(context),
         )
-        lane = str((self.request.delivery_info or {}).get("routing_key") or names.LOW)
+        priority = context.redis.hget(context.store.keys.campaign(payload.campaign_id), "priority")
+        lane = names.LANE_FOR_PRIORITY.get(str(priority), names.LOW)
         lease = BatchLease(
             Batches(context.store), context.settings.recovery.limit_for(lane), stopping=shutdown.requested
         )
@@ -130,26 +103,16 @@ def register_campaign_tasks(app: Celery) -> None:
             f" (stopped: {outcome.stopped})" if outcome.stopped else "",
         )
 
-    @app.task(name=names.CAMPAIGN_SWEEP_TASK, bind=True, ignore_result=True, shared=False)
-    def campaign_sweep(self: Task, *args: Any, **kwargs: Any) -> None:
-        context = context_for(self.app)
-        try:
-            payload = decode(SweepPayload, args, kwargs)
-        except InvalidInput as error:
-            return dead_letter(context, names.CAMPAIGN_SWEEP_TASK, args, kwargs, error)
+    @smsq_task(app, names.CAMPAIGN_SWEEP_TASK)
+    def campaign_sweep(context: WorkerContext, payload: CampaignSweepPayload) -> None:
         log.info(
             "campaign %s: %d waiting messages cancelled",
             payload.campaign_id,
             sweep_cancelled(context, payload.campaign_id),
         )
 
-    @app.task(name=names.CAMPAIGN_FROM_GROUPS_TASK, bind=True, ignore_result=True, shared=False)
-    def campaign_from_groups(self: Task, *args: Any, **kwargs: Any) -> None:
-        context = context_for(self.app)
-        try:
-            payload = decode(GroupsPayload, args, kwargs)
-        except InvalidInput as error:
-            return dead_letter(context, names.CAMPAIGN_FROM_GROUPS_TASK, args, kwargs, error)
+    @smsq_task(app, names.CAMPAIGN_FROM_GROUPS_TASK)
+    def campaign_from_groups(context: WorkerContext, payload: CampaignFromGroupsPayload) -> None:
         phonebook = MessentePhonebookClient.from_settings(context.settings.messente)
         try:
             contacts = phonebook.contacts(payload.group_ids)

@@ -17,31 +17,11 @@ from dataclasses import dataclass
 
 import redis
 
-# KEYS: circuit key   ARGV: bucket key prefix, current bucket index, buckets in window, ok count,
-#                           min requests, threshold, cooldown ms, bucket ttl s, error count
-# Returns 1 when these outcomes opened the circuit.
-_RECORD = """
-local bucket = ARGV[1] .. ARGV[2]
-local ok_n, error_n = tonumber(ARGV[4]), tonumber(ARGV[9])
-if ok_n > 0 then redis.call('HINCRBY', bucket, 'ok', ok_n) end
-if error_n > 0 then redis.call('HINCRBY', bucket, 'error', error_n) end
-redis.call('EXPIRE', bucket, ARGV[8])
-if error_n == 0 or redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local ok, errors = 0, 0
-local current = tonumber(ARGV[2])
-for i = current - tonumber(ARGV[3]) + 1, current do
-  local counts = redis.call('HMGET', ARGV[1] .. i, 'ok', 'error')
-  ok = ok + (tonumber(counts[1]) or 0)
-  errors = errors + (tonumber(counts[2]) or 0)
-end
-local total = ok + errors
-if total >= tonumber(ARGV[5]) and errors / total >= tonumber(ARGV[6]) then
-  redis.call('SET', KEYS[1], 'open', 'PX', ARGV[7])
-  for i = current - tonumber(ARGV[3]) + 1, current do redis.call('DEL', ARGV[1] .. i) end
-  return 1
-end
-return 0
-"""
+from smsq.producers.core.keys import Keys
+from smsq.producers.core.lua import read
+
+# Counts outcomes in the current bucket; opens the circuit when the window's error rate says so.
+_RECORD = read(__package__, "health.lua")
 
 
 @dataclass(frozen=True)
@@ -64,12 +44,12 @@ class ProviderHealth:
     ) -> None:
         self.redis = client
         self.policy = policy
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self.clock = clock
         self._record = client.register_script(_RECORD)
 
     def _circuit_key(self, provider: str) -> str:
-        return f"{self.prefix}:circuit:{provider}"
+        return self.keys.circuit(provider)
 
     def record(self, provider: str, ok: bool) -> bool:
         """Count one call's outcome; returns True if it opened the circuit."""
@@ -85,7 +65,7 @@ class ProviderHealth:
         opened = self._record(
             keys=[self._circuit_key(provider)],
             args=[
-                f"{self.prefix}:health:{provider}:",
+                self.keys.health_bucket_prefix(provider),
                 int(self.clock() // policy.bucket_seconds),
                 buckets,
                 ok,

@@ -16,58 +16,15 @@ from typing import Final, Protocol
 
 import redis
 
+from smsq.producers.core.keys import Keys
+from smsq.producers.core.lua import read
+
 TIERS: Final = ("high", "regular", "low", "status")
 
-# KEYS: the theoretical-arrival-time key   ARGV: emission interval µs, tolerance µs for this tier, cost
-# Returns 0 when allowed, else the µs to wait before asking again.
-_GCRA = """
-local now = redis.call('TIME')
-local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now_us)
-if tat < now_us then tat = now_us end
-local new_tat = tat + interval * tonumber(ARGV[3])
-local allow_at = new_tat - tolerance
-if allow_at > now_us then return allow_at - now_us end
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now_us) / 1000) + 1000)
-return 0
-"""
-
-# As many single tokens as are allowed now, up to ARGV[3], in one call: the same grants as that many
-# calls of _GCRA one after another, for a Redis fraction of the cost.
-# Returns {tokens granted, µs to wait before asking for the next one (0 when all were granted)}.
-_GCRA_MANY = """
-local now = redis.call('TIME')
-local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local wanted = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now_us)
-if tat < now_us then tat = now_us end
-local granted = math.floor((now_us + tolerance - tat) / interval)
-if granted > wanted then granted = wanted end
-if granted < 0 then granted = 0 end
-if granted > 0 then
-  local new_tat = tat + interval * granted
-  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now_us) / 1000) + 1000)
-end
-if granted == wanted then return {granted, 0} end
-return {granted, tat + interval * (granted + 1) - tolerance - now_us}
-"""
-
-# Push the arrival time out so nobody is allowed for `pause` µs (a provider's 429 / Retry-After).
-# KEYS: the TAT key   ARGV: pause µs, full tolerance µs
-_PAUSE = """
-local now = redis.call('TIME')
-local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
-local target = now_us + tonumber(ARGV[1]) + tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or 0)
-if target > tat then
-  redis.call('SET', KEYS[1], string.format('%d', target), 'PX', math.ceil((target - now_us) / 1000) + 1000)
-end
-return 1
-"""
+# Each script's KEYS and ARGV are named at its top; all run on Redis server time.
+_GCRA = read(__package__, "gcra.lua")  # cost tokens now, or the µs to wait
+_GCRA_MANY = read(__package__, "gcra_many.lua")  # up to N single tokens in one run
+_PAUSE = read(__package__, "pause.lua")  # nobody through for a while (a provider's 429)
 
 
 @dataclass(frozen=True)
@@ -81,13 +38,13 @@ class RateLimiter:
     def __init__(self, client: redis.Redis, limits: Mapping[str, Limit], *, prefix: str = "smsq") -> None:
         self.redis = client
         self.limits = dict(limits)
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self._gcra = client.register_script(_GCRA)
         self._gcra_many = client.register_script(_GCRA_MANY)
         self._pause = client.register_script(_PAUSE)
 
     def _key(self, provider: str) -> str:
-        return f"{self.prefix}:rate:{provider}"
+        return self.keys.rate(provider)
 
     def acquire(self, provider: str, tier: str = "regular", cost: int = 1) -> float:
         """Take ``cost`` tokens for ``provider``. Returns 0.0 if granted, else seconds to wait (nothing

@@ -1,6 +1,8 @@
 """Provider failures, translated at the HTTP boundary. httpx and tenacity never leak past it.
 
-SmsqError (smsq.producers.errors)
+Their branch of the one error tree, drawn whole in ``smsq.producers.errors``:
+
+SmsqError
   ProviderError          any failure talking to a provider; keeps provider, code, detail, HTTP status
     PermanentError       retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
     TransientError       5xx, 999, timeouts, connection errors -> retry with backoff

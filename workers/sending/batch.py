@@ -17,8 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from smsq.producers.core.records import (
+    ATTEMPTS,
+    LAST_FAILED_PROVIDER,
+    LEASE_TOKEN,
+    PRIORITY,
+    RESEND_VIA,
+    error_fields,
+)
+from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
-from smsq.workers.campaigns.messages import UnsendableRecord, message_from_record
+from smsq.workers.campaigns.messages import message_from_record
 from smsq.workers.providers.base import Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, TransientError
 from smsq.workers.sending.event_loop import AsyncHttp, start_singles
@@ -32,7 +41,6 @@ from smsq.workers.sending.single import (
     apply_side_effects,
     capable_providers,
     decide,
-    error_fields,
     outbound_for,
     pick,
     take_token,
@@ -77,7 +85,7 @@ def _claim(ids: Sequence[str], sender: Sender, token: str) -> list[tuple[str, di
     lease_until = store.now_ms() + int(sender.lease_seconds * 1000)
     claim: dict[str, Any] = {
         "allowed_from": {"queued"},
-        "fields": CLAIM_FIELDS | {"lease_token": token},
+        "fields": CLAIM_FIELDS | {LEASE_TOKEN: token},
         "lease_until_ms": lease_until,
         "return_record": True,
         "unschedule": True,  # a due message's watch (campaign messages have none: their batch has)
@@ -118,7 +126,7 @@ def start_chunk(
     finishes: list[tuple[str, str, dict[str, Any]]] = []
 
     def finish(mid: str, to: str, opts: dict[str, Any]) -> None:
-        finishes.append((mid, to, {**opts, "lease_token": token}))
+        finishes.append((mid, to, {**opts, LEASE_TOKEN: token}))
         outcome.count(to)
 
     ready: list[tuple[str, dict[str, str], Omnimessage]] = []
@@ -141,9 +149,9 @@ def start_chunk(
     for item in ready:
         key = (
             tuple(item[2].channels),
-            item[1].get("priority", "low"),
-            item[1].get("last_failed_provider", ""),
-            item[1].get("resend_via", ""),
+            item[1].get(PRIORITY, "low"),
+            item[1].get(LAST_FAILED_PROVIDER, ""),
+            item[1].get(RESEND_VIA, ""),
         )
         groups.setdefault(key, []).append(item)
 
@@ -176,7 +184,7 @@ def _deliver(
         return _ready(provider)
     # From here on requests may leave: a lease lost after this point means "maybe sent".
     calling(ready, provider.name)
-    priority = ready[0][1].get("priority", "low")
+    priority = ready[0][1].get(PRIORITY, "low")
     # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
     send_many = getattr(provider, "send_many", None) if options.use_bulk and len(ready) > 1 else None
     if send_many is None and options.async_http is not None and async_usable(provider):
@@ -203,8 +211,8 @@ def _provider_for(
     provider = pick(
         capable,
         failing=failing,
-        avoid=ready[0][1].get("last_failed_provider") or None,
-        pinned=ready[0][1].get("resend_via") or None,
+        avoid=ready[0][1].get(LAST_FAILED_PROVIDER) or None,
+        pinned=ready[0][1].get(RESEND_VIA) or None,
     )
     if provider is None:
         names = ", ".join(p.name for p in capable)
@@ -262,7 +270,7 @@ def _bulk(
         answers = [exc] * len(group)
         healthy = not isinstance(exc, TransientError)
     decisions = [
-        decide(mid, record, message, provider.name, int(record.get("attempts", 0)) + 1, answer, sender)
+        decide(mid, record, message, provider.name, int(record.get(ATTEMPTS, 0)) + 1, answer, sender)
         for (mid, record, message), answer in zip(group, answers, strict=True)
     ]
     # Health is about the call, not each entry: one outcome per request.
@@ -286,7 +294,7 @@ def _single(item: tuple[str, dict[str, str], Omnimessage], provider: Provider, s
         answer: SendResult | ProviderError = provider.send(outbound_for(sender, provider.name, mid, message))
     except ProviderError as exc:
         answer = exc
-    decision = decide(mid, record, message, provider.name, int(record.get("attempts", 0)) + 1, answer, sender)
+    decision = decide(mid, record, message, provider.name, int(record.get(ATTEMPTS, 0)) + 1, answer, sender)
     apply_side_effects(sender, provider.name, decision)
     return decision
 
@@ -294,5 +302,5 @@ def _single(item: tuple[str, dict[str, str], Omnimessage], provider: Provider, s
 def _transient(
     mid: str, record: dict[str, str], exc: TransientError, provider: str, sender: Sender
 ) -> Decision:
-    to, opts, outcome = after_transient(mid, exc, int(record.get("attempts", 0)) + 1, provider, sender)
+    to, opts, outcome = after_transient(mid, exc, int(record.get(ATTEMPTS, 0)) + 1, provider, sender)
     return Decision(to, opts, outcome, healthy=None)

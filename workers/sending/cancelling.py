@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from smsq.producers.core.records import PROVIDER, PROVIDER_MESSAGE_ID, PROVIDER_SCHEDULED, STATUS
 from smsq.producers.core.store import MessageStore
 from smsq.workers.providers.base import Provider
 
@@ -17,14 +18,14 @@ def cancel_at_provider(
     record = store.get(message_id)
     if record is None:
         return {"cancelled": False, "status": "missing", "reason": "no such message"}
-    status = record["status"]
-    if status != "sent" or record.get("provider_scheduled") != "1":
+    status = record[STATUS]
+    if status != "sent" or record.get(PROVIDER_SCHEDULED) != "1":
         return {"cancelled": False, "status": status, "reason": f"it is {status}, not held by a provider"}
-    provider = providers.get(record.get("provider", ""))
+    provider = providers.get(record.get(PROVIDER, ""))
     cancel = getattr(provider, "cancel", None)
     if cancel is None:
-        return {"cancelled": False, "status": status, "reason": f"{record.get('provider')} cannot cancel"}
-    if not cancel(record["provider_message_id"]):
+        return {"cancelled": False, "status": status, "reason": f"{record.get(PROVIDER)} cannot cancel"}
+    if not cancel(record[PROVIDER_MESSAGE_ID]):
         return {"cancelled": False, "status": status, "reason": "the provider already sent it"}
     moved = store.transition(message_id, "cancelled", allowed_from={"sent"})
     return {

@@ -30,6 +30,7 @@ import httpx
 import yarl
 
 from smsq.config.settings import MessenteSettings, Timeouts
+from smsq.producers.core.records import ATTEMPTS
 from smsq.producers.messages.models import Omnimessage
 from smsq.workers.providers import http
 from smsq.workers.providers.base import Provider, SendResult
@@ -222,7 +223,7 @@ class InFlight:
             except TimeoutError:  # the loop stopped: unanswered, so maybe sent
                 answers.extend([httpx.ReadTimeout("no answer from the event loop in time")] * size)
         decisions = [
-            decide(mid, record, message, self.provider, int(record.get("attempts", 0)) + 1,
+            decide(mid, record, message, self.provider, int(record.get(ATTEMPTS, 0)) + 1,
                    answer_of(self.provider, answer), self.sender)
             for (mid, record, message), answer in zip(self.items, answers, strict=False)
         ]  # fmt: skip

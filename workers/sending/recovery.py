@@ -33,7 +33,7 @@ import redis
 from smsq.config import contract as names
 from smsq.config.settings import RecoverySettings
 from smsq.producers.campaigns.batches import Batch, Batches
-from smsq.producers.campaigns.expansion import batch_kwargs
+from smsq.producers.campaigns.expansion import batch_payload
 from smsq.producers.core.store import NOTHING_WAITING, WATCHED_LANES, Watch
 from smsq.producers.publisher import PUBLISHED_HEADER, Publisher
 
@@ -116,7 +116,9 @@ def release_batches(
     for lane, waiting in later.items():
         batches.postpone(waiting, now + watch.limit_ms(lane))
     batches.postpone(full, now + BACK_PRESSURE_MS)
-    tasks = [(names.SEND_BATCH_TASK, batch_kwargs(b), lane) for lane, group in publish.items() for b in group]
+    tasks = [
+        (names.SEND_BATCH_TASK, batch_payload(b), lane) for lane, group in publish.items() for b in group
+    ]
     if tasks:
         publisher.publish_many(tasks)
         published_ms = store.now_ms()

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from smsq.config import contract as names
 from smsq.config.settings import LeaseExpiry
+from smsq.producers.core.records import CALL_PROVIDER, LEASE_TOKEN, PRIORITY, RESEND_VIA, STATUS, error_fields
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import Publisher
 from smsq.workers.sending.recovery import LaneWatch, lanes_of
@@ -35,7 +36,7 @@ def release_due(
         by_lane = lanes_of([(entry.message_id, entry.priority) for entry in released])
         publisher.publish_many(
             [
-                (names.SEND_MANY_TASK, {"message_ids": ids[i : i + group]}, lane)
+                (names.SEND_MANY_TASK, names.SendManyPayload(message_ids=ids[i : i + group]), lane)
                 for lane, ids in by_lane.items()
                 for i in range(0, len(ids), group)
             ]
@@ -84,20 +85,19 @@ def settle_expired_leases(
     now = store.now_ms()
     for message_id in store.claim_expired_leases(batch, recheck_after_ms=60_000):
         record = store.get(message_id)
-        if record is None or record.get("status") != "sending":
+        if record is None or record.get(STATUS) != "sending":
             store.redis.zrem(store.keys.leases, message_id)
             continue
-        calling = record.get("call_provider", "")
-        fields: dict[str, str] = {"last_error_code": "lease-expired", "lease_token": ""}
+        calling = record.get(CALL_PROVIDER, "")
         if not calling:
-            action = "requeue"
-            fields["last_error_detail"] = NOT_STARTED
+            action, detail = "requeue", NOT_STARTED
         elif calling in idempotent:
-            action = "resend"
-            fields.update(last_error_detail=IDEMPOTENT_RESEND.format(provider=calling), resend_via=calling)
+            action, detail = "resend", IDEMPOTENT_RESEND.format(provider=calling)
         else:
-            action = policy.get(record.get("priority", "regular"), "unknown")
-            fields["last_error_detail"] = MAYBE_SENT
+            action, detail = policy.get(record.get(PRIORITY, "regular"), "unknown"), MAYBE_SENT
+        fields = {**error_fields("lease-expired", detail), LEASE_TOKEN: ""}
+        if action == "resend" and calling in idempotent:
+            fields[RESEND_VIA] = calling
         if action == "unknown":
             moved = store.transition(message_id, "unknown", fields=fields)
         else:

@@ -13,9 +13,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smsq.config.settings import RetrySettings, Routing
+from smsq.producers.core.records import (
+    ATTEMPTS,
+    BODY,
+    CALL_PROVIDER,
+    LAST_FAILED_PROVIDER,
+    LEASE_TOKEN,
+    PRIORITY,
+    PROVIDER,
+    PROVIDER_MESSAGE_ID,
+    PROVIDER_PARTS,
+    PROVIDER_SCHEDULED,
+    RESEND_VIA,
+    error_fields,
+)
 from smsq.producers.core.store import MessageStore
+from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
-from smsq.workers.campaigns.messages import CampaignTemplates, UnsendableRecord, message_from_record
+from smsq.workers.campaigns.messages import CampaignTemplates, message_from_record
 from smsq.workers.limits.health import ProviderHealth
 from smsq.workers.limits.ratelimit import RateLimiter
 from smsq.workers.providers.base import OutboundMessage, Provider, SendResult
@@ -34,7 +49,7 @@ DEFAULT_RATE_LIMIT_WAIT = 1.0
 DEFAULT_PROVIDER_PAUSE = 0.25
 # Set by every claim: a new holder has not called anyone yet (``call_provider`` is written just before
 # the request leaves; see smsq.workers.sending.release.settle_expired_leases).
-CLAIM_FIELDS: dict[str, str] = {"call_provider": ""}
+CLAIM_FIELDS: dict[str, str] = {CALL_PROVIDER: ""}
 # The attempt-log note of a send the provider refused as a repeat of one it already accepted.
 DUPLICATE_NOTE = "the provider had already accepted this message id from an earlier attempt; not sent again"
 
@@ -80,7 +95,7 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         message_id,
         "sending",
         allowed_from={"queued"},
-        fields=CLAIM_FIELDS | {"lease_token": token},
+        fields=CLAIM_FIELDS | {LEASE_TOKEN: token},
         lease_until_ms=store.now_ms() + int(sender.lease_seconds * 1000),
         return_record=True,
         unschedule=True,  # its watch: claimed, so the release loop no longer looks after it
@@ -89,7 +104,7 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         # Anything but `queued` means another delivery of this task already handled it.
         return Outcome("skipped", f"message is {claim.previous or 'gone'}")
     record = claim.record
-    attempt = int(record.get("attempts", 0)) + 1
+    attempt = int(record.get(ATTEMPTS, 0)) + 1
 
     def finish(to: str, fields: Mapping[str, Any] | None = None, **options: Any) -> bool:
         return store.transition(message_id, to, lease_token=token, fields=fields, **options).ok
@@ -113,8 +128,8 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
     provider = pick(
         capable,
         failing=failing,
-        avoid=record.get("last_failed_provider") or None,
-        pinned=record.get("resend_via") or None,
+        avoid=record.get(LAST_FAILED_PROVIDER) or None,
+        pinned=record.get(RESEND_VIA) or None,
     )
     if provider is None:
         # Every provider for this channel has its circuit open: an attempt spent without a call.
@@ -126,7 +141,7 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         finish(to, **options)
         return outcome
 
-    wait = take_token(sender, provider.name, record.get("priority", "regular"))
+    wait = take_token(sender, provider.name, record.get(PRIORITY, "regular"))
     if wait > 0:
         # Our own global limit said wait: not a failed attempt, just later.
         finish("queued", schedule_at_ms=store.now_ms() + int(wait * 1000))
@@ -187,7 +202,7 @@ def decide(
         to, options, outcome = after_transient(message_id, answer, attempt, provider, sender)
         return Decision(to, options, outcome, healthy=False)
     if isinstance(answer, ProviderError):  # permanent: the provider answered; the message is at fault
-        fields = {**error_fields(answer.code, answer.detail), "attempts": attempt, "provider": provider}
+        fields = {**error_fields(answer.code, answer.detail), ATTEMPTS: attempt, PROVIDER: provider}
         options = {"fields": fields, "attempt": _attempt_entry(attempt, provider, now, "permanent", answer)}
         return Decision("failed", options, Outcome("failed", str(answer)), healthy=True)
     entry = _attempt_entry(attempt, provider, now, "sent")
@@ -213,7 +228,7 @@ def after_transient(
 ) -> tuple[str, dict[str, Any], Outcome]:
     now = sender.store.now_ms()
     entry = _attempt_entry(attempt, provider, now, "transient", exc)
-    fields = {**error_fields(exc.code, exc.detail), "attempts": attempt, "last_failed_provider": provider}
+    fields = {**error_fields(exc.code, exc.detail), ATTEMPTS: attempt, LAST_FAILED_PROVIDER: provider}
     if attempt >= sender.retry.max_attempts:
         return (
             "failed",
@@ -294,20 +309,16 @@ def _sent_fields(
 ) -> dict[str, str | int]:
     parts = [{"channel": p.channel, "id": p.provider_message_id, "sender": p.sender} for p in result.parts]
     return {
-        "provider": result.provider,
-        "provider_message_id": result.provider_message_id,
-        "provider_parts": json.dumps(parts, separators=(",", ":")),
-        "attempts": attempt,
-        "lease_token": "",
+        PROVIDER: result.provider,
+        PROVIDER_MESSAGE_ID: result.provider_message_id,
+        PROVIDER_PARTS: json.dumps(parts, separators=(",", ":")),
+        ATTEMPTS: attempt,
+        LEASE_TOKEN: "",
         # The provider holds it until time_to_send: cancel must ask the provider.
-        "provider_scheduled": "1" if held_by_provider else "",
+        PROVIDER_SCHEDULED: "1" if held_by_provider else "",
         # A campaign record has no body of its own: its text is the campaign's template.
-        **({"body": stored_body(record["body"], message.text_store)} if "body" in record else {}),
+        **({BODY: stored_body(record[BODY], message.text_store)} if BODY in record else {}),
     }
-
-
-def error_fields(code: str | None, detail: str) -> dict[str, str]:
-    return {"last_error_code": code or "", "last_error_detail": detail[:500]}
 
 
 def _attempt_entry(

@@ -43,7 +43,8 @@ def release_polls(
     for start in range(0, len(claimed), polling.batch_size):
         batch = claimed[start : start + polling.batch_size]
         try:
-            publisher.publish(names.STATUS_POLL_TASK, {"message_ids": batch}, names.STATUS)
+            payload = names.StatusPollPayload(message_ids=batch)
+            publisher.publish(names.STATUS_POLL_TASK, payload, names.STATUS)
         except Exception:
             # Due again at once instead of after the claim lease; the next pass retries.
             schedule.reschedule(claimed[start:], schedule.store.now_ms())

@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from smsq.config.status_settings import PollingSettings
+from smsq.producers.core.records import (
+    LAST_ERROR_CODE,
+    LAST_ERROR_DETAIL,
+    PROVIDER,
+    PROVIDER_MESSAGE_ID,
+    PROVIDER_SCHEDULED,
+    STATUS,
+)
 from smsq.producers.core.store import MessageStore, to_ms
 from smsq.workers.limits.ratelimit import wait_for_token
 from smsq.workers.providers.base import ChannelStatus, DeliveryStatus
@@ -91,24 +99,24 @@ class _Run:
 
     def one(self, message_id: str, record: Mapping[str, str] | None) -> None:
         polling = self.poller.polling
-        if record is None or record.get("status") != "sent":
+        if record is None or record.get(STATUS) != "sent":
             self.schedule.drop(message_id)
             self._count("dropped")
             return
         if self.held_until_ms is not None:
             self._defer(message_id, self.held_until_ms)
             return
-        provider = record.get("provider", "")
+        provider = record.get(PROVIDER, "")
         source = _source(self.poller, provider)
         base = poll_base_ms(record)
         channels: Sequence[ChannelStatus] = ()
-        if source is not None and record.get("provider_message_id"):
+        if source is not None and record.get(PROVIDER_MESSAGE_ID):
             wait = _take_token(self.poller, provider)
             if wait > 0:
                 self._defer(message_id, self._hold(wait))
                 return
             try:
-                channels = source.status(record["provider_message_id"]).channels
+                channels = source.status(record[PROVIDER_MESSAGE_ID]).channels
                 self._count("polled")
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
@@ -179,11 +187,11 @@ def _settle_not_found(
     """Messente answers 404 for an omnimessage it does not have. One it held for a later time_to_send
     and no longer has was cancelled there (DELETE). Any other stays `sent` for ``not_found_grace``
     (the provider may not know it yet), then ends `unknown`. Returns the status it moved to, if any."""
-    if record.get("provider_scheduled") == "1":
+    if record.get(PROVIDER_SCHEDULED) == "1":
         to, detail = "cancelled", "the provider no longer holds this scheduled message"
     elif now_ms - poll_base_ms(record) >= to_ms(polling.not_found_grace):
         to, detail = "unknown", "the provider does not know this message"
     else:
         return None
-    fields = {"last_error_code": messente.NOT_FOUND, "last_error_detail": detail}
+    fields = {LAST_ERROR_CODE: messente.NOT_FOUND, LAST_ERROR_DETAIL: detail}
     return to if store.transition(message_id, to, allowed_from={"sent"}, fields=fields).ok else None

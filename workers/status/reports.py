@@ -4,12 +4,9 @@ report = one channel's status for one smsq message. Applied through the same set
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from smsq.config.contract import DeliveryReport
 from smsq.config.status_settings import PollingSettings
 from smsq.producers.core.store import MessageStore, to_ms
 from smsq.workers.providers.base import ChannelStatus
@@ -18,38 +15,20 @@ from smsq.workers.status.settle import Settler
 
 log = logging.getLogger(__name__)
 
-ReportProvider = Literal["messente", "smsapi", "direct_messenger"]
-Channel = Literal["sms", "viber", "whatsapp", "telegram", "rcs"]
 # A report for a message whose send is not recorded yet (the provider was faster than our own
 # bookkeeping): the channel result is kept and the message looked at again shortly.
 NOT_YET_SENT = frozenset({"queued", "sending"})
 
 
-class DeliveryReport(BaseModel):
-    """The payload of the delivery-report task. Task payloads are untrusted input: validated here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    message_id: uuid.UUID
-    provider: ReportProvider
-    channel: Channel = "sms"
-    status: str | None = Field(None, max_length=40)  # the provider's word (DELIVRD, 404, 1...)
-    # Messente omnimessage_id / SMSAPI MsgId / Direct Messenger %smsid%.
-    provider_message_id: str | None = Field(None, max_length=200)
-    part_id: str | None = Field(None, max_length=200)  # Messente: the channel's message_id
-    err: int | None = None
-    error: str | None = Field(None, max_length=500)
-    timestamp: str | None = Field(None, max_length=64)
-
-    def channel_status(self) -> ChannelStatus:
-        return ChannelStatus(
-            channel=self.channel,
-            provider_message_id=self.part_id or self.provider_message_id,
-            status=self.status,
-            err=self.err,
-            error=self.error,
-            timestamp=self.timestamp,
-        )
+def channel_status(report: DeliveryReport) -> ChannelStatus:
+    return ChannelStatus(
+        channel=report.channel,
+        provider_message_id=report.part_id or report.provider_message_id,
+        status=report.status,
+        err=report.err,
+        error=report.error,
+        timestamp=report.timestamp,
+    )
 
 
 @dataclass(frozen=True)
@@ -66,7 +45,7 @@ def apply_report(report: DeliveryReport, store: MessageStore, polling: PollingSe
     settled = Settler(store).settle(
         message_id,
         report.provider,
-        [report.channel_status()],
+        [channel_status(report)],
         via="report",
         expect_provider_message_id=expected,
     )

@@ -12,15 +12,11 @@ import math
 from collections.abc import Iterable, Mapping
 
 from smsq.config.status_settings import PollingSettings
+from smsq.producers.core.lua import read
+from smsq.producers.core.records import PROVIDER_SCHEDULED, SCHEDULED_FOR_MS, SENT_MS, UPDATED_MS
 from smsq.producers.core.store import MessageStore, to_ms
 
-# KEYS: polls zset   ARGV: now_ms, limit, claim lease ms   Returns the claimed ids.
-CLAIM_POLLS = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local until_ms = tonumber(ARGV[1]) + tonumber(ARGV[3])
-for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], until_ms, id) end
-return due
-"""
+CLAIM_POLLS = read(__package__, "claim_polls.lua")
 
 
 class PollSchedule:
@@ -56,9 +52,9 @@ class PollSchedule:
 
 def poll_base_ms(record: Mapping[str, str]) -> int:
     """When the message went out: its send, or its time_to_send if the provider held it until then."""
-    sent = int(record.get("sent_ms") or record.get("updated_ms") or 0)
-    if record.get("provider_scheduled") == "1":
-        return max(sent, int(record.get("scheduled_for_ms") or 0))
+    sent = int(record.get(SENT_MS) or record.get(UPDATED_MS) or 0)
+    if record.get(PROVIDER_SCHEDULED) == "1":
+        return max(sent, int(record.get(SCHEDULED_FOR_MS) or 0))
     return sent
 
 

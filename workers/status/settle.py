@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from smsq.producers.core.lua import read
+from smsq.producers.core.records import CHANNEL_PREFIX, CHANNELS, LAST_ERROR_CODE, LAST_ERROR_DETAIL, STATUS
 from smsq.producers.core.states import sources_of
 from smsq.producers.core.store import MessageStore
 from smsq.workers.providers.base import ChannelStatus
@@ -23,33 +25,12 @@ from smsq.workers.status.mapping import decide, rank, smsq_status
 
 log = logging.getLogger(__name__)
 
-CHANNEL_FIELD = "ch:"
+CHANNEL_FIELD = CHANNEL_PREFIX
 # Only a message that went out can be settled by what a provider says about it.
 SETTLEABLE = frozenset({"sent", "unknown"})
 
-# KEYS: record   ARGV: 1 expected provider ('' any), 2 expected provider message id ('' any),
-#                      3.. channel, rank, entry JSON (triples)
-# A channel entry is replaced by one of higher rank, or of equal rank while not final (rank <= 2).
-# Returns {0} no record | {2, what differs, stored value} mismatch | {1, record fields...}.
-MERGE_CHANNELS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-for i, field in ipairs({'provider', 'provider_message_id'}) do
-  local stored = redis.call('HGET', KEYS[1], field)
-  if ARGV[i] ~= '' and stored and stored ~= '' and stored ~= ARGV[i] then return {2, field, stored} end
-end
-for i = 3, #ARGV, 3 do
-  local field = 'ch:' .. ARGV[i]
-  local new_rank = tonumber(ARGV[i + 1])
-  local old = redis.call('HGET', KEYS[1], field)
-  local replace = true
-  if old then
-    local old_rank = tonumber(cjson.decode(old)['rank']) or 0
-    replace = new_rank > old_rank or (new_rank == old_rank and new_rank <= 2)
-  end
-  if replace then redis.call('HSET', KEYS[1], field, ARGV[i + 2]) end
-end
-return {1, redis.call('HGETALL', KEYS[1])}
-"""
+# Merges channel statuses into the record where they rank at least as high as what is stored.
+MERGE_CHANNELS = read(__package__, "merge_channels.lua")
 
 
 @dataclass(frozen=True)
@@ -91,10 +72,10 @@ class Settler:
         if int(reply[0]) == 2:
             return Settled(found=True, mismatch=f"{reply[1]} is {reply[2]}")
         record = _pairs(reply[1])
-        current = record.get("status", "")
+        current = record.get(STATUS, "")
         if current not in SETTLEABLE:
             return Settled(found=True, status=current, record=record)
-        chain = [c for c in record.get("channels", "").split(",") if c]
+        chain = [c for c in record.get(CHANNELS, "").split(",") if c]
         entries = channel_entries(record)
         decided = decide(
             chain, {c: (int(e["rank"]), e.get("status")) for c, e in entries.items()}, gave_up=gave_up
@@ -147,13 +128,13 @@ def _outcome_fields(
     deciding = next((entries[c] for c in reversed(ordered) if entries[c].get("status") == decided), None)
     if deciding is None:
         return {
-            "last_error_code": "no-final-status",
-            "last_error_detail": f"{provider} gave no final delivery status in time",
+            LAST_ERROR_CODE: "no-final-status",
+            LAST_ERROR_DETAIL: f"{provider} gave no final delivery status in time",
         }
     err = deciding.get("err")
     detail = deciding.get("error") or deciding.get("provider_status") or decided
     code = str(err) if err not in (None, 0) else str(deciding.get("provider_status") or decided)
-    return {"last_error_code": code, "last_error_detail": f"{deciding['channel']}: {detail}"[:500]}
+    return {LAST_ERROR_CODE: code, LAST_ERROR_DETAIL: f"{deciding['channel']}: {detail}"[:500]}
 
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:

@@ -1,28 +1,20 @@
-"""Celery tasks of delivery-status follow-up: thin, like ``smsq.workers.sending.tasks``. A payload that
+"""Celery tasks of delivery-status follow-up: thin, decoded by ``smsq.workers.tasks``. A payload that
 does not decode goes to the dead-letter list with its error."""
 
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any
 
-from celery import Celery, Task
-from pydantic import BaseModel, ConfigDict, Field
+from celery import Celery
 
 from smsq.config import contract as names
-from smsq.producers.errors import InvalidInput
-from smsq.workers.context import WorkerContext, context_for
-from smsq.workers.payloads import decode
+from smsq.config.contract import DeliveryReport, StatusPollPayload
+from smsq.workers.context import WorkerContext
 from smsq.workers.status.polling import Poller, poll_messages
-from smsq.workers.status.reports import DeliveryReport, apply_report
+from smsq.workers.status.reports import apply_report
+from smsq.workers.tasks import smsq_task
 
 log = logging.getLogger(__name__)
-
-
-class StatusPollPayload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    message_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
 
 
 def poller_for(context: WorkerContext) -> Poller:
@@ -36,15 +28,8 @@ def poller_for(context: WorkerContext) -> Poller:
 
 
 def register_status_tasks(app: Celery) -> None:
-    @app.task(name=names.STATUS_POLL_TASK, bind=True, ignore_result=True, shared=False)
-    def status_poll(self: Task, *args: Any, **kwargs: Any) -> None:
-        context = context_for(self.app)
-        try:
-            payload = decode(StatusPollPayload, args, kwargs)
-        except InvalidInput as error:
-            context.store.dead_letter(names.STATUS_POLL_TASK, {"args": args, "kwargs": kwargs}, str(error))
-            log.error("dead-lettered a %s task: %s", names.STATUS_POLL_TASK, error)
-            return
+    @smsq_task(app, names.STATUS_POLL_TASK)
+    def status_poll(context: WorkerContext, payload: StatusPollPayload) -> None:
         report = poll_messages([str(i) for i in payload.message_ids], poller_for(context))
         log.info(
             "status poll: %d polled, settled %s, %d rescheduled, %d deferred, %d dropped, %d errors",
@@ -52,16 +37,7 @@ def register_status_tasks(app: Celery) -> None:
             report.errors,
         )  # fmt: skip
 
-    @app.task(name=names.DELIVERY_REPORT_TASK, bind=True, ignore_result=True, shared=False)
-    def delivery_report(self: Task, *args: Any, **kwargs: Any) -> None:
-        context = context_for(self.app)
-        try:
-            report = decode(DeliveryReport, args, kwargs)
-        except InvalidInput as error:
-            context.store.dead_letter(
-                names.DELIVERY_REPORT_TASK, {"args": args, "kwargs": kwargs}, str(error)
-            )
-            log.error("dead-lettered a %s task: %s", names.DELIVERY_REPORT_TASK, error)
-            return
+    @smsq_task(app, names.DELIVERY_REPORT_TASK)
+    def delivery_report(context: WorkerContext, report: DeliveryReport) -> None:
         outcome = apply_report(report, context.store, context.settings.polling)
         log.info("delivery report for %s: %s %s", report.message_id, outcome.result, outcome.status or "")

@@ -15,14 +15,11 @@ from typing import Any, Final
 
 import redis
 
+from smsq.producers.core.keys import Keys
 from smsq.workers.providers.direct_messenger.two_factor import DirectMessenger2FAClient, VerifyOutcome
 from smsq.workers.providers.errors import ProviderError
 
 PIN_LIFETIME_SECONDS: Final = 300  # Direct Messenger: a PIN expires 5 minutes after it is sent
-
-
-def session_key(prefix: str, session_id: str) -> str:
-    return f"{prefix}:2fa:{session_id}"
 
 
 def send_code(
@@ -46,7 +43,7 @@ def send_code(
     except ProviderError as exc:
         return {"error": exc.code or "provider", "detail": str(exc)}
     session_id = secrets.token_hex(16)
-    redis_client.set(session_key(prefix, session_id), code.pin_id, ex=PIN_LIFETIME_SECONDS)
+    redis_client.set(Keys(prefix).two_factor_session(session_id), code.pin_id, ex=PIN_LIFETIME_SECONDS)
     return {"session_id": session_id, "expires_in": PIN_LIFETIME_SECONDS, "sms": code.sms}
 
 
@@ -54,7 +51,7 @@ def verify_code(
     client: DirectMessenger2FAClient, redis_client: redis.Redis, prefix: str, session_id: str, pin: str
 ) -> dict[str, Any]:
     """The outcome of the user's PIN: authenticated, mismatch, expired, ... (VerifyOutcome values)."""
-    key = session_key(prefix, session_id)
+    key = Keys(prefix).two_factor_session(session_id)
     pin_id = redis_client.get(key)
     if pin_id is None:
         detail = "no such session: it never existed, or its PIN is older than 5 minutes or was used"

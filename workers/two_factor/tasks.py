@@ -1,24 +1,23 @@
-"""Two-factor tasks: thin. Decode, call smsq.workers.two_factor.service, answer the waiting caller."""
+"""Two-factor tasks: thin. Decoded by ``smsq.workers.tasks``; they call smsq.workers.two_factor.service
+and answer the waiting caller."""
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery
 
 from smsq.config import contract as names
+from smsq.config.contract import TwoFactorSendPayload, TwoFactorVerifyPayload
 from smsq.producers.errors import InvalidInput
-from smsq.producers.publisher import SECRET_KWARGS
-from smsq.workers.context import WorkerContext, context_for
+from smsq.workers.context import WorkerContext
 from smsq.workers.limits.ratelimit import wait_for_token
-from smsq.workers.payloads import TwoFactorSendPayload, TwoFactorVerifyPayload, decode
 from smsq.workers.providers.direct_messenger.sms import NAME as DIRECT_MESSENGER
 from smsq.workers.providers.direct_messenger.two_factor import DirectMessenger2FAClient
+from smsq.workers.tasks import smsq_task
 from smsq.workers.two_factor import service as two_factor
 
-log = logging.getLogger(__name__)
 UNAVAILABLE = {
     "error": "unavailable",
     "detail": "Direct Messenger 2FA is not configured: set SMSQ_DIRECT_MESSENGER__ENABLED=true, "
@@ -40,20 +39,11 @@ def client_for(context: WorkerContext) -> DirectMessenger2FAClient | None:
 
 
 def register_two_factor_tasks(app: Celery) -> None:
-    def invalid(
-        context: WorkerContext, task: str, args: Any, kwargs: Any, error: InvalidInput
-    ) -> dict[str, Any]:
-        context.store.dead_letter(task, {"args": args, "kwargs": kwargs}, str(error))
-        log.error("dead-lettered a %s task: %s", task, error)
+    def invalid(error: InvalidInput, task_id: str) -> dict[str, Any]:
         return {"error": "invalid", "detail": str(error)}
 
-    @app.task(name=names.TWO_FACTOR_SEND_TASK, bind=True, ignore_result=False, shared=False)
-    def two_factor_send(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        context = context_for(self.app)
-        try:
-            payload = decode(TwoFactorSendPayload, args, kwargs)
-        except InvalidInput as error:
-            return invalid(context, names.TWO_FACTOR_SEND_TASK, args, kwargs, error)
+    @smsq_task(app, names.TWO_FACTOR_SEND_TASK, invalid=invalid)
+    def two_factor_send(context: WorkerContext, payload: TwoFactorSendPayload) -> dict[str, Any]:
         client = client_for(context)
         if client is None:
             return UNAVAILABLE
@@ -70,15 +60,9 @@ def register_two_factor_tasks(app: Celery) -> None:
             client, context.redis, prefix, payload.number, payload.pin_length, take_token
         )
 
-    @app.task(name=names.TWO_FACTOR_VERIFY_TASK, bind=True, ignore_result=False, shared=False)
-    def two_factor_verify(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        context = context_for(self.app)
-        try:
-            payload = decode(TwoFactorVerifyPayload, args, kwargs)
-        except InvalidInput as error:
-            # The PIN is not written to the dead-letter list.
-            safe = {k: v for k, v in kwargs.items() if k not in SECRET_KWARGS}
-            return invalid(context, names.TWO_FACTOR_VERIFY_TASK, args, safe, error)
+    # The PIN is not written to the dead-letter list (SECRET_FIELDS).
+    @smsq_task(app, names.TWO_FACTOR_VERIFY_TASK, invalid=invalid)
+    def two_factor_verify(context: WorkerContext, payload: TwoFactorVerifyPayload) -> dict[str, Any]:
         client = client_for(context)
         if client is None:
             return UNAVAILABLE

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,17 +26,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from smsq.config.contract import DeliveryReport
 from smsq.config.status_settings import WebhookSettings
 from smsq.producers.errors import InvalidInput
 from smsq.workers.status.followup import CALLBACK_PATH, token_matches
-from smsq.workers.status.reports import DeliveryReport
 from smsq.workers.webhooks import parsing
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-messente-signature"
 MAX_BODY_BYTES = 64 * 1024
-Publish = Callable[[Mapping[str, Any]], None]
+Publish = Callable[[DeliveryReport], None]
 
 
 def messente_signature(key: str, body: bytes) -> str:
@@ -70,7 +70,7 @@ def create_webhook_app(webhooks: WebhookSettings, publish: Publish) -> Starlette
             return JSONResponse({"error": str(error)}, status_code=400)
         try:
             for report in reports:
-                await run_in_threadpool(publish, report.model_dump(mode="json"))
+                await run_in_threadpool(publish, report)
         except Exception:
             # The provider keeps the report and tries again (Messente and SMSAPI retry on non-2xx).
             log.exception("could not queue a delivery report for %s", message_id)

@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from smsq.config.contract import DeliveryReport
 from smsq.producers.errors import InvalidInput
 from smsq.workers.providers.base import ChannelStatus
 from smsq.workers.providers.direct_messenger import sms as direct_messenger
 from smsq.workers.providers.messente import omnichannel as messente
 from smsq.workers.providers.smsapi import sms as smsapi
-from smsq.workers.status.reports import DeliveryReport
 
 # SMSAPI may put several reports in one callback, each parameter a comma-separated list in step.
 SMSAPI_LIST_PARAMS = ("MsgId", "status", "status_name", "idx", "donedate", "to")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import uvicorn
 from starlette.applications import Starlette
 
 from smsq.config import contract as names
 from smsq.config.celery import make_celery
+from smsq.config.contract import DeliveryReport
 from smsq.config.settings import Settings
 from smsq.producers.errors import SmsqError
 from smsq.producers.publisher import CeleryPublisher
@@ -21,7 +19,7 @@ def build_app(settings: Settings) -> Starlette:
         raise SmsqError("SMSQ_WEBHOOKS__SECRET is not set: every delivery report would be refused")
     publisher = CeleryPublisher(make_celery(settings))
 
-    def publish(report: Mapping[str, Any]) -> None:
+    def publish(report: DeliveryReport) -> None:
         publisher.publish(names.DELIVERY_REPORT_TASK, report, names.STATUS)
 
     return create_webhook_app(settings.webhooks, publish)

@@ -11,8 +11,7 @@ from smsq.producers.blacklist.store import Blacklist, NewEntry, mask_number
 from smsq.producers.client import Smsq
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import InvalidInput
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
 
 A, B, C = "+37251234501", "+37251234502", "+37251234503"
 

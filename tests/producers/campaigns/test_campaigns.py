@@ -9,11 +9,10 @@ import pytest
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns import expansion as campaign_expansion
 from smsq.producers.campaigns.api import Campaigns
-from smsq.producers.campaigns.model import CampaignNotFound, CampaignStateError, message_id
+from smsq.producers.campaigns.model import message_id
 from smsq.producers.core.store import MessageStore
-from smsq.producers.errors import InvalidInput
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from smsq.producers.errors import CampaignNotFound, CampaignStateError, InvalidInput
+from tests.support.fakes import FakeClock, RecordingPublisher
 
 TEMPLATE = {"messages": [{"channel": "sms", "text": "Hi %firstName%, 20% off today", "sender": "Shop"}]}
 PLAIN = {"messages": [{"channel": "sms", "text": "Sale today"}]}
@@ -235,3 +234,16 @@ def test_variables_are_stored_as_the_json_of_their_values() -> None:
     assert json.loads(row[4]) == dict(zip("abcd", tricky, strict=True))
     assert row[4] == json.dumps(dict(zip("abcd", tricky, strict=True)), ensure_ascii=False)
     assert row[3] == message_id("ab" * 16, 2)
+
+
+def test_a_blocked_record_expires_after_the_retention_like_every_final_record(
+    campaigns: Campaigns, store: MessageStore
+) -> None:
+    """A recipient on the blacklist is stored blocked (final) at creation: it must expire after the
+    retention as a record that reached a final status by a transition does, not stay forever."""
+    campaigns.expander.blacklist.add("+37251000002", source="api")
+    progress = campaigns.create(name="optout", template=PLAIN, recipients=["+37251000001", "+37251000002"])
+    queued_key, blocked_key = (store.keys.record(message_id(progress.id, p)) for p in (1, 2))
+    assert store.redis.hget(blocked_key, "status") == "blocked"
+    assert store.redis.ttl(blocked_key) == store.retention_seconds
+    assert store.redis.ttl(queued_key) == -1  # pending: it lives until it is sent or cancelled

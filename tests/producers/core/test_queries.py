@@ -11,8 +11,7 @@ import pytest
 from smsq.producers.client import Smsq
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import CampaignNotFound, InvalidInput
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
 
 HOUR = 3600.0
 

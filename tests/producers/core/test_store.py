@@ -7,7 +7,7 @@ import redis
 
 from smsq.producers.core.states import FINAL, STATUSES, TRANSITIONS, sources_of
 from smsq.producers.core.store import MessageStore
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 ID = "00000000-0000-4000-8000-000000000001"
 
@@ -47,6 +47,16 @@ def test_final_states_have_no_way_out_and_expire(store: MessageStore) -> None:
     store.transition(ID, "delivered")
     assert 0 < store.redis.ttl(store.keys.record(ID)) <= 3600  # type: ignore[operator]
     assert "final_ms" in store.get(ID)  # type: ignore[operator]
+
+
+def test_a_record_created_final_expires_like_one_that_became_final(store: MessageStore) -> None:
+    """The create path gives a record created blocked the retention a final transition gives."""
+    for message_id, status in ((ID, "blocked"), ("00000000-0000-4000-8000-000000000002", "queued")):
+        fields = {"id": message_id, "status": status, "to": "+37251234567", "created_ms": 0}
+        assert store.create(message_id, fields, idempotency_key=None, due_ms=None) == (True, message_id)
+    assert store.redis.ttl(store.keys.record(ID)) == store.retention_seconds
+    assert store.redis.ttl(store.keys.record("00000000-0000-4000-8000-000000000002")) == -1
+    assert store.redis.hgetall(store.keys.stats_hour(0)) == {"blocked": "1", "queued": "1"}
 
 
 def test_unknown_target_status_is_a_programming_error(store: MessageStore) -> None:

@@ -1,4 +1,5 @@
-"""Fixtures for blacklist sync tests: the sandbox in a thread, real provider clients, a sync runner."""
+"""Fixtures for blacklist sync tests: real provider clients against the sandbox (tests/workers/conftest.py), a
+sync runner."""
 
 from __future__ import annotations
 
@@ -13,27 +14,13 @@ from smsq.cli.redis_server import RedisServer
 from smsq.config.settings import Settings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.blacklist.sync import SyncReport
-from smsq.sandbox.server import running_sandbox
 from smsq.workers.blacklist.sync import SyncOptions, run_sync
 from smsq.workers.blacklist.tasks import blacklist_providers
 from smsq.workers.providers.base import BlacklistProvider
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 X, Y, Z = "+37251000001", "+37251000002", "+37251000003"
 ADMIN_NAMES = {"messente": "messente", "smsapi": "smsapi", "direct_messenger": "dm"}
-
-
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    with running_sandbox() as url:
-        yield url
-
-
-@pytest.fixture
-def admin(sandbox_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox_url, timeout=5) as client:
-        client.post("/_admin/reset").raise_for_status()
-        yield client
 
 
 def sandbox_settings(redis_url: str, sandbox_url: str, **blacklist: Any) -> Settings:
@@ -85,16 +72,6 @@ class Syncer:
 @pytest.fixture
 def sync(blacklist: Blacklist, providers: dict[str, BlacklistProvider], sync_settings: Settings) -> Syncer:
     return Syncer(blacklist, providers, sync_settings)
-
-
-def lists(admin: httpx.Client) -> dict[str, set[str]]:
-    """Each provider's blacklist as the sandbox holds it, in E.164."""
-    raw = admin.get("/_admin/blacklists").json()
-    return {
-        "messente": set(raw["messente"]),
-        "smsapi": {"+" + entry["phone_number"] for entry in raw["smsapi"]},
-        "direct_messenger": {"+" + entry["receiver"] for entry in raw["dm"]},
-    }
 
 
 def writes(admin: httpx.Client) -> list[str]:

@@ -8,8 +8,9 @@ import redis
 from smsq.producers.blacklist.store import Blacklist
 from smsq.workers.blacklist.records import SyncLock, SyncRecords
 from smsq.workers.providers.base import BlacklistProvider
-from tests.conftest import FakeClock
-from tests.workers.blacklist.conftest import ADMIN_NAMES, Syncer, X, Y, Z, counts, lists, writes
+from tests.support.fakes import FakeClock
+from tests.support.sandbox import blacklists
+from tests.workers.blacklist.conftest import ADMIN_NAMES, Syncer, X, Y, Z, counts, writes
 
 
 def test_a_number_added_at_smsapi_reaches_messente_dm_and_local(
@@ -21,7 +22,7 @@ def test_a_number_added_at_smsapi_reaches_messente_dm_and_local(
     assert blacklist.check(X)
     entry = blacklist.get(X)
     assert entry is not None and (entry.source, entry.reason) == ("smsapi", "listed at smsapi")
-    assert lists(admin) == {"messente": {X}, "smsapi": {X}, "direct_messenger": {X}}
+    assert blacklists(admin) == {"messente": {X}, "smsapi": {X}, "direct_messenger": {X}}
     assert counts(report) == {
         "local": ("-", 1, 0, 0),
         "messente": ("ok", 1, 0, 0),
@@ -38,12 +39,12 @@ def test_a_repeated_sync_is_a_no_op(
     providers["direct_messenger"].blacklist_add(Y)
     providers["messente"].blacklist_add(Z)
     sync()
-    before = lists(admin)
+    before = blacklists(admin)
     admin.delete("/_admin/requests")
     report = sync()
     assert all(tuple(change) == (0, 0, 0) for _, *change in counts(report).values())
     assert writes(admin) == []
-    assert lists(admin) == before == {name: {X, Y, Z} for name in ADMIN_NAMES}
+    assert blacklists(admin) == before == {name: {X, Y, Z} for name in ADMIN_NAMES}
     assert report.local.listed == 3 and report.providers["messente"].unchanged == 3
 
 
@@ -53,7 +54,7 @@ def test_a_local_removal_reaches_all_three(sync: Syncer, blacklist: Blacklist, a
     sync()
     blacklist.remove(X, source="cli", reason="consent")
     report = sync()
-    assert lists(admin) == {name: {Y} for name in ADMIN_NAMES}
+    assert blacklists(admin) == {name: {Y} for name in ADMIN_NAMES}
     assert {name: part.removed for name, part in report.providers.items()} == dict.fromkeys(ADMIN_NAMES, 1)
     # SMSAPI and Direct Messenger delete by id: taken from the list the sync had just read
     assert any(w.startswith("DELETE /smsapi/blacklist/phone_numbers/") for w in writes(admin))
@@ -70,7 +71,7 @@ def test_a_removal_at_one_provider_reaches_local_and_the_others(
     providers["direct_messenger"].blacklist_remove(entry)
     report = sync()
     assert not blacklist.check(X) and blacklist.check(Y)
-    assert lists(admin) == {name: {Y} for name in ADMIN_NAMES}
+    assert blacklists(admin) == {name: {Y} for name in ADMIN_NAMES}
     assert report.local.removed == 1
     assert blacklist.tombstones().keys() == {X}
 
@@ -83,11 +84,11 @@ def test_an_expiring_entry_goes_to_smsapi_with_its_day_and_is_removed_everywhere
     (smsapi_entry,) = admin.get("/_admin/blacklists").json()["smsapi"]
     assert smsapi_entry["expire_at"] == "2027-03-01"
     clock.now = 1_803_000_000  # 2027-02-20: still listed
-    assert sync().local.expired == 0 and lists(admin)["messente"] == {X}
+    assert sync().local.expired == 0 and blacklists(admin)["messente"] == {X}
     clock.now = 1_804_000_000  # 2027-03-04: expired
     report = sync()
     assert report.local.expired == 1 and not blacklist.check(X)
-    assert lists(admin) == {name: set() for name in ADMIN_NAMES}
+    assert blacklists(admin) == {name: set() for name in ADMIN_NAMES}
 
 
 def test_a_dry_run_reports_the_plan_and_changes_nothing(
@@ -104,7 +105,7 @@ def test_a_dry_run_reports_the_plan_and_changes_nothing(
     assert report.plan["messente"] == {"add": [X, Y], "remove": []}
     assert report.plan["smsapi"] == {"add": [X], "remove": []}
     assert counts(report)["direct_messenger"] == ("ok", 2, 0, 0)
-    assert lists(admin) == {"messente": set(), "smsapi": {Y}, "direct_messenger": set()}
+    assert blacklists(admin) == {"messente": set(), "smsapi": {Y}, "direct_messenger": set()}
     assert not blacklist.check(Y)
     assert sorted(redis_client.keys("*")) == keys_before  # no record, no state, no run id
 
@@ -118,10 +119,10 @@ def test_a_sync_keeps_out_while_another_holds_the_lock(
     try:
         report = sync()
         assert (report.status, report.detail) == ("skipped", "another blacklist sync is running")
-        assert lists(admin)["messente"] == set()
+        assert blacklists(admin)["messente"] == set()
     finally:
         other.release()
-    assert sync().status == "ok" and lists(admin)["messente"] == {X}
+    assert sync().status == "ok" and blacklists(admin)["messente"] == {X}
 
 
 def test_run_ids_are_recorded_newest_first_for_reports(sync: Syncer, redis_client: redis.Redis) -> None:
@@ -141,4 +142,8 @@ def test_only_the_named_provider_is_synced(
     providers["smsapi"].blacklist_add(X)
     report = sync(providers=["smsapi", "messente"])
     assert set(report.providers) == {"smsapi", "messente"}
-    assert blacklist.check(X) and lists(admin) == {"messente": {X}, "smsapi": {X}, "direct_messenger": set()}
+    assert blacklist.check(X) and blacklists(admin) == {
+        "messente": {X},
+        "smsapi": {X},
+        "direct_messenger": set(),
+    }

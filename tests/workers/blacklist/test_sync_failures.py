@@ -18,8 +18,9 @@ from smsq.workers.context import build_limiter
 from smsq.workers.providers.base import BlacklistProvider
 from smsq.workers.providers.errors import RateLimited, TransientError
 from smsq.workers.providers.smsapi.sms import SmsapiClient
-from tests.conftest import FakeClock
-from tests.workers.blacklist.conftest import ADMIN_NAMES, Syncer, lists, writes
+from tests.support.fakes import FakeClock, FakeLimiter
+from tests.support.sandbox import blacklists
+from tests.workers.blacklist.conftest import ADMIN_NAMES, Syncer, writes
 
 NUMBERS = [f"+3725200{n:04d}" for n in range(12)]
 
@@ -47,7 +48,7 @@ def test_a_provider_that_cannot_be_read_is_left_out_and_retried_later_while_the_
         messente.retry_at is not None and messente.retry_at.timestamp() == clock.now + 60
     )  # retry_base_delay
     assert len(sync.slept) == 2  # three tries within the run, with backoff between them
-    assert lists(admin) == {
+    assert blacklists(admin) == {
         "messente": set(),
         "smsapi": set(NUMBERS[:3]),
         "direct_messenger": set(NUMBERS[:3]),
@@ -58,7 +59,7 @@ def test_a_provider_that_cannot_be_read_is_left_out_and_retried_later_while_the_
     admin.delete("/_admin/faults")
     report = sync(providers=["messente"], trigger="retry")
     assert report.status == "ok" and report.providers["messente"].added == 3
-    assert lists(admin) == {name: set(NUMBERS[:3]) for name in ADMIN_NAMES}
+    assert blacklists(admin) == {name: set(NUMBERS[:3]) for name in ADMIN_NAMES}
     state = records(redis_client).state("messente")
     assert (state.failures, state.retry_due_ms) == (0, None)
 
@@ -80,7 +81,7 @@ def test_an_outage_while_applying_stops_that_part_keeps_what_was_done_and_is_ret
     admin.delete("/_admin/faults")
     report = sync()
     assert (report.providers["direct_messenger"].added, report.providers["messente"].added) == (12, 0)
-    assert lists(admin) == {name: set(NUMBERS) for name in ADMIN_NAMES}
+    assert blacklists(admin) == {name: set(NUMBERS) for name in ADMIN_NAMES}
 
 
 def test_a_number_a_provider_refuses_is_reported_without_stopping_the_rest(
@@ -93,7 +94,7 @@ def test_a_number_a_provider_refuses_is_reported_without_stopping_the_rest(
     assert (smsapi.status, smsapi.added, smsapi.failed, smsapi.retry_at) == ("partial", 3, 1, None)
     (problem,) = smsapi.problems
     assert problem.action == "add" and problem.number is not None and problem.number.startswith("+372***")
-    assert len(lists(admin)["smsapi"]) == 3
+    assert len(blacklists(admin)["smsapi"]) == 3
     assert sync().providers["smsapi"].added == 1  # the next run tries it again
 
 
@@ -128,7 +129,7 @@ def test_the_mass_delete_guard_stops_a_sudden_empty_list_from_clearing_everythin
     report = sync(force=True)  # the removals were real after all
     assert report.forced and report.providers["smsapi"].status == "ok"
     assert report.local.removed == 12 and blacklist.blocked_among(NUMBERS) == set()
-    assert lists(admin) == {name: set() for name in ADMIN_NAMES}
+    assert blacklists(admin) == {name: set() for name in ADMIN_NAMES}
 
 
 def test_the_lock_is_renewed_while_held_and_lost_when_taken_over(redis_client: redis.Redis) -> None:
@@ -140,19 +141,6 @@ def test_the_lock_is_renewed_while_held_and_lost_when_taken_over(redis_client: r
     wait_until(lock.lost.is_set, timeout=2, what="the lock to be noticed lost")
     lock.release()
     assert redis_client.get("t:lock") == "someone else"  # release never drops another holder's lock
-
-
-class FakeLimiter:
-    def __init__(self, waits: list[float]) -> None:
-        self.waits = waits
-        self.calls: list[tuple[str, str, float | None]] = []
-
-    def acquire(self, provider: str, tier: str = "regular", cost: int = 1) -> float:
-        self.calls.append(("acquire", tier, None))
-        return self.waits.pop(0) if self.waits else 0.0
-
-    def pause(self, provider: str, seconds: float) -> None:
-        self.calls.append(("pause", provider, seconds))
 
 
 def test_calls_take_the_providers_global_rate_limit_at_the_lowest_tier_and_a_429_pauses_it() -> None:
@@ -169,10 +157,10 @@ def test_calls_take_the_providers_global_rate_limit_at_the_lowest_tier_and_a_429
     gate = Gate(limiter, "messente", slept.append)  # type: ignore[arg-type]
     assert with_retries(call, attempts=3, sleep=slept.append, gate=gate) is True
     assert limiter.calls == [
-        ("acquire", "status", None),  # denied: wait 0.2 s
-        ("acquire", "status", None),
+        ("acquire", "messente", "status"),  # denied: wait 0.2 s
+        ("acquire", "messente", "status"),
         ("pause", "messente", 2.0),  # every worker holds its calls to Messente, sends included
-        ("acquire", "status", None),
+        ("acquire", "messente", "status"),
     ]
     assert slept == [0.2, 2.0]
 

@@ -19,8 +19,9 @@ from smsq.workers.app import create_app
 from smsq.workers.blacklist.records import SyncRecords
 from smsq.workers.blacklist.tasks import queue_due_retries
 from smsq.workers.context import context_for, reset_contexts
-from tests.conftest import FakeClock
-from tests.workers.blacklist.conftest import Syncer, X, lists
+from tests.support.fakes import FakeClock, RecordingPublisher
+from tests.support.sandbox import blacklists
+from tests.workers.blacklist.conftest import Syncer, X
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_a_bad_sync_payload_is_dead_lettered_with_its_error_and_changes_nothing(
     assert report.status == "invalid" and report.detail.startswith(f"{named}:")
     (letter,) = context_for(app).store.dead_letters()
     assert letter["task"] == names.BLACKLIST_SYNC_TASK and letter["error"].startswith(f"{named}:")
-    assert lists(admin) == {"messente": set(), "smsapi": set(), "direct_messenger": set()}
+    assert blacklists(admin) == {"messente": set(), "smsapi": set(), "direct_messenger": set()}
     assert redis_client.llen("t:blacklist:sync:runs") == 0
 
 
@@ -68,18 +69,10 @@ def test_the_sync_task_returns_its_report_and_records_the_run(
     report = SyncReport.model_validate(result.get())
     assert (report.status, report.trigger, report.task_id) == ("ok", "beat", result.id)
     assert report.providers["smsapi"].added == 1 and set(report.providers) == {"smsapi"}
-    assert lists(admin)["smsapi"] == {X}
+    assert blacklists(admin)["smsapi"] == {X}
     assert redis_client.lrange("t:blacklist:sync:runs", 0, -1) == [result.id]
     assert app.tasks[names.BLACKLIST_SYNC_TASK].ignore_result is False  # the report is the task result
     assert app.tasks[names.BLACKLIST_SYNC_RETRY_TASK].ignore_result is True
-
-
-class RecordingApp:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict[str, Any], str]] = []
-
-    def send_task(self, name: str, *, kwargs: dict[str, Any], queue: str, routing_key: str) -> None:
-        self.sent.append((name, kwargs, queue))
 
 
 def test_due_retries_are_queued_once_on_the_sync_queue(
@@ -89,13 +82,12 @@ def test_due_retries_are_queued_once_on_the_sync_queue(
         "/_admin/faults", json={"provider": "dm", "endpoint": "GET /dm/api/blacklist", "kind": "status"}
     )
     sync()
-    recorder = RecordingApp()
+    recorder = RecordingPublisher()
     assert queue_due_retries(sync_settings, redis_client, recorder, clock=clock) == []  # type: ignore[arg-type]
     clock.advance(60)
     assert queue_due_retries(sync_settings, redis_client, recorder, clock=clock) == ["direct_messenger"]  # type: ignore[arg-type]
-    assert recorder.sent == [
-        (names.BLACKLIST_SYNC_TASK, {"providers": ["direct_messenger"], "trigger": "retry"}, names.SYNC)
-    ]
+    retry = {"providers": ["direct_messenger"], "dry_run": False, "force": False, "trigger": "retry"}
+    assert recorder.published == [(names.BLACKLIST_SYNC_TASK, retry, names.SYNC)]
     assert queue_due_retries(sync_settings, redis_client, recorder, clock=clock) == []  # type: ignore[arg-type]
     clock.advance(sync_settings.blacklist.lock_seconds)  # the queued retry never ran: queue it again
     assert queue_due_retries(sync_settings, redis_client, recorder, clock=clock) == ["direct_messenger"]  # type: ignore[arg-type]

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
 
-from smsq.config.settings import RetrySettings, Routing, Timeouts
+from smsq.config.settings import RetrySettings, Timeouts
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.campaigns.model import message_id
@@ -21,6 +20,7 @@ from smsq.workers.providers import http
 from smsq.workers.providers.messente.omnichannel import MessenteClient
 from smsq.workers.sending.single import Sender
 from tests.support.fakes import RecordingPublisher
+from tests.support.sending import make_sender
 
 TEMPLATE = {"messages": [{"channel": "sms", "text": "Hi %firstName%", "sender": "Shop"}]}
 
@@ -60,13 +60,10 @@ class FakeMessente:
 def sender_for(store: MessageStore, fake: FakeMessente) -> Sender:
     client = http.make_client("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(fake))
     blacklist = Blacklist(store.redis, prefix="t", clock=store.clock)
-    return Sender(
-        store=store,
-        providers={"messente": MessenteClient(client)},
-        routing=Routing(),
+    return make_sender(
+        store,
+        MessenteClient(client),
         retry=RetrySettings(max_attempts=3),
-        lease_seconds=30,
-        rng=random.Random(1),
         blocked_among=blacklist.blocked_among,
         templates=CampaignTemplates(store.redis, store.keys),
     )

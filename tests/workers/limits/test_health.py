@@ -3,7 +3,7 @@ from __future__ import annotations
 import redis
 
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 POLICY = HealthPolicy(
     window_seconds=60, bucket_seconds=10, threshold=0.5, min_requests=4, cooldown_seconds=30

@@ -4,17 +4,17 @@ message is `sent`, and the attempt log says nothing new went out."""
 from __future__ import annotations
 
 import json
-import random
 
 import httpx
 from pydantic import SecretStr
 
-from smsq.config.settings import RetrySettings, Routing, SmsapiSettings
+from smsq.config.settings import RetrySettings, SmsapiSettings
 from smsq.producers.client import Smsq
 from smsq.producers.core.store import MessageStore
 from smsq.workers.providers.smsapi.sms import SmsapiClient
 from smsq.workers.sending.single import DUPLICATE_NOTE, Sender, send_message
 from tests.support.fakes import RecordingPublisher
+from tests.support.sending import accept, make_sender
 
 REPEATED_IDX = {
     "error": 53,
@@ -35,25 +35,12 @@ def sender_answering(store: MessageStore, body: dict[str, object]) -> tuple[Send
 
     settings = SmsapiSettings(base_url="https://smsapi.test", token=SecretStr("t"))
     client = SmsapiClient.from_settings(settings, transport=httpx.MockTransport(answer))
-    sender = Sender(
-        store=store,
-        providers={"smsapi": client},
-        routing=Routing(sms=["smsapi"]),
-        retry=RetrySettings(max_attempts=3),
-        lease_seconds=30,
-        rng=random.Random(1),
-    )
-    return sender, seen
-
-
-def accept(store: MessageStore) -> str:
-    message = {"to": "+48500600700", "messages": [{"channel": "sms", "text": "code 1234"}]}
-    return Smsq(store, RecordingPublisher()).send(message).message_id
+    return make_sender(store, client, retry=RetrySettings(max_attempts=3)), seen
 
 
 def test_a_repeated_idx_is_recorded_as_sent_with_a_duplicate_note(store: MessageStore) -> None:
     sender, seen = sender_answering(store, REPEATED_IDX)
-    message_id = accept(store)
+    message_id = accept(store, to="+48500600700")
     outcome = send_message(message_id, sender)
     assert outcome.status == "sent"
     assert json.loads(seen[0].content)["idx"] == message_id
@@ -67,7 +54,7 @@ def test_a_repeated_idx_is_recorded_as_sent_with_a_duplicate_note(store: Message
 
 def test_a_first_send_has_no_note(store: MessageStore) -> None:
     sender, _ = sender_answering(store, ACCEPTED)
-    message_id = accept(store)
+    message_id = accept(store, to="+48500600700")
     assert send_message(message_id, sender).status == "sent"
     result = Smsq(store, RecordingPublisher()).result(message_id)
     assert result.provider_message_id == "17006321"

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import random
 import time
 from dataclasses import dataclass, field
 
 import redis
 
-from smsq.config.settings import RetrySettings, Routing
 from smsq.producers.client import Smsq
 from smsq.producers.core.store import MessageStore
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
@@ -14,8 +12,8 @@ from smsq.workers.limits.ratelimit import Limit, RateLimiter
 from smsq.workers.providers.base import OutboundMessage, SendResult
 from smsq.workers.providers.errors import PermanentError, RateLimited, TransientError
 from smsq.workers.sending.single import Sender, send_message
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
+from tests.support.sending import accept, make_sender
 
 
 @dataclass
@@ -40,23 +38,6 @@ class FakeProvider:
 
 def down(name: str) -> FakeProvider:
     return FakeProvider(name, TransientError(name, "server error 500", code="500"))
-
-
-def make_sender(store: MessageStore, *providers: FakeProvider, **extra: object) -> Sender:
-    return Sender(
-        store=store,
-        providers={p.name: p for p in providers},
-        routing=Routing(sms=[p.name for p in providers]),  # type: ignore[misc]
-        retry=RetrySettings(max_attempts=3, base_delay=1, max_delay=10, jitter=0),
-        lease_seconds=30,
-        rng=random.Random(1),
-        **extra,  # type: ignore[arg-type]
-    )
-
-
-def accept(store: MessageStore, priority: str = "regular") -> str:
-    message = {"to": "+37251234567", "priority": priority, "messages": [{"channel": "sms", "text": "hi"}]}
-    return Smsq(store, RecordingPublisher()).send(message).message_id
 
 
 def resend_when_due(store: MessageStore, clock: FakeClock, message_id: str, sender: Sender) -> str:

@@ -8,8 +8,7 @@ from smsq.config.settings import RecoverySettings
 from smsq.producers.core.store import MessageStore
 from smsq.workers.sending.recovery import LaneWatch
 from smsq.workers.sending.release import release_due, run_release_loop, settle_expired_leases
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
 
 IDS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(1, 4)]
 # No broker to look at: every published task counts as still waiting in its queue, so nothing is

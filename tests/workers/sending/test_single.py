@@ -1,21 +1,20 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from smsq.config.settings import RetrySettings, Routing, Timeouts
+from smsq.config.settings import RetrySettings, Timeouts
 from smsq.producers.client import Smsq
 from smsq.producers.core.store import MessageStore
 from smsq.workers.providers import http
 from smsq.workers.providers.messente.omnichannel import MessenteClient
 from smsq.workers.sending.single import Sender, send_message
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher, Wire
+from tests.support.sending import accept, make_sender
 
 Handler = Callable[[httpx.Request], httpx.Response]
 OK_BODY = {
@@ -35,44 +34,16 @@ def messente_error(status: int, code: str, detail: str = "bad", source: str | No
     )
 
 
-class Script:
-    """Answers requests from a list of handlers, one per request, and records what it received."""
-
-    def __init__(self, *handlers: Handler) -> None:
-        self.handlers = list(handlers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handlers.pop(0)(request)
-
-
-def make_sender(store: MessageStore, script: Script, *, max_attempts: int = 3, **extra: Any) -> Sender:
-    client = http.make_client("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(script))
-    return Sender(
-        store=store,
-        providers={"messente": MessenteClient(client)},
-        routing=Routing(),
-        retry=RetrySettings(max_attempts=max_attempts, base_delay=2, max_delay=60, jitter=0.5),
-        lease_seconds=30,
-        rng=random.Random(7),
-        **extra,
-    )
-
-
-def accept(store: MessageStore, **extra: Any) -> str:
-    message = {
-        "to": "+37251234567",
-        "messages": [{"channel": "sms", "text": "code 1234", "sender": "Acme"}],
-        **extra,
-    }
-    return Smsq(store, RecordingPublisher()).send(message).message_id
+def messente_sender(store: MessageStore, wire: Wire, *, max_attempts: int = 3, **options: Any) -> Sender:
+    client = http.make_client("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(wire))
+    retry = RetrySettings(max_attempts=max_attempts, base_delay=2, max_delay=60, jitter=0.5)
+    return make_sender(store, MessenteClient(client), retry=retry, seed=7, **options)
 
 
 def test_a_send_records_sent_with_the_provider_ids(store: MessageStore) -> None:
-    script = Script(ok)
+    wire = Wire(ok)
     message_id = accept(store)
-    outcome = send_message(message_id, make_sender(store, script))
+    outcome = send_message(message_id, messente_sender(store, wire))
     assert outcome.status == "sent"
     record = store.get(message_id)
     assert record is not None
@@ -83,25 +54,25 @@ def test_a_send_records_sent_with_the_provider_ids(store: MessageStore) -> None:
     )
     assert json.loads(record["provider_parts"]) == [{"channel": "sms", "id": "m-1", "sender": "Acme"}]
     assert record["attempts"] == "1" and record["lease_token"] == ""
-    sent = json.loads(script.requests[0].content)
+    sent = json.loads(wire.requests[0].content)
     assert sent["to"] == "+37251234567" and sent["messages"][0]["text"] == "code 1234"
 
 
 def test_a_redelivered_task_for_a_sent_message_changes_nothing(store: MessageStore) -> None:
-    script = Script(ok)
+    wire = Wire(ok)
     message_id = accept(store)
-    sender = make_sender(store, script)
+    sender = messente_sender(store, wire)
     send_message(message_id, sender)
     before = store.get(message_id)
     outcome = send_message(message_id, sender)
     assert outcome.status == "skipped" and "sent" in outcome.detail
-    assert store.get(message_id) == before and len(script.requests) == 1
+    assert store.get(message_id) == before and len(wire.requests) == 1
 
 
 def test_a_transient_error_requeues_with_backoff_then_succeeds(store: MessageStore, clock: FakeClock) -> None:
-    script = Script(lambda _: httpx.Response(503, text="busy"), ok)
+    wire = Wire(lambda _: httpx.Response(503, text="busy"), ok)
     message_id = accept(store)
-    sender = make_sender(store, script)
+    sender = messente_sender(store, wire)
     first = send_message(message_id, sender)
     assert first.status == "queued" and first.retry_in is not None and 1.0 <= first.retry_in <= 2.0
     due_ms = store.redis.zscore(store.keys.schedule, message_id)
@@ -116,9 +87,9 @@ def test_a_transient_error_requeues_with_backoff_then_succeeds(store: MessageSto
 
 
 def test_transient_errors_fail_the_message_after_max_attempts(store: MessageStore) -> None:
-    script = Script(*[lambda _: httpx.Response(500, text="down")] * 3)
+    wire = Wire(*[lambda _: httpx.Response(500, text="down")] * 3)
     message_id = accept(store)
-    sender = make_sender(store, script, max_attempts=3)
+    sender = messente_sender(store, wire, max_attempts=3)
     statuses = [send_message(message_id, sender).status for _ in range(3)]
     assert statuses == ["queued", "queued", "failed"]
     record = store.get(message_id)
@@ -127,9 +98,9 @@ def test_transient_errors_fail_the_message_after_max_attempts(store: MessageStor
 
 
 def test_a_permanent_error_fails_at_once_with_the_provider_code(store: MessageStore) -> None:
-    script = Script(lambda _: messente_error(400, "105", "Invalid sender", "messages[0].sender"))
+    wire = Wire(lambda _: messente_error(400, "105", "Invalid sender", "messages[0].sender"))
     message_id = accept(store)
-    assert send_message(message_id, make_sender(store, script)).status == "failed"
+    assert send_message(message_id, messente_sender(store, wire)).status == "failed"
     record = store.get(message_id)
     assert record is not None
     assert (record["last_error_code"], record["last_error_detail"]) == ("105", "Invalid sender")
@@ -137,9 +108,9 @@ def test_a_permanent_error_fails_at_once_with_the_provider_code(store: MessageSt
 
 
 def test_rate_limited_waits_retry_after_without_spending_an_attempt(store: MessageStore) -> None:
-    script = Script(lambda _: httpx.Response(429, headers={"Retry-After": "7"}))
+    wire = Wire(lambda _: httpx.Response(429, headers={"Retry-After": "7"}))
     message_id = accept(store)
-    outcome = send_message(message_id, make_sender(store, script))
+    outcome = send_message(message_id, messente_sender(store, wire))
     assert (outcome.status, outcome.retry_in) == ("queued", 7.0)
     record = store.get(message_id)
     assert record is not None and record["attempts"] == "0"
@@ -147,15 +118,15 @@ def test_rate_limited_waits_retry_after_without_spending_an_attempt(store: Messa
 
 
 def test_a_blacklisted_recipient_is_blocked_and_never_sent(store: MessageStore) -> None:
-    script = Script()
+    wire = Wire()
     message_id = accept(store)
-    outcome = send_message(message_id, make_sender(store, script, is_blacklisted=lambda phone: True))
-    assert outcome.status == "blocked" and script.requests == []
+    outcome = send_message(message_id, messente_sender(store, wire, is_blacklisted=lambda phone: True))
+    assert outcome.status == "blocked" and wire.requests == []
 
 
 def test_no_enabled_provider_for_the_channel_fails_with_a_reason(store: MessageStore) -> None:
     message_id = accept(store)
-    sender = make_sender(store, Script())
+    sender = messente_sender(store, Wire())
     sender.providers = {}
     outcome = send_message(message_id, sender)
     assert outcome.status == "failed"
@@ -171,7 +142,7 @@ def test_text_store_is_honoured_after_the_send(
 ) -> None:
     message_id = accept(store, text_store=text_store)
     assert "code 1234" in store.get(message_id)["body"]  # type: ignore[index]
-    send_message(message_id, make_sender(store, Script(ok)))
+    send_message(message_id, messente_sender(store, Wire(ok)))
     part = json.loads(store.get(message_id)["body"])["messages"][0]  # type: ignore[index]
     if expected is None:
         assert "text" not in part
@@ -191,7 +162,7 @@ def test_a_message_the_provider_schedules_is_marked_as_held_by_it(
     when = datetime.fromtimestamp(clock() + ahead, tz=UTC).isoformat()
     message = {"to": "+37251234567", "time_to_send": when, "messages": [{"channel": "sms", "text": "x"}]}
     message_id = Smsq(store, RecordingPublisher(), schedule_at_provider=True).send(message).message_id
-    sender = make_sender(store, Script(ok))
+    sender = messente_sender(store, Wire(ok))
     sender.schedule_at_provider = at_provider
     assert send_message(message_id, sender).status == "sent"
     assert store.get(message_id)["provider_scheduled"] == held  # type: ignore[index]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ import httpx
 import uvicorn
 
 from smsq.cli.processes import wait_until
+from smsq.cli.redis_server import free_port
 from smsq.config.status_settings import PollingSettings
 from smsq.producers.core.store import MessageStore
 from smsq.workers.providers.base import ChannelStatus, DeliveryStatus
@@ -64,20 +64,6 @@ class ScriptedStatus:
         return DeliveryStatus(provider_message_id, "+37251234567", result)
 
 
-@dataclass
-class FakeLimiter:
-    waits: list[float] = field(default_factory=list)  # answers in order; then 0.0
-    asked: list[tuple[str, str]] = field(default_factory=list)
-    paused: list[tuple[str, float]] = field(default_factory=list)
-
-    def acquire(self, provider: str, tier: str = "regular", cost: int = 1) -> float:
-        self.asked.append((provider, tier))
-        return self.waits.pop(0) if self.waits else 0.0
-
-    def pause(self, provider: str, seconds: float) -> None:
-        self.paused.append((provider, seconds))
-
-
 def polling(**overrides: Any) -> PollingSettings:
     return PollingSettings(**overrides)
 
@@ -85,9 +71,7 @@ def polling(**overrides: Any) -> PollingSettings:
 @contextlib.contextmanager
 def serving(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve an ASGI app on a free loopback port in a thread; yields its base URL once it answers."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -12,8 +12,8 @@ from smsq.workers.providers.base import ChannelStatus
 from smsq.workers.providers.errors import RateLimited, TransientError
 from smsq.workers.status.polling import Poller, PollReport, poll_messages
 from smsq.workers.status.schedule import PollSchedule
-from tests.conftest import FakeClock
-from tests.workers.status.helpers import FakeLimiter, ScriptedStatus, channel, polling, sent_message
+from tests.support.fakes import FakeClock, FakeLimiter
+from tests.workers.status.helpers import ScriptedStatus, channel, polling, sent_message
 
 HOUR = 3600.0
 

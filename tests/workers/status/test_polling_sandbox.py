@@ -3,7 +3,6 @@ clock shared by the store and the sandbox (no sleeping)."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,43 +11,24 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from smsq.config.settings import MessenteSettings, RetrySettings, Routing
+from smsq.config.settings import MessenteSettings, RetrySettings
 from smsq.config.status_settings import WebhookSettings
 from smsq.producers.client import Smsq
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import MessageStore
-from smsq.sandbox import SandboxConfig
-from smsq.sandbox.server import running_sandbox
 from smsq.workers.providers.messente.omnichannel import MessenteClient
-from smsq.workers.sending.single import Sender, send_message
+from smsq.workers.sending.single import send_message
 from smsq.workers.status.followup import Followup
 from smsq.workers.status.polling import Poller, PollReport, poll_messages
 from smsq.workers.status.schedule import PollSchedule
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
+from tests.support.sending import make_sender
 from tests.workers.status.helpers import polling
 
-SHARED_CLOCK = FakeClock()
-
-
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    with running_sandbox(
-        SandboxConfig(clock=SHARED_CLOCK, ack_after_seconds=1, final_after_seconds=3)
-    ) as url:
-        yield url
-
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return SHARED_CLOCK  # the store's clock is the sandbox's clock
-
-
-@pytest.fixture
-def admin(sandbox_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sandbox_url, timeout=5) as client:
-        client.post("/_admin/reset").raise_for_status()
-        yield client
+def clock(sandbox_clock: FakeClock) -> FakeClock:
+    return sandbox_clock  # the store's clock is the sandbox's clock
 
 
 @pytest.fixture
@@ -65,9 +45,8 @@ def send(
     store: MessageStore, messente: MessenteClient, message: dict[str, Any], *, at_provider: bool = False
 ) -> str:
     receipt = Smsq(store, RecordingPublisher(), schedule_at_provider=at_provider).send(message)
-    sender = Sender(store=store, providers={"messente": messente}, routing=Routing(), retry=RetrySettings(),
-                    lease_seconds=30, rng=random.Random(1), schedule_at_provider=at_provider,
-                    followup=Followup(polling(), WebhookSettings()))  # fmt: skip
+    sender = make_sender(store, messente, retry=RetrySettings(), schedule_at_provider=at_provider,
+                         followup=Followup(polling(), WebhookSettings()))  # fmt: skip
     assert send_message(receipt.message_id, sender).status == "sent"
     return receipt.message_id
 

@@ -5,7 +5,6 @@ the message, once, whatever the order or repetition."""
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,32 +12,29 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from smsq.config.contract import DeliveryReport
 from smsq.config.settings import (
     DirectMessengerSettings,
     MessenteSettings,
     RetrySettings,
-    Routing,
     SmsapiSettings,
 )
 from smsq.config.status_settings import WebhookSettings
 from smsq.producers.client import Smsq
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import MessageStore
-from smsq.sandbox import SandboxConfig
-from smsq.sandbox.server import running_sandbox
 from smsq.workers.providers.base import Provider
 from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
 from smsq.workers.providers.messente.omnichannel import MessenteClient
 from smsq.workers.providers.smsapi.sms import SmsapiClient
-from smsq.workers.sending.single import Sender, send_message
+from smsq.workers.sending.single import send_message
 from smsq.workers.status.followup import Followup
-from smsq.workers.status.reports import DeliveryReport, apply_report
+from smsq.workers.status.reports import apply_report
 from smsq.workers.webhooks.app import create_webhook_app, messente_signature
-from tests.conftest import FakeClock
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import FakeClock, RecordingPublisher
+from tests.support.sending import make_sender
 from tests.workers.status.helpers import polling, serving
 
-SHARED_CLOCK = FakeClock()
 SECRET = "loopback-secret-0123456789"
 
 
@@ -46,8 +42,8 @@ class Queue:
     def __init__(self) -> None:
         self.reports: list[dict[str, Any]] = []
 
-    def __call__(self, report: Any) -> None:
-        self.reports.append(dict(report))
+    def __call__(self, report: DeliveryReport) -> None:
+        self.reports.append(report.model_dump(mode="json"))
 
 
 QUEUE = Queue()
@@ -60,25 +56,15 @@ def receiver_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def sandbox_url() -> Iterator[str]:
-    with running_sandbox(
-        SandboxConfig(clock=SHARED_CLOCK, ack_after_seconds=1, final_after_seconds=3)
-    ) as url:
-        yield url
+@pytest.fixture
+def clock(sandbox_clock: FakeClock) -> FakeClock:
+    return sandbox_clock  # the store's clock is the sandbox's clock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return SHARED_CLOCK
-
-
-@pytest.fixture
-def admin(sandbox_url: str) -> Iterator[httpx.Client]:
+def admin(admin: httpx.Client) -> httpx.Client:
     QUEUE.reports.clear()
-    with httpx.Client(base_url=sandbox_url, timeout=10) as client:
-        client.post("/_admin/reset").raise_for_status()
-        yield client
+    return admin
 
 
 @pytest.fixture
@@ -100,9 +86,9 @@ def send_via(store: MessageStore, providers: dict[str, Provider], receiver_url: 
     message = {"to": "+37251234567", "messages": [{"channel": "sms", "text": "hi", "sender": "smsq"}]}
     receipt = Smsq(store, RecordingPublisher()).send(message)
     webhooks = WebhookSettings(public_base_url=receiver_url, secret=SecretStr(SECRET))
-    sender = Sender(store=store, providers=providers, routing=Routing.model_validate({"sms": [provider]}),
-                    retry=RetrySettings(), lease_seconds=30, rng=random.Random(1),
-                    followup=Followup(polling(), webhooks))  # fmt: skip
+    sender = make_sender(
+        store, providers[provider], retry=RetrySettings(), followup=Followup(polling(), webhooks)
+    )
     assert send_message(receipt.message_id, sender).status == "sent"
     return receipt.message_id
 
@@ -164,8 +150,7 @@ def test_no_public_url_means_no_report_is_asked_for(
 ) -> None:
     message = {"to": "+37251234567", "messages": [{"channel": "sms", "text": "hi"}]}
     receipt = Smsq(store, RecordingPublisher()).send(message)
-    sender = Sender(store=store, providers=providers, routing=Routing(), retry=RetrySettings(), lease_seconds=30,
-                    followup=Followup(polling(), WebhookSettings()))  # fmt: skip
+    sender = make_sender(store, providers["messente"], followup=Followup(polling(), WebhookSettings()))
     send_message(receipt.message_id, sender)
     (request,) = admin.get("/_admin/requests", params={"provider": "messente"}).json()["requests"]
     assert "dlr_url" not in request["body"]

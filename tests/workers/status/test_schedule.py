@@ -6,7 +6,7 @@ import pytest
 
 from smsq.producers.core.store import MessageStore
 from smsq.workers.status.schedule import PollSchedule, first_poll_ms, gave_up, next_poll_ms, poll_base_ms
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock
 from tests.workers.status.helpers import polling, sent_message
 
 S = 1000  # ms

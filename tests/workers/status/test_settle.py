@@ -8,11 +8,12 @@ import uuid
 
 import redis
 
+from smsq.config.contract import DeliveryReport
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import MessageStore
-from smsq.workers.status.reports import DeliveryReport, apply_report
+from smsq.workers.status.reports import apply_report
 from smsq.workers.status.settle import Settler
-from tests.conftest import FakeClock
+from tests.support.fakes import FakeClock
 from tests.workers.status.helpers import channel, polling, sent_message
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import redis
 
+from smsq.producers.core.keys import Keys
 from smsq.workers.two_factor import service as two_factor
 from tests.workers.providers.direct_messenger.test_two_factor import (
     AUTHENTICATED,
@@ -25,7 +26,7 @@ def test_sending_keeps_the_pin_id_in_redis_for_the_pins_lifetime_and_answers_onl
         make(Wire(httpx.Response(200, json=SENT))), redis_client, "t", "+37251000001", 6
     )
     assert set(answer) == {"session_id", "expires_in", "sms"} and answer["sms"] == "sent"
-    key = two_factor.session_key("t", answer["session_id"])
+    key = Keys("t").two_factor_session(answer["session_id"])
     assert redis_client.get(key) == SENT["response"]["pin_id"]
     assert 295 <= redis_client.ttl(key) <= 300
     assert SENT["response"]["pin"] not in str(answer) and SENT["response"]["pin_id"] not in str(answer)

@@ -7,13 +7,14 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from smsq.config.contract import DeliveryReport
 from smsq.config.status_settings import WebhookSettings
 from smsq.workers.status.followup import callback_path
 from smsq.workers.webhooks.app import create_webhook_app
@@ -31,8 +32,8 @@ class Queue:
     def __init__(self) -> None:
         self.reports: list[dict[str, Any]] = []
 
-    def __call__(self, report: Mapping[str, Any]) -> None:
-        self.reports.append(dict(report))
+    def __call__(self, report: DeliveryReport) -> None:
+        self.reports.append(report.model_dump(mode="json"))
 
 
 @pytest.fixture
@@ -201,7 +202,7 @@ def test_wrong_methods_and_unknown_providers(client: TestClient, queue: Queue) -
 
 
 def test_a_broker_outage_is_503_so_the_provider_tries_again() -> None:
-    def down(report: Mapping[str, Any]) -> None:
+    def down(report: DeliveryReport) -> None:
         raise ConnectionError("broker unreachable")
 
     webhooks = WebhookSettings(public_base_url="https://smsq.example", secret=SecretStr(SECRET))

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,28 +17,11 @@ from smsq.workers.providers.base import OutboundMessage, Provider
 from smsq.workers.providers.direct_messenger import sms as dm
 from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
 from smsq.workers.providers.errors import PermanentError, RateLimited, TransientError
+from tests.support.fakes import Wire
 
 BASE = "http://sandbox.test/dm"
 MESSAGE_ID = "5d1f7a0e-4b8c-4a43-9e55-0c7f0e6a9b21"
 SUCCESS = {"status": "Success", "description": "Your message was succesfully added to the queue"}
-
-Reply = httpx.Response | Callable[[httpx.Request], httpx.Response]
-
-
-class Wire:
-    def __init__(self, *replies: Reply) -> None:
-        self.replies = list(replies)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        reply = self.replies.pop(0)
-        return reply(request) if callable(reply) else reply
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
 
 
 def make(wire: Wire, **options: Any) -> DirectMessengerClient:

@@ -14,6 +14,7 @@ from smsq.producers.errors import InvalidInput
 from smsq.workers.providers.direct_messenger import two_factor as twofa
 from smsq.workers.providers.direct_messenger.two_factor import DirectMessenger2FAClient, VerifyOutcome
 from smsq.workers.providers.errors import PermanentError, RateLimited, TransientError
+from tests.support.fakes import Wire
 
 BASE = "http://sandbox.test/dm2fa"
 SENT = {"message": "Success", "response": {"pin": "MP3KMJ", "pin_id": "BEN4KJIK62GNZDVFJCMG", "sms": "sent"}}
@@ -26,21 +27,6 @@ AUTHENTICATED = {
     },
 }
 INVALID = "The given data was invalid."
-
-
-class Wire:
-    def __init__(self, *replies: httpx.Response) -> None:
-        self.replies = list(replies)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        return self.replies.pop(0)
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
 
 
 def make(wire: Wire) -> DirectMessenger2FAClient:

@@ -5,8 +5,6 @@ The canned answers here are also checked against the official SDK (test_messente
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,6 +17,7 @@ from smsq.workers.providers.base import OutboundMessage, Provider, SendResult, S
 from smsq.workers.providers.errors import PermanentError, ProviderError, TransientError
 from smsq.workers.providers.messente import omnichannel as messente
 from smsq.workers.providers.messente.omnichannel import MessenteClient
+from tests.support.fakes import Wire
 
 BASE_URL = "https://api.messente.test/v1"
 AUTH_HEADER = "Basic " + base64.b64encode(b"api-user:api-pass").decode()
@@ -204,32 +203,10 @@ UNDOCUMENTED_STATUS = "QUEUED_AT_OPERATOR"
 # The HTTP seam
 
 
-Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
+class FakeMessente(Wire):
+    """Messente at the HTTP seam; the last reply repeats (the client retries a failed connect)."""
 
-
-class FakeMessente:
-    """A MockTransport handler: records every request and answers with the queued replies in turn
-    (the last one repeats)."""
-
-    def __init__(self, *replies: Reply) -> None:
-        self.replies = list(replies)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
-        if isinstance(reply, Exception):
-            raise reply
-        if callable(reply):
-            return reply(request)
-        return reply
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
-
-    def last_json(self) -> Any:
-        return json.loads(self.last.content)
+    repeat_last = True
 
 
 def answer(status: int, body: Any = None, **kwargs: Any) -> httpx.Response:

@@ -4,7 +4,6 @@ is in test_smsapi_blacklist.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ from smsq.workers.providers.base import OutboundMessage, Provider
 from smsq.workers.providers.errors import PermanentError, RateLimited, TransientError
 from smsq.workers.providers.smsapi import sms as smsapi
 from smsq.workers.providers.smsapi.sms import SmsapiClient
+from tests.support.fakes import Wire
 
 BASE = "http://sandbox.test/smsapi"
 MESSAGE_ID = "0b9c4a56-3f0e-4c1e-9d7a-2f1f5b0c7e11"
@@ -35,26 +35,6 @@ SUCCESS = {
         }
     ],
 }
-
-Reply = httpx.Response | Callable[[httpx.Request], httpx.Response]
-
-
-class Wire:
-    """Records every request and answers from a queue."""
-
-    def __init__(self, *replies: Reply) -> None:
-        self.replies = list(replies)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        reply = self.replies.pop(0)
-        return reply(request) if callable(reply) else reply
-
-    @property
-    def last(self) -> httpx.Request:
-        return self.requests[-1]
 
 
 def make(wire: Wire, **options: Any) -> SmsapiClient:

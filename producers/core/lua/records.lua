@@ -1,0 +1,266 @@
+-- Every write that creates a message record or moves its status, in one script so that creating
+-- (one message, or a campaign's records) and every status change (a send, an outcome, the release
+-- of due messages) go through the same two functions, create and transition, and keep their
+-- counters with the same code. Loaded by smsq.producers.core.store; key shapes:
+-- smsq.producers.core.keys. ARGV[1] names the operation; each operation names its KEYS and ARGV
+-- at its top.
+
+local operation = ARGV[1]
+
+-- Counters -------------------------------------------------------------------------------------
+-- Per campaign: <campaign prefix><id>:counts, status -> messages (campaign progress).
+-- Per creation hour: <stats prefix><floor(created_ms / 1 h)>, status -> messages created in that
+-- hour (summaries over a time range), expiring stats_ttl after its last change.
+
+local function count(counts, status, n)
+  if n ~= 0 then redis.call('HINCRBY', counts, status, n) end
+end
+
+local function count_hour(hour, status, n, stats_ttl)
+  count(hour, status, n)
+  redis.call('EXPIRE', hour, stats_ttl)
+end
+
+local function hour_of(stats_prefix, created_ms)
+  return stats_prefix .. string.format('%d', math.floor((tonumber(created_ms) or 0) / 3600000))
+end
+
+-- A status change, counted in the record's campaign (if any) and creation hour (if kept).
+local function count_move(record, from_status, to_status, campaign_prefix, stats_prefix, stats_ttl)
+  local campaign = redis.call('HGET', record, 'campaign_id')
+  if campaign and campaign ~= '' then
+    local counts = campaign_prefix .. campaign .. ':counts'
+    count(counts, from_status, -1)
+    count(counts, to_status, 1)
+  end
+  if stats_prefix ~= '' then
+    local hour = hour_of(stats_prefix, redis.call('HGET', record, 'created_ms'))
+    count(hour, from_status, -1)
+    count_hour(hour, to_status, 1, stats_ttl)
+  end
+end
+
+-- The one create path ----------------------------------------------------------------------------
+-- A new record with its fields (status among them). A record created in a final status (blocked)
+-- expires after the retention (expire_s), as one that reaches a final status by a transition does.
+-- Counting is the caller's: one record counts 1, a campaign chunk counts its records at once.
+
+local function create(record, expire_s, ...)
+  redis.call('HSET', record, ...)
+  if expire_s ~= '' then redis.call('EXPIRE', record, expire_s) end
+end
+
+-- The one transition path -----------------------------------------------------------------------
+-- Moves a record to `to` if its status is among `sources` (",a,b,") and, with a lease token, only
+-- while the caller holds the lease; applies its side effects in the same step.
+-- t: the transition's arguments by name (see transition_args); c: record/campaign/stats prefixes
+-- and the stats ttl, the same for every transition of a call.
+-- Returns {ok (1|0), previous status or '', [record fields when asked]}.
+
+local function transition(K, c, t)
+  local record = c.record_prefix .. t.id
+  local current = redis.call('HGET', record, 'status')
+  if not current then return {0, ''} end
+  if not string.find(t.sources, ',' .. current .. ',', 1, true) then return {0, current} end
+  if t.lease_token ~= '' and redis.call('HGET', record, 'lease_token') ~= t.lease_token then
+    return {0, current}
+  end
+  redis.call('HSET', record, 'status', t.to, 'updated_ms', t.now_ms)
+  if t.fields then redis.call('HSET', record, unpack(t.fields)) end
+  if t.attempt ~= '' then
+    local log = redis.call('HGET', record, 'attempt_log')
+    if log and log ~= '' then log = log .. ',' .. t.attempt else log = t.attempt end
+    redis.call('HSET', record, 'attempt_log', log)
+  end
+  if t.to == 'sending' and t.lease_until ~= '' then
+    redis.call('ZADD', K.leases, t.lease_until, t.id)
+  elseif current == 'sending' then
+    redis.call('ZREM', K.leases, t.id)
+  end
+  if t.schedule_at ~= '' then redis.call('ZADD', K.schedule, t.schedule_at, t.id) end
+  if t.unschedule == '1' then redis.call('ZREM', K.schedule, t.id) end
+  -- A final status expires the record after the retention and takes it out of the poll schedule.
+  if t.expire_s ~= '' then
+    redis.call('EXPIRE', record, t.expire_s)
+    redis.call('ZREM', K.polls, t.id)
+  end
+  -- A first status poll; an earlier entry is kept.
+  if t.poll_at ~= '' then redis.call('ZADD', K.polls, 'LT', t.poll_at, t.id) end
+  count_move(record, current, t.to, c.campaign_prefix, c.stats_prefix, c.stats_ttl)
+  if t.return_record == '1' then return {1, current, redis.call('HGETALL', record)} end
+  return {1, current}
+end
+
+-- A transition's n arguments from ARGV[i + 1]: id, to, sources, now_ms, expire seconds ('' none:
+-- not final), lease token required ('' none), lease deadline ms for a new 'sending' ('' none),
+-- schedule at ms ('' none), unschedule ('1'|'0'), attempt entry JSON to append ('' none), return
+-- the record ('1'|'0'), first status poll at ms ('' none), then field, value pairs.
+local function transition_args(i, n)
+  local t = {
+    id = ARGV[i + 1], to = ARGV[i + 2], sources = ARGV[i + 3], now_ms = ARGV[i + 4],
+    expire_s = ARGV[i + 5], lease_token = ARGV[i + 6], lease_until = ARGV[i + 7],
+    schedule_at = ARGV[i + 8], unschedule = ARGV[i + 9], attempt = ARGV[i + 10],
+    return_record = ARGV[i + 11], poll_at = ARGV[i + 12],
+  }
+  if n > 12 then t.fields = {unpack(ARGV, i + 13, i + n)} end
+  return t
+end
+
+-- Operations ---------------------------------------------------------------------------------------
+
+local operations = {}
+
+-- One message. KEYS: record, idempotency key (the record key again when none), schedule zset.
+-- ARGV: 'create', id, the idempotency key's lifetime s ('0': no key), due ms ('' not scheduled), stats prefix
+-- ('' none), stats ttl s, expire s ('' none: not final), then field, value pairs (status among them).
+-- Returns {1, id} created, or {0, existing id} when the idempotency key was taken.
+function operations.create()
+  local record, idempotency, schedule = KEYS[1], KEYS[2], KEYS[3]
+  local id, idempotency_ttl, due_ms = ARGV[2], ARGV[3], ARGV[4]
+  local stats_prefix, stats_ttl, expire_s = ARGV[5], ARGV[6], ARGV[7]
+  local first_field = 8
+  if idempotency_ttl ~= '0' then
+    local existing = redis.call('GET', idempotency)
+    if existing then return {0, existing} end
+    redis.call('SET', idempotency, id, 'EX', idempotency_ttl)
+  end
+  create(record, expire_s, unpack(ARGV, first_field))
+  if due_ms ~= '' then redis.call('ZADD', schedule, due_ms, id) end
+  if stats_prefix ~= '' then
+    local hour = hour_of(stats_prefix, redis.call('HGET', record, 'created_ms'))
+    count_hour(hour, redis.call('HGET', record, 'status'), 1, stats_ttl)
+  end
+  return {1, id}
+end
+
+-- A campaign's records, one argument of tab-separated lines instead of thousands of HSET commands
+-- packed by the client. KEYS: campaign counts, the creation hour's status counts.
+-- ARGV: 'store_campaign', record key prefix, campaign id, priority, channels, created ms, initial
+-- status, blocked code, blocked detail, lines "id\tposition\tnumber\t(q|b)\tvars-json", stats ttl s,
+-- retention s (a blocked record is final from the start).
+-- Returns how many records were stored.
+function operations.store_campaign()
+  local campaign_counts, hour = KEYS[1], KEYS[2]
+  local record_prefix, campaign_id, priority, channels = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+  local created_ms, initial, blocked_code, blocked_detail = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+  local lines, stats_ttl, retention_s = ARGV[10], ARGV[11], ARGV[12]
+  local pending, blocked = 0, 0
+  for line in string.gmatch(lines, '[^\n]+') do
+    local id, position, number, flag, vars = string.match(line, '^(.-)\t(.-)\t(.-)\t(.-)\t(.*)$')
+    local record = record_prefix .. id
+    if flag == 'b' then
+      create(record, retention_s, 'status', 'blocked', 'to', number, 'campaign_id', campaign_id,
+        'priority', priority, 'channels', channels, 'created_ms', created_ms, 'position', position,
+        'last_error_code', blocked_code, 'last_error_detail', blocked_detail, 'final_ms', created_ms)
+      blocked = blocked + 1
+    else
+      create(record, '', 'status', initial, 'to', number, 'campaign_id', campaign_id,
+        'priority', priority, 'channels', channels, 'created_ms', created_ms, 'position', position)
+      pending = pending + 1
+    end
+    if vars ~= '' then redis.call('HSET', record, 'vars', vars) end
+  end
+  count(campaign_counts, initial, pending)
+  count(campaign_counts, 'blocked', blocked)
+  count(hour, initial, pending)
+  count_hour(hour, 'blocked', blocked, stats_ttl)
+  return pending + blocked
+end
+
+-- Any number of transitions in one call: a chunk's claims or outcomes cost one command instead of
+-- hundreds. Each is checked and applied on its own. KEYS: leases, schedule, polls (zsets).
+-- ARGV: 'transition', record key prefix, campaign key prefix, stats prefix ('' none), stats ttl s,
+-- then for each transition its argument count n and its n arguments (transition_args).
+-- Returns one reply per transition.
+function operations.transition()
+  local K = {leases = KEYS[1], schedule = KEYS[2], polls = KEYS[3]}
+  local c = {record_prefix = ARGV[2], campaign_prefix = ARGV[3], stats_prefix = ARGV[4], stats_ttl = ARGV[5]}
+  local first = 6
+  local results, i = {}, first
+  while i <= #ARGV do
+    local n = tonumber(ARGV[i])
+    table.insert(results, transition(K, c, transition_args(i, n)))
+    i = i + n + 1
+  end
+  return results
+end
+
+-- Release due entries of the schedule: a due scheduled message becomes queued (a transition like
+-- any other); a due queued one (a retry's backoff) is handed out as it is. An entry stays in the
+-- schedule with its score pushed out by a claim lease until the releaser confirms it published it
+-- (mark_published.lua, remove_if_score.lua), so a releaser that dies between claim and publish loses
+-- nothing. Once published the entry stays as the message's watch (its recovery deadline) until a
+-- worker claims it. A due watch (published_ms >= queued_ms: published for this queueing) is a
+-- recovery check: if the message was published before the oldest task still waiting in its lane
+-- (lanes are FIFO) its task left the queue and nobody claimed it, so it is handed out again; else it
+-- is still waiting behind others and is looked at again a limit later (smsq.workers.sending.recovery).
+-- KEYS: leases, schedule, polls (zsets). ARGV: 'claim_due', record key prefix, campaign key prefix,
+-- stats prefix ('' none), stats ttl s, now ms, limit, claim lease ms, watch ('1' check watches, '0'
+-- hand them out), then with a watch: the oldest waiting publish ms of high, regular, low, and their
+-- recovery limits ms.
+-- Returns a flat list: id, priority, claim score, recovered ('1' handed out again after a stall), ...
+function operations.claim_due()
+  local K = {leases = KEYS[1], schedule = KEYS[2], polls = KEYS[3]}
+  local c = {record_prefix = ARGV[2], campaign_prefix = ARGV[3], stats_prefix = ARGV[4], stats_ttl = ARGV[5]}
+  local now_ms, limit, claim_lease_ms, watching = ARGV[6], ARGV[7], ARGV[8], ARGV[9] == '1'
+  local lanes = {high = 0, regular = 1, low = 2}
+  local oldest_waiting_at, limit_at = 10, 13  -- ARGV[oldest_waiting_at + lane], ARGV[limit_at + lane]
+  local due = redis.call('ZRANGEBYSCORE', K.schedule, '-inf', now_ms, 'LIMIT', 0, tonumber(limit))
+  local until_ms = tostring(tonumber(now_ms) + tonumber(claim_lease_ms))
+  local out = {}
+  for _, id in ipairs(due) do
+    local record = c.record_prefix .. id
+    local found = redis.call('HMGET', record, 'status', 'priority', 'queued_ms', 'published_ms')
+    local status, priority = found[1], found[2] or 'regular'
+    local recovered = '0'
+    local published = tonumber(found[4] or '')
+    if watching and status == 'queued' and published and published >= (tonumber(found[3] or '') or 0) then
+      local lane = lanes[priority] or 1
+      if published < tonumber(ARGV[oldest_waiting_at + lane]) then
+        recovered = '1'
+      else
+        redis.call('ZADD', K.schedule, tonumber(now_ms) + tonumber(ARGV[limit_at + lane]), id)
+        status = 'waiting'  -- still in its queue: nothing to hand out
+      end
+    end
+    if status == 'waiting' then
+      -- looked at again a limit later
+    elseif status == 'scheduled' then
+      transition(K, c, {
+        id = id, to = 'queued', sources = ',scheduled,', now_ms = now_ms, expire_s = '',
+        lease_token = '', lease_until = '', schedule_at = until_ms, unschedule = '0', attempt = '',
+        return_record = '0', poll_at = '', fields = {'queued_ms', now_ms},
+      })
+    elseif status == 'queued' then
+      redis.call('ZADD', K.schedule, until_ms, id)
+    end
+    if status == 'scheduled' or status == 'queued' then
+      table.insert(out, id)
+      table.insert(out, priority)
+      table.insert(out, until_ms)
+      table.insert(out, recovered)
+    elseif status ~= 'waiting' then
+      -- cancelled, already sending or finished, or expired away: nothing to release.
+      redis.call('ZREM', K.schedule, id)
+    end
+  end
+  return out
+end
+
+-- Take records that are being deleted unsent (an undone campaign) out of their hour's counts; a
+-- count that reaches 0 is removed, and the hash with its last field.
+-- KEYS: the hour's counts. ARGV: 'uncount', then status, n pairs.
+function operations.uncount()
+  local hour = KEYS[1]
+  local first = 2
+  for i = first, #ARGV, 2 do
+    if redis.call('HINCRBY', hour, ARGV[i], -tonumber(ARGV[i + 1])) == 0 then
+      redis.call('HDEL', hour, ARGV[i])
+    end
+  end
+  return 1
+end
+
+local run = operations[operation]
+if not run then return redis.error_reply('records.lua: unknown operation ' .. tostring(operation)) end
+return run()
