@@ -212,8 +212,8 @@ def scenario_3(args: argparse.Namespace) -> None:
         accepted: list[str] = []
         stop = threading.Event()
 
-        def produce() -> None:
-            n = 0
+        def produce(thread: int) -> None:
+            n = thread * 100_000  # each thread its own numbers
             while not stop.is_set():
                 started = time.monotonic()
                 try:
@@ -231,7 +231,7 @@ def scenario_3(args: argparse.Namespace) -> None:
                 n += 1
                 time.sleep(0.02)
 
-        threads = [threading.Thread(target=produce, daemon=True) for _ in range(4)]
+        threads = [threading.Thread(target=produce, args=(t,), daemon=True) for t in range(4)]
         for thread in threads:
             thread.start()
         time.sleep(3)
