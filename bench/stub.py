@@ -4,7 +4,9 @@ and validates, so it is too slow to be the far end of a throughput test).
 POST /v1/omnimessage and /v1/omnimessages answer 201 like Messente after ``--latency-ms``. Requests
 whose ``to`` is in the watched range (``--watch-prefix``) have their arrival time recorded, so a
 benchmark can measure producer-to-provider latency and count duplicates. GET /_stats returns totals
-and the watched arrivals; POST /_reset clears them.
+and the watched arrivals; GET /_counts how many requests reached it per recipient (bench/faults.py);
+POST /_mode {"mode": "ok" | "500" | "hang" | "garbage"} makes it answer every send that way (hang: no
+answer for 120 s); POST /_reset clears everything.
 
     python bench/stub.py --port 8099 --latency-ms 50
 """
@@ -27,9 +29,11 @@ class Stats:
         self.watch_prefix = watch_prefix
         self.total = 0
         self.arrivals: dict[str, list[float]] = defaultdict(list)
+        self.counts: dict[str, int] = defaultdict(int)
 
     def saw(self, to: str, at: float) -> None:
         self.total += 1
+        self.counts[to] += 1
         if to.startswith(self.watch_prefix):
             self.arrivals[to].append(at)
 
@@ -38,6 +42,20 @@ def make_app(latency: float, watch_prefix: str, limit_per_second: float | None) 
     stats = Stats(watch_prefix)
     window: list[float] = []  # arrival times in the last second, for the optional 429 check
     too_many = 0
+    mode = ["ok"]
+
+    async def faulty() -> web.Response | None:
+        """The answer every send gets while a fault mode is on (the request is not counted: it failed)."""
+        if mode[0] == "500":
+            return web.json_response(
+                {"errors": [{"code": "104", "title": "down", "detail": "down"}]}, status=500
+            )
+        if mode[0] == "hang":
+            await asyncio.sleep(120)
+            return web.json_response({}, status=504)
+        if mode[0] == "garbage":
+            return web.Response(text="<html>gateway</html>", status=201, content_type="text/html")
+        return None
 
     def over_limit(now: float) -> bool:
         nonlocal too_many
@@ -60,6 +78,8 @@ def make_app(latency: float, watch_prefix: str, limit_per_second: float | None) 
         body = await request.json()
         if over_limit(now):
             return web.json_response({"errors": [{"code": "429"}]}, status=429)
+        if (fault := await faulty()) is not None:
+            return fault
         stats.saw(body.get("to", ""), now)
         if latency:
             await asyncio.sleep(latency)
@@ -70,6 +90,8 @@ def make_app(latency: float, watch_prefix: str, limit_per_second: float | None) 
         body = await request.json()
         if over_limit(now):
             return web.json_response({"errors": [{"code": "429"}]}, status=429)
+        if (fault := await faulty()) is not None:
+            return fault
         entries = body.get("messages", [])
         for entry in entries:
             stats.saw(entry.get("to", ""), now)
@@ -87,11 +109,21 @@ def make_app(latency: float, watch_prefix: str, limit_per_second: float | None) 
         nonlocal too_many
         stats.total, too_many = 0, 0
         stats.arrivals.clear()
+        stats.counts.clear()
+        mode[0] = "ok"
         return web.json_response({})
+
+    async def read_counts(_: web.Request) -> web.Response:
+        return web.Response(text=json.dumps(stats.counts), content_type="application/json")
+
+    async def set_mode(request: web.Request) -> web.Response:
+        mode[0] = str((await request.json())["mode"])
+        return web.json_response({"mode": mode[0]})
 
     app = web.Application()
     app.add_routes([web.post("/v1/omnimessage", one), web.post("/v1/omnimessages", many),
                     web.get("/_stats", read_stats), web.post("/_reset", reset),
+                    web.get("/_counts", read_counts), web.post("/_mode", set_mode),
                     web.get("/_health", lambda _: asyncio.sleep(0, web.json_response({})))])  # fmt: skip
     return app
 

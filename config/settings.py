@@ -75,8 +75,10 @@ DEFAULT_LEASE_EXPIRY: dict[str, LeaseExpiry] = {"high": "resend", "regular": "un
 
 
 class LaneSettings(BaseModel):
-    # How long a worker may hold a message in `sending` before its outcome is considered lost.
-    lease_seconds: float = Field(120.0, gt=0)
+    # How long a worker may hold a message in `sending` before its outcome is considered lost: more
+    # than one request's timeouts (3 + 10 + 10 + 5 s) plus a chunk's rate-limit waits, and short enough
+    # that a killed worker's OTP is resent within a minute.
+    lease_seconds: float = Field(60.0, gt=0)
     # What to do with a message whose lease expired (worker killed mid-call): an OTP is worth a
     # possible duplicate; a marketing message is not.
     on_lease_expiry: dict[str, LeaseExpiry] = DEFAULT_LEASE_EXPIRY
@@ -158,6 +160,30 @@ class CampaignSettings(BaseModel):
     expansion_workers: int | None = Field(None, ge=1, description="processes that parse numbers")
 
 
+class RecoverySettings(BaseModel):
+    """Recovery of work a lost worker held (workers/sending/recovery.py). A message or campaign batch
+    that is `queued`, was taken off its lane's queue and is still unclaimed after its lane's limit is
+    published again; the compare-and-set claim makes a second copy harmless."""
+
+    high_seconds: float = Field(5.0, gt=0, description="limit for the high lane (OTP)")
+    regular_seconds: float = Field(60.0, gt=0, description="limit for the regular lane")
+    low_seconds: float = Field(60.0, gt=0, description="limit for the low lane and campaign batches")
+    # A campaign stuck in `creating` this long without progress (its expanding process died) is undone.
+    expansion_seconds: float = Field(300.0, gt=0)
+    janitor_interval: float = Field(10.0, gt=0, description="seconds between campaign clean-up passes")
+
+    def limit_for(self, lane: str) -> float:
+        return {"high": self.high_seconds, "regular": self.regular_seconds}.get(lane, self.low_seconds)
+
+
+class RedisClientSettings(BaseModel):
+    """How long a producer waits for Redis before it raises StoreUnavailable (never a hang)."""
+
+    connect_timeout: float = Field(2.0, gt=0)
+    socket_timeout: float = Field(5.0, gt=0)
+    retries: int = Field(1, ge=0, le=10, description="retries of a command on a connection error")
+
+
 class Routing(BaseModel):
     sms: list[ProviderName] = ["messente", "direct_messenger", "smsapi"]
     viber: list[ProviderName] = ["messente"]
@@ -195,6 +221,8 @@ class Settings(BaseSettings):
     blacklist: BlacklistSettings = BlacklistSettings()
     polling: PollingSettings = PollingSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    recovery: RecoverySettings = RecoverySettings()
+    redis_client: RedisClientSettings = RedisClientSettings()
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
 
     # Finished records expire after this long.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -10,15 +11,14 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-import redis
-
 from smsq.config import contract as names
 from smsq.config.celery import make_celery
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
-from smsq.config.settings import CampaignSettings, Settings
+from smsq.config.settings import CampaignSettings, RecoverySettings, Settings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.core import queries
+from smsq.producers.core.connection import store_client
 from smsq.producers.core.records import (
     ATTEMPTS,
     BODY,
@@ -46,6 +46,8 @@ from smsq.producers.two_factor import TwoFactor
 # the publish succeeds; if the producer dies in between, the release loop publishes it instead.
 PUBLISH_GRACE_MS = 10_000
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Receipt:
@@ -66,10 +68,13 @@ class Smsq:
         schedule_at_provider: bool = False,
         cancel_timeout: float = 15.0,
         campaign_settings: CampaignSettings | None = None,
+        recovery: RecoverySettings | None = None,
         limits: LimitSettings = DEFAULT_LIMITS,
     ) -> None:
         self.store = store
         self.publisher = publisher
+        # Recovery limits per lane: a published message unclaimed this long is checked for a lost worker.
+        self.recovery = recovery or RecoverySettings()
         self.schedule_horizon = schedule_horizon
         # True: a future time_to_send is handed to the provider at once instead of held here.
         self.schedule_at_provider = schedule_at_provider
@@ -79,20 +84,23 @@ class Smsq:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Smsq:
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        # Bounded timeouts: with Redis unreachable every call raises StoreUnavailable, never hangs.
+        client = store_client(settings.redis_url, settings.redis_client)
         store = MessageStore(
             client,
             prefix=settings.key_prefix,
             clock=clock,
             retention_seconds=int(settings.retention_days * 86400),
         )
-        publisher = CeleryPublisher(make_celery(settings))
+        broker = store_client(settings.effective_broker_url, settings.redis_client, decode_responses=False)
+        publisher = CeleryPublisher(make_celery(settings), broker=broker, clock=clock)
         return cls(
             store,
             publisher,
             schedule_horizon=timedelta(days=settings.schedule.horizon_days),
             schedule_at_provider=settings.schedule.at_provider,
             campaign_settings=settings.campaigns,
+            recovery=settings.recovery,
             limits=settings.limits,
         )
 
@@ -126,10 +134,22 @@ class Smsq:
             existing = self.store.get(message_id)
             return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
         if not scheduled:
-            lane = names.LANE_FOR_PRIORITY[omnimessage.priority]
-            self.publisher.publish(names.SEND_TASK, names.SendPayload(message_id=message_id), lane)
-            self.store.complete_release(message_id, outbox_ms)
+            self._publish(message_id, names.LANE_FOR_PRIORITY[omnimessage.priority], outbox_ms)
         return Receipt(message_id, str(fields[STATUS]), duplicate=False)
+
+    def _publish(self, message_id: str, lane: str, outbox_ms: int) -> None:
+        """Publish a stored message; its outbox entry becomes its watch (the recovery deadline). The
+        record is stored whatever happens here: if the publish fails (Redis went away a moment ago),
+        the release loop publishes it from the outbox, so the message is accepted all the same."""
+        try:
+            self.publisher.publish(names.SEND_TASK, names.SendPayload(message_id=message_id), lane)
+            published_ms = self.store.now_ms()  # after the publish: never earlier than the task's stamp
+            deadline_ms = published_ms + int(self.recovery.limit_for(lane) * 1000)
+            self.store.mark_published([(message_id, outbox_ms, deadline_ms)], published_ms)
+        except Exception as error:  # the record and its outbox entry are already durable
+            log.warning(
+                "message %s is stored; its publish failed (%s): the release loop does it", message_id, error
+            )
 
     @cached_property
     def campaigns(self) -> Campaigns:
@@ -142,6 +162,7 @@ class Smsq:
             batch_size=options.batch_size,
             max_queued_batches=options.max_queued_batches,
             workers=options.expansion_workers,
+            recovery=self.recovery,
             limits=self.limits,
         )
 

@@ -11,6 +11,7 @@ SmsqError
   SyncNotFinished       a blacklist sync did not finish in time; .task_id reads its report later
   TwoFactorFailed       Direct Messenger 2FA refused the request or is not configured; .code says which
   UnsendableRecord      worker side: a stored record cannot become a message (corrupt, bad template)
+  StoreUnavailable      Redis did not answer in time; .server, .reason (never a hang, never the password)
   ProviderError         any failure talking to a provider; .provider, .code, .detail, .status_code
     PermanentError      retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
     TransientError      5xx, 999, timeouts, connection errors -> retry with backoff; .maybe_sent
@@ -153,3 +154,18 @@ class UnsendableRecord(SmsqError):
         self.code = code
         self.detail = detail
         super().__init__(detail)
+
+
+class StoreUnavailable(SmsqError, ConnectionError):
+    """Redis (the state store or the broker) did not answer within the client's timeouts. Raised within
+    a bounded time (``SMSQ_REDIS_CLIENT__*``), never a hang. What had been written before is whole:
+    a message is stored with its outbox entry in one script, so a record whose task was not published
+    is published by the release loop once Redis is back. A call that timed out may or may not have
+    been applied: repeat it with the same idempotency key to be sure of one message."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = reason
+        super().__init__(
+            f"Redis at {server} is unreachable ({reason}); check SMSQ_REDIS_URL and that it runs"
+        )

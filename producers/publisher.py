@@ -16,8 +16,9 @@ import base64
 import json
 import os
 import socket
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import redis
@@ -50,8 +51,23 @@ def kwargs_repr(kwargs: Mapping[str, Any]) -> str:
     return repr({name: "***" if name in SECRET_FIELDS else value for name, value in kwargs.items()})
 
 
+# A header on every task smsq publishes: when it was published (ms). The recovery check reads it off
+# the oldest task waiting in a lane to tell which published tasks have left the queue
+# (smsq.workers.sending.recovery); Celery passes unknown headers through untouched.
+PUBLISHED_HEADER = "smsq_published_ms"
+
+
+def published_header(clock: Callable[[], float] = time.time) -> dict[str, int]:
+    return {PUBLISHED_HEADER: int(clock() * 1000)}
+
+
 def task_message(
-    task: str, kwargs: Mapping[str, Any], queue: str, origin: str, task_id: str | None = None
+    task: str,
+    kwargs: Mapping[str, Any],
+    queue: str,
+    origin: str,
+    task_id: str | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> str:
     """The JSON kombu's Redis transport stores for one Celery (protocol 2) task message."""
     task_id = task_id or str(uuid.uuid4())
@@ -65,7 +81,7 @@ def task_message(
             "group": None, "group_index": None, "retries": 0, "timelimit": [None, None],
             "root_id": task_id, "parent_id": None, "argsrepr": "()", "kwargsrepr": kwargs_repr(kwargs),
             "origin": origin, "ignore_result": None, "replaced_task_nesting": 0,
-            "stamped_headers": None, "stamps": {},
+            "stamped_headers": None, "stamps": {}, **published_header(clock),
         },
         "properties": {
             "correlation_id": task_id, "reply_to": None, "delivery_mode": 2,
@@ -76,13 +92,17 @@ def task_message(
 
 
 class CeleryPublisher:
-    def __init__(self, app: Celery) -> None:
+    def __init__(
+        self, app: Celery, *, broker: redis.Redis | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        """``broker``: the client for the broker's lists (producers pass one with bounded timeouts);
+        ``clock``: the publish time stamped on each task (the store's clock, so the two agree)."""
         self.app = app
-        broker = str(app.conf.broker_url or "")
+        self.clock = clock
+        url = str(app.conf.broker_url or "")
         # Straight to the broker's lists when it is Redis; through Celery otherwise.
-        self._broker = (
-            redis.Redis.from_url(broker) if broker.startswith(("redis://", "rediss://", "unix://")) else None
-        )
+        is_redis = url.startswith(("redis://", "rediss://", "unix://"))
+        self._broker = (broker or redis.Redis.from_url(url)) if is_redis else None
         self._origin = f"{os.getpid()}@{socket.gethostname()}"
 
     def publish(self, task: str, payload: Payload, queue: str) -> str:
@@ -103,17 +123,23 @@ class CeleryPublisher:
                     routing_key=queue,
                     task_id=task_id,
                     kwargsrepr=kwargs_repr(kwargs),
+                    headers=published_header(self.clock),
                 )
             return
         with self._broker.pipeline(transaction=False) as pipe:
             for task, kwargs, queue, task_id in tasks:
-                pipe.lpush(queue, task_message(task, kwargs, queue, self._origin, task_id))
+                pipe.lpush(queue, task_message(task, kwargs, queue, self._origin, task_id, self.clock))
             pipe.execute()
 
     def call(self, task: str, payload: Payload, queue: str, timeout: float) -> Any:
         kwargs = wire_kwargs(payload)
         result = self.app.send_task(
-            task, kwargs=kwargs, queue=queue, routing_key=queue, kwargsrepr=kwargs_repr(kwargs)
+            task,
+            kwargs=kwargs,
+            queue=queue,
+            routing_key=queue,
+            kwargsrepr=kwargs_repr(kwargs),
+            headers=published_header(self.clock),
         )
         try:
             return result.get(timeout=timeout)

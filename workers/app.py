@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from billiard.process import active_children
 from celery import Celery, signals
 
 from smsq.config.celery import make_celery
 from smsq.config.settings import Settings
-from smsq.workers import poison
+from smsq.workers import poison, shutdown
 from smsq.workers.blacklist.tasks import register_blacklist_tasks
 from smsq.workers.campaigns.tasks import register_campaign_tasks
 from smsq.workers.context import reset_contexts
@@ -41,6 +42,17 @@ def _connect_signals(app: Celery) -> None:
     @signals.worker_process_init.connect(weak=False)
     def _after_fork(**_: Any) -> None:
         reset_contexts(close=False)
+
+    # billiard sets its own SIGTERM handler after worker_process_init: ours goes in before a task.
+    @signals.task_prerun.connect(weak=False)
+    def _before_task(**_: Any) -> None:
+        shutdown.install_in_pool_process()
+
+    @signals.worker_shutting_down.connect(weak=False)
+    def _shutting_down(how: str | None = None, **_: Any) -> None:
+        # A warm shutdown waits for the running tasks: tell them to wind down (workers/shutdown.py).
+        if how == "Warm":
+            shutdown.forward_to_pool([int(child.pid) for child in active_children() if child.pid])
 
     @signals.worker_process_shutdown.connect(weak=False)
     def _on_shutdown(**_: Any) -> None:

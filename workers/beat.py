@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -15,12 +17,30 @@ from celery import Celery
 from smsq.config.settings import Settings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
+from smsq.producers.campaigns.batches import Batches
+from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
+from smsq.workers.providers.messente.omnichannel import MessenteClient
+from smsq.workers.providers.smsapi.sms import SmsapiClient
+from smsq.workers.sending.recovery import LaneWatch, release_batches
 from smsq.workers.sending.release import run_release_loop
 from smsq.workers.status.claimer import start_poll_claimer
 
 log = logging.getLogger(__name__)
+
+
+def idempotent_providers() -> frozenset[str]:
+    """Providers that refuse a repeated send of the same smsq id, so a lost lease can be resent."""
+    clients = (MessenteClient, SmsapiClient, DirectMessengerClient)
+    return frozenset(str(client.name) for client in clients if client.idempotent_send)
+
+
+def lane_watch(settings: Settings) -> LaneWatch:
+    url = settings.effective_broker_url
+    broker = redis.Redis.from_url(url) if url.startswith(("redis://", "rediss://", "unix://")) else None
+    return LaneWatch(broker, settings.recovery)
 
 
 def start_release_thread(app: Celery, settings: Settings, stop: threading.Event) -> threading.Thread:
@@ -29,7 +49,25 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
     )
     publisher = CeleryPublisher(app)
-    campaigns = Campaigns(store, publisher, Blacklist(client, prefix=settings.key_prefix))
+    campaigns = Campaigns(
+        store,
+        publisher,
+        Blacklist(client, prefix=settings.key_prefix),
+        batch_size=settings.campaigns.batch_size,
+        max_queued_batches=settings.campaigns.max_queued_batches,
+        recovery=settings.recovery,
+    )
+    watch = lane_watch(settings)
+    batches = Batches(store)
+
+    def publish_batches() -> int:
+        return release_batches(batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches)
+
+    def tidy() -> Tidied:
+        return tidy_campaigns(
+            store, campaigns.expander, expansion_seconds=settings.recovery.expansion_seconds
+        )
+
     thread = threading.Thread(
         target=run_release_loop,
         name="smsq-release",
@@ -40,13 +78,29 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
             "batch": settings.schedule.release_batch,
             "claim_lease_ms": int(settings.schedule.claim_lease_seconds * 1000),
             "lease_policy": settings.lanes.on_lease_expiry,
+            "watch": watch,
+            "idempotent": idempotent_providers(),
             "stop": stop,
-            "also": [campaigns.release_due],
+            "also": [publish_batches, campaigns.release_due, every(settings.recovery.janitor_interval, tidy)],
         },
         daemon=True,
     )
     thread.start()
     return thread
+
+
+def every(seconds: float, step: Callable[[], object]) -> Callable[[], object]:
+    """``step`` at most once every ``seconds`` however often the loop calls it."""
+    last = [float("-inf")]
+
+    def maybe() -> object:
+        now = time.monotonic()
+        if now - last[0] < seconds:
+            return None
+        last[0] = now
+        return step()
+
+    return maybe
 
 
 def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None:

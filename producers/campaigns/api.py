@@ -10,6 +10,7 @@ from typing import Any
 
 from smsq.config import contract as names
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
+from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.expansion import (
     Expander,
@@ -60,13 +61,19 @@ class Campaigns:
         batch_size: int = 500,
         max_queued_batches: int = 10_000,
         workers: int | None = None,
+        recovery: RecoverySettings | None = None,
         limits: LimitSettings = DEFAULT_LIMITS,
     ) -> None:
         self.store = store
         self.limits = limits
         self.publisher = publisher
         self.expander = Expander(
-            store, publisher, blacklist, batch_size=batch_size, max_queued_batches=max_queued_batches
+            store,
+            publisher,
+            blacklist,
+            batch_size=batch_size,
+            max_queued_batches=max_queued_batches,
+            recovery=recovery,
         )
         self.workers = workers
         self._cas = store.redis.register_script(_CAS_STATUS)
@@ -147,7 +154,11 @@ class Campaigns:
             fields["time_to_send_ms"] = to_ms(template.time_to_send.timestamp())
         if idempotency_key is not None:
             fields["idempotency_key"] = idempotency_key
-        self.store.redis.hset(self._keys(campaign_id).campaign, mapping=fields)
+        with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._keys(campaign_id).campaign, mapping=fields)
+            # Listed until its keys get their expiry (smsq.producers.campaigns.janitor).
+            pipe.zadd(self.store.keys.campaigns, {campaign_id: fields["created_ms"]})
+            pipe.execute()
         return campaign_id, True
 
     def _expand(
@@ -239,6 +250,7 @@ class Campaigns:
         keys = self._keys(campaign_id)
         self.expander.remove(campaign_id, expansion.stored_positions)
         self.store.redis.delete(keys.campaign, keys.counts, keys.skipped)
+        self.store.redis.zrem(self.store.keys.campaigns, campaign_id)
         if idempotency_key is not None:
             self.store.redis.delete(self._idem_key(idempotency_key))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import os
-import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +22,9 @@ from typing import Any, TextIO
 
 from smsq.config import contract as names
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
+from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.campaigns.batches import Batch, Batches, ranges
 from smsq.producers.campaigns.model import CampaignTemplate, message_id
 from smsq.producers.core.keys import HOUR_MS, CampaignKeys
 from smsq.producers.core.records import CREATED_MS, LAST_ERROR_CODE, LAST_ERROR_DETAIL, STATUS, error_fields
@@ -38,6 +39,8 @@ PARALLEL_FROM = 50_000  # fewer rows than this are parsed in-process: a pool cos
 SKIP_SAMPLES = 1000  # skipped lines kept with their reason, for the report
 BLOCKED_FIELDS = error_fields("blacklisted", "the recipient is on the blacklist")
 STORE_SLICE = 2000  # records per Lua call
+# A registered batch this process does not publish at once is left to the release loop after this.
+OUTBOX_GRACE_MS = 10_000
 
 # (position, raw number, values of the template's variables in order) ->
 # (position, e164 | None, reason | None, message id, variables as JSON)
@@ -197,12 +200,15 @@ class Expander:
         *,
         batch_size: int = 500,
         max_queued_batches: int = 10_000,
+        recovery: RecoverySettings | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.blacklist = blacklist
         self.batch_size = batch_size
         self.max_queued_batches = max_queued_batches
+        self.recovery = recovery or RecoverySettings()
+        self.batches = Batches(store)
 
     def store_messages(
         self,
@@ -261,6 +267,13 @@ class Expander:
                 # Written by a thread while this one parses the next chunk (the wait is Redis's time).
                 if len(writes) >= 3:
                     writes.popleft().result()
+                # The expansion's heartbeat, before the write: the janitor undoes an expansion whose
+                # process died part-way, up to the last position it may have written.
+                progress: dict[Any, str | int] = {
+                    "expanding_ms": self.store.now_ms(),
+                    "expanded_through": result.last_position,
+                }
+                self.store.redis.hset(keys.campaign, mapping=progress)
                 writes.append(writer.submit(self._write, [keys.counts, hour_counts], common, lines))
                 result.messages += len(fresh)
                 result.blocked += len(blocked)
@@ -278,19 +291,20 @@ class Expander:
             pipe.execute()
 
     def queue_batches(self, campaign_id: str, lane: str, first: int, last: int) -> int:
-        """Publish batches covering positions first..last, waiting while the lane is too long."""
-        published = 0
-        for start in range(first, last + 1, self.batch_size):
-            while self.store.redis.llen(lane) >= self.max_queued_batches:
-                time.sleep(0.5)  # back-pressure: let the workers drain the lane first
-            stop = min(last, start + self.batch_size - 1)
-            self.publisher.publish(
-                names.SEND_BATCH_TASK,
-                names.SendBatchPayload(campaign_id=campaign_id, first=start, last=stop),
-                lane,
-            )
-            published += 1
-        return published
+        """Register batches covering positions first..last (``smsq.producers.campaigns.batches``) and
+        publish as many as the lane has room for (back-pressure: ``max_queued_batches``); the release
+        loop publishes the rest as the lane drains, and any this process did not live to publish.
+        Returns how many were published here."""
+        batches = ranges(campaign_id, first, last, self.batch_size)
+        self.batches.register(batches, due_ms=self.store.now_ms() + OUTBOX_GRACE_MS)
+        room = max(0, self.max_queued_batches - int(self.store.redis.llen(lane)))
+        now = batches[:room]
+        if now:
+            self.publisher.publish_many([(names.SEND_BATCH_TASK, batch_payload(b), lane) for b in now])
+            published_ms = self.store.now_ms()
+            deadline = published_ms + int(self.recovery.limit_for(lane) * 1000)
+            self.batches.mark_published(now, published_ms, deadline)
+        return len(now)
 
     def remove(self, campaign_id: str, positions: Sequence[int]) -> None:
         """Undo a failed expansion: delete every record it stored."""
@@ -308,6 +322,10 @@ class Expander:
                     {STATUS: status, CREATED_MS: created} for status, created in found if status
                 )
                 self.store.redis.delete(*ids)
+
+
+def batch_payload(batch: Batch) -> names.SendBatchPayload:
+    return names.SendBatchPayload(campaign_id=batch.campaign_id, first=batch.first, last=batch.last)
 
 
 def new_campaign_id() -> str:

@@ -8,6 +8,9 @@ installations can share a Redis.
     <p>:polls                      zset    message id -> when its next status poll is due (ms)
     <p>:stats:<hour>               hash    status -> messages created in that hour (hours since epoch)
     <p>:dead                       list    dead letters (task payloads that could not be decoded)
+    <p>:batches                    zset    campaign batch "<campaign>:<first>:<last>" -> when due or lost (ms)
+    <p>:batches:published          hash    campaign batch -> when its task was last published (ms)
+    <p>:campaigns                  zset    campaign id -> created ms, until its keys get their expiry
     <p>:campaign:<id>              hash    a campaign
     <p>:campaign:<id>:counts       hash    status -> messages of the campaign
     <p>:campaign:<id>:skipped      list    sample of skipped input lines
@@ -76,6 +79,22 @@ class Keys:
     @property
     def dead_letters(self) -> str:
         return f"{self.prefix}:dead"
+
+    @property
+    def batches(self) -> str:
+        """Campaign batches not yet done: "<campaign>:<first>:<last>" -> when to publish it, or (once
+        published or running) when it counts as lost (ms). ``smsq.producers.campaigns.batches``."""
+        return f"{self.prefix}:batches"
+
+    @property
+    def batches_published(self) -> str:
+        """Batch -> when its task was last published (ms); absent: not published yet."""
+        return f"{self.prefix}:batches:published"
+
+    @property
+    def campaigns(self) -> str:
+        """Campaigns whose keys have no expiry yet: campaign id -> created ms (the janitor's list)."""
+        return f"{self.prefix}:campaigns"
 
     # -- campaigns -------------------------------------------------------------------------------
 

@@ -33,6 +33,10 @@ PROVIDER_SCHEDULED: Final = "provider_scheduled"  # "1": the provider holds it u
 LAST_FAILED_PROVIDER: Final = "last_failed_provider"  # the next attempt tries another first
 LAST_ERROR_CODE: Final = "last_error_code"
 LAST_ERROR_DETAIL: Final = "last_error_detail"
+# Written just before the request leaves (mark_calling.lua): a lost lease without it was never sent.
+CALL_PROVIDER: Final = "call_provider"
+# A resend after a lost lease to an idempotent provider (SMSAPI idx) goes to that provider alone.
+RESEND_VIA: Final = "resend_via"
 CHANNEL_PREFIX: Final = "ch:"  # ch:<channel>: that channel's latest status, JSON (workers.status.settle)
 
 # -- timestamps (ms since the epoch) -----------------------------------------------------------------
@@ -40,6 +44,7 @@ CREATED_MS: Final = "created_ms"
 UPDATED_MS: Final = "updated_ms"
 SCHEDULED_FOR_MS: Final = "scheduled_for_ms"
 QUEUED_MS: Final = "queued_ms"
+PUBLISHED_MS: Final = "published_ms"  # its task's last publish (mark_published.lua): the recovery check
 SENT_MS: Final = "sent_ms"
 FINAL_MS: Final = "final_ms"
 

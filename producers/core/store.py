@@ -16,7 +16,6 @@ from smsq.producers.core.records import CREATED_MS, FINAL_MS, ID, STATUS, stamp
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
 
 Clock = Callable[[], float]
-DEAD_LETTERS_KEPT = 10_000  # the default of SMSQ_LIMITS__DEAD_LETTERS_KEPT
 Fields = Mapping[str, str | int | float]
 
 
@@ -32,6 +31,21 @@ class Released:
     message_id: str
     priority: str
     claim_score: int
+    recovered: bool = False  # published again: its task left the queue and nobody claimed it
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What ``claim_due`` needs to tell a message lost with its worker from one still waiting in its
+    queue: per lane (high, regular, low), the publish time of the oldest task still waiting there
+    (``NOTHING_WAITING`` when the queue is empty) and the recovery limit."""
+
+    oldest_waiting_ms: Mapping[str, int]
+    limits_ms: Mapping[str, int]
+
+
+NOTHING_WAITING = 10**15  # later than any publish time: every task published so far has left the queue
+WATCHED_LANES = ("high", "regular", "low")
 
 
 # Transitions per records.lua call: each call holds Redis for its duration, so keep it short.
@@ -45,6 +59,11 @@ def to_ms(seconds: float) -> int:
 # Hourly status counts outlive the records they count by the longest a message can wait in the
 # schedule (the 90-day horizon) plus a margin, so a late change never lands in an expired hour.
 STATS_EXTRA_SECONDS = 120 * 86400
+# An idempotency key lives until its message is due, plus this, plus the retention: longer than any
+# message stays unfinished once due (the 72 h poll give-up, retries), so it never outlives its purpose.
+IDEMPOTENCY_EXTRA_SECONDS = 7 * 86400
+# Dead letters kept at most (the oldest are dropped), and the list expires this long after the last one.
+DEAD_LETTERS_KEPT = 10_000
 
 
 class MessageStore:
@@ -59,6 +78,8 @@ class MessageStore:
         # records.lua: create, store_campaign, transition, claim_due, uncount (ARGV[1] names which).
         self.records_script = client.register_script(lua.RECORDS)
         self._remove_if_score = client.register_script(lua.REMOVE_IF_SCORE)
+        self._mark_published = client.register_script(lua.MARK_PUBLISHED)
+        self._mark_calling = client.register_script(lua.MARK_CALLING)
         self._claim_leases = client.register_script(lua.CLAIM_EXPIRED_LEASES)
 
     def now_ms(self) -> int:
@@ -75,7 +96,11 @@ class MessageStore:
             raise ValueError(f"a new record must start in one of {sorted(INITIAL)}")
         record_key = self.keys.record(message_id)
         idem_key = self.keys.idempotency(idempotency_key) if idempotency_key else record_key
-        args: list[Any] = ["create", message_id, "1" if idempotency_key else "0"]
+        idem_ttl = 0  # the key's lifetime (0: no key)
+        if idempotency_key:
+            wait = max(0, (due_ms or 0) - self.now_ms()) // 1000
+            idem_ttl = wait + self.retention_seconds + IDEMPOTENCY_EXTRA_SECONDS
+        args: list[Any] = ["create", message_id, idem_ttl]
         args.extend(("" if due_ms is None else due_ms, self.keys.stats_prefix, self.stats_ttl_seconds))
         args.append(self.retention_seconds if fields[STATUS] in FINAL else "")
         args.extend(_flatten(fields))
@@ -170,14 +195,37 @@ class MessageStore:
 
     # -- schedule ---------------------------------------------------------------------------------
 
-    def claim_due(self, limit: int, claim_lease_ms: int) -> list[Released]:
+    def claim_due(self, limit: int, claim_lease_ms: int, watch: Watch | None = None) -> list[Released]:
         """Claim due schedule entries: scheduled ones become queued. Confirm each with
-        ``complete_release`` once it is published; unconfirmed ones come due again after the lease."""
+        ``mark_published`` (or ``complete_release``) once it is published; unconfirmed ones come due
+        again after the lease. With ``watch``, a due entry of a message already published for this
+        queueing is a recovery check (records.lua claim_due); without, it is published again."""
         now = self.now_ms()
-        flat = self.records_script(
-            keys=self._schedules(), args=["claim_due", *self._record_prefixes(), now, limit, claim_lease_ms]
-        )
-        return [Released(str(flat[i]), str(flat[i + 1]), int(flat[i + 2])) for i in range(0, len(flat), 3)]
+        args: list[Any] = ["claim_due", *self._record_prefixes(), now, limit, claim_lease_ms]
+        args.append("0" if watch is None else "1")
+        if watch is not None:
+            args.extend(watch.oldest_waiting_ms.get(lane, 0) for lane in WATCHED_LANES)
+            args.extend(watch.limits_ms[lane] for lane in WATCHED_LANES)
+        flat = self.records_script(keys=self._schedules(), args=args)
+        return [
+            Released(str(flat[i]), str(flat[i + 1]), int(flat[i + 2]), str(flat[i + 3]) == "1")
+            for i in range(0, len(flat), 4)
+        ]
+
+    def mark_published(self, released: Sequence[tuple[str, int, int]], published_ms: int) -> int:
+        """(message id, claim score, recovery deadline ms) of messages just published: each entry
+        stays as the message's watch until a worker claims it (mark_published.lua)."""
+        args: list[Any] = [self.keys.record_prefix, published_ms]
+        for message_id, claim_score, deadline_ms in released:
+            args.extend((message_id, claim_score, deadline_ms))
+        return int(self._mark_published(keys=[self.keys.schedule], args=args)) if released else 0
+
+    def mark_calling(self, message_ids: Sequence[str], lease_token: str, provider: str) -> int:
+        """Note on each record still held with ``lease_token`` that its request to ``provider`` is
+        about to leave (mark_calling.lua)."""
+        if not message_ids:
+            return 0
+        return int(self._mark_calling(args=[self.keys.record_prefix, lease_token, provider, *message_ids]))
 
     def complete_release(self, message_id: str, claim_score: int) -> bool:
         return bool(self._remove_if_score(keys=[self.keys.schedule], args=[message_id, claim_score]))
@@ -203,9 +251,10 @@ class MessageStore:
 
     def dead_letter(self, task: str, payload: object, error: str) -> None:
         entry = {"task": task, "payload": _printable(payload), "error": error, "at_ms": self.now_ms()}
-        with self.redis.pipeline(transaction=False) as pipe:
+        with self.redis.pipeline(transaction=True) as pipe:
             pipe.rpush(self.keys.dead_letters, json.dumps(entry, default=repr))
-            pipe.ltrim(self.keys.dead_letters, -DEAD_LETTERS_KEPT, -1)  # bounded: the newest are kept
+            pipe.ltrim(self.keys.dead_letters, -DEAD_LETTERS_KEPT, -1)
+            pipe.expire(self.keys.dead_letters, self.retention_seconds)
             pipe.execute()
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:

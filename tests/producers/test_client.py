@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from smsq.producers.client import PUBLISH_GRACE_MS, Smsq
-from smsq.producers.core.store import MessageStore
+from smsq.producers.core.store import IDEMPOTENCY_EXTRA_SECONDS, MessageStore
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from tests.support.fakes import FakeClock, RecordingPublisher
 
@@ -43,15 +43,18 @@ def test_send_stores_and_queues_on_the_lane_of_its_priority(
         priority,
         ["sms"],
     )
-    assert smsq.store.scheduled_count() == 0  # the outbox entry is gone once published
+    # Once published, the outbox entry is the message's watch: its lane's recovery limit from now.
+    watch = smsq.store.redis.zscore(smsq.store.keys.schedule, receipt.message_id)
+    assert watch == smsq.store.now_ms() + smsq.recovery.limit_for(lane) * 1000
+    assert int(smsq.store.get(receipt.message_id)["published_ms"]) == smsq.store.now_ms()  # type: ignore[index]
 
 
 def test_a_publish_that_fails_leaves_the_message_for_the_release_loop(
     store: MessageStore, clock: FakeClock
 ) -> None:
     smsq = Smsq(store, RecordingPublisher(fail=True))
-    with pytest.raises(ConnectionError):
-        smsq.send(sms())
+    receipt = smsq.send(sms())  # accepted: the record and its outbox entry were stored together
+    assert receipt.status == "queued" and "published_ms" not in store.get(receipt.message_id)  # type: ignore[operator]
     assert store.claim_due(10, 1000) == []  # not before the grace period
     clock.advance(PUBLISH_GRACE_MS / 1000)
     (released,) = store.claim_due(10, 1000)
@@ -100,12 +103,25 @@ def test_bad_input_is_refused_with_the_field_and_nothing_is_stored_or_queued(
     assert smsq.store.redis.dbsize() == 0 and publisher.published == []
 
 
-def test_an_idempotency_key_maps_to_one_message_forever(smsq: Smsq, publisher: RecordingPublisher) -> None:
+def test_an_idempotency_key_maps_to_one_message_while_it_can_matter(
+    smsq: Smsq, publisher: RecordingPublisher, clock: FakeClock
+) -> None:
     first = smsq.send(sms(), idempotency_key="order-42")
     again = smsq.send(sms(priority="high"), idempotency_key="order-42")
     assert again.message_id == first.message_id and again.duplicate
     assert len(publisher.published) == 1
-    assert smsq.store.redis.ttl(smsq.store.keys.idempotency("order-42")) == -1  # no expiry
+    # Bounded: the retention plus a week (longer than any message stays unfinished), plus the wait
+    # until a scheduled message is due.
+    store = smsq.store
+    assert (
+        store.redis.ttl(store.keys.idempotency("order-42"))
+        == PUBLISH_GRACE_MS // 1000 + store.retention_seconds + IDEMPOTENCY_EXTRA_SECONDS
+    )
+    smsq.send(sms(time_to_send=iso(clock, 86400)), idempotency_key="later")
+    assert (
+        store.redis.ttl(store.keys.idempotency("later"))
+        == 86400 + store.retention_seconds + IDEMPOTENCY_EXTRA_SECONDS
+    )
 
 
 def test_results_for_many_ids_in_one_call(smsq: Smsq) -> None:

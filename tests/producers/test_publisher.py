@@ -12,19 +12,21 @@ from smsq.cli.redis_server import RedisServer
 from smsq.config.celery import make_celery
 from smsq.config.contract import BlacklistSyncPayload, SendPayload, TwoFactorVerifyPayload
 from smsq.config.settings import Settings
-from smsq.producers.publisher import CeleryPublisher, task_message
+from smsq.producers.publisher import PUBLISHED_HEADER, CeleryPublisher, published_header, task_message
 
 
 def test_the_message_is_the_one_celery_itself_writes(
     redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
     app = make_celery(Settings(_env_file=None, redis_url=redis_server.url))  # type: ignore[call-arg]
-    app.send_task("smsq.send", kwargs={"message_id": "abc"}, queue="low", routing_key="low")
+    # smsq stamps its publish time on every task, through Celery too (the recovery check reads it).
+    app.send_task("smsq.send", kwargs={"message_id": "abc"}, queue="low", routing_key="low",
+                  headers=published_header())  # fmt: skip
     celery_made = json.loads(redis_client.lpop("low"))  # type: ignore[arg-type]
     ours = json.loads(task_message("smsq.send", {"message_id": "abc"}, "low", origin="test"))
 
     def shape(message: dict) -> dict:  # type: ignore[type-arg]
-        volatile = {"id", "root_id", "origin", "correlation_id", "delivery_tag", "reply_to"}
+        volatile = {"id", "root_id", "origin", "correlation_id", "delivery_tag", "reply_to", PUBLISHED_HEADER}
         return {
             "top": sorted(message),
             "headers": {k: v for k, v in message["headers"].items() if k not in volatile},
@@ -33,6 +35,7 @@ def test_the_message_is_the_one_celery_itself_writes(
         }
 
     assert shape(ours) == shape(celery_made)
+    assert abs(ours["headers"][PUBLISHED_HEADER] - celery_made["headers"][PUBLISHED_HEADER]) < 60_000
     assert ours["headers"]["id"] == ours["headers"]["root_id"] == ours["properties"]["correlation_id"]
 
 

@@ -10,9 +10,11 @@ from celery import Celery
 from smsq.config import contract as names
 from smsq.config.contract import CampaignFromGroupsPayload, CampaignSweepPayload, SendBatchPayload
 from smsq.producers.campaigns.api import Campaigns
+from smsq.producers.campaigns.batches import Batches
 from smsq.producers.campaigns.model import message_id
 from smsq.producers.core.keys import CampaignKeys
-from smsq.workers.campaigns.sending import BatchOptions, send_batch
+from smsq.workers import shutdown
+from smsq.workers.campaigns.sending import BatchLease, BatchOptions, send_batch
 from smsq.workers.context import WorkerContext
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient, contact_to_wire
 from smsq.workers.sending.batch import send_pool
@@ -78,6 +80,11 @@ def register_campaign_tasks(app: Celery) -> None:
             concurrency=settings.concurrency,
             async_http=async_http_for(context),
         )
+        priority = context.redis.hget(context.store.keys.campaign(payload.campaign_id), "priority")
+        lane = names.LANE_FOR_PRIORITY.get(str(priority), names.LOW)
+        lease = BatchLease(
+            Batches(context.store), context.settings.recovery.limit_for(lane), stopping=shutdown.requested
+        )
         outcome = send_batch(
             payload.campaign_id,
             payload.first,
@@ -85,6 +92,7 @@ def register_campaign_tasks(app: Celery) -> None:
             context.sender,
             options,
             send_pool(settings.concurrency),
+            lease,
         )
         log.info(
             "campaign %s %d-%d: %s%s",

@@ -12,7 +12,7 @@ import redis
 from smsq.config.contract import SECRET_FIELDS
 from smsq.config.limits import LimitSettings
 from smsq.config.settings import Settings
-from smsq.producers.core.store import Keys
+from smsq.producers.core.keys import Keys
 from smsq.workers.poison.checks import shown_body
 
 log = logging.getLogger("smsq.workers.poison")
@@ -40,15 +40,19 @@ class DeadLetters:
     """Appends to the state store's dead-letter list, keeping the newest ``limits.dead_letters_kept``.
     The Redis client is made on first use (in the process that writes: the consumer's)."""
 
-    def __init__(self, redis_url: str, key: str, limits: LimitSettings) -> None:
+    def __init__(
+        self, redis_url: str, key: str, limits: LimitSettings, retention_seconds: int = 30 * 86400
+    ) -> None:
         self.redis_url = redis_url
         self.key = key
         self.limits = limits
+        self.retention_seconds = retention_seconds
         self._client: redis.Redis | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeadLetters:
-        return cls(settings.redis_url, Keys(settings.key_prefix).dead_letters, settings.limits)
+        retention = int(settings.retention_days * 86400)
+        return cls(settings.redis_url, Keys(settings.key_prefix).dead_letters, settings.limits, retention)
 
     def __repr__(self) -> str:  # shown in Celery's config dumps: no URL (it may hold a password)
         return f"DeadLetters({self.key!r})"
@@ -65,6 +69,7 @@ class DeadLetters:
             with client.pipeline(transaction=False) as pipe:
                 pipe.rpush(self.key, json.dumps(entry, default=repr))
                 pipe.ltrim(self.key, -self.limits.dead_letters_kept, -1)
+                pipe.expire(self.key, self.retention_seconds)  # as the store's own dead letters
                 pipe.execute()
         except redis.RedisError:
             # The message is still refused (never run, never retried); only its record is lost.

@@ -17,7 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from smsq.producers.core.records import ATTEMPTS, LAST_FAILED_PROVIDER, LEASE_TOKEN, PRIORITY, error_fields
+from smsq.producers.core.records import (
+    ATTEMPTS,
+    LAST_FAILED_PROVIDER,
+    LEASE_TOKEN,
+    PRIORITY,
+    RESEND_VIA,
+    error_fields,
+)
 from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
 from smsq.workers.campaigns.messages import message_from_record
@@ -26,6 +33,7 @@ from smsq.workers.providers.errors import ProviderError, TransientError
 from smsq.workers.sending.event_loop import AsyncHttp, start_singles
 from smsq.workers.sending.event_loop import usable as async_usable
 from smsq.workers.sending.single import (
+    CLAIM_FIELDS,
     Decision,
     Outcome,
     Sender,
@@ -77,9 +85,10 @@ def _claim(ids: Sequence[str], sender: Sender, token: str) -> list[tuple[str, di
     lease_until = store.now_ms() + int(sender.lease_seconds * 1000)
     claim: dict[str, Any] = {
         "allowed_from": {"queued"},
-        "fields": {LEASE_TOKEN: token},
+        "fields": CLAIM_FIELDS | {LEASE_TOKEN: token},
         "lease_until_ms": lease_until,
         "return_record": True,
+        "unschedule": True,  # a due message's watch (campaign messages have none: their batch has)
     }
     answers = store.transition_many([(i, "sending", claim) for i in ids])
     # A campaign that was scheduled: its messages wait in `scheduled`; release them, then claim.
@@ -136,15 +145,20 @@ def start_chunk(
 
     # One delivery per channel chain and priority: a chunk from the schedule may mix them.
     # A retry also avoids the provider that failed it last (failover before the circuit opens).
-    groups: dict[tuple[tuple[str, ...], str, str], list[tuple[str, dict[str, str], Omnimessage]]] = {}
+    groups: dict[tuple[tuple[str, ...], str, str, str], list[tuple[str, dict[str, str], Omnimessage]]] = {}
     for item in ready:
         key = (
             tuple(item[2].channels),
             item[1].get(PRIORITY, "low"),
             item[1].get(LAST_FAILED_PROVIDER, ""),
+            item[1].get(RESEND_VIA, ""),
         )
         groups.setdefault(key, []).append(item)
-    deliveries = [(group, _deliver(group, sender, options, pool)) for group in groups.values()]
+
+    def calling(group: list[tuple[str, dict[str, str], Omnimessage]], provider: str) -> None:
+        sender.store.mark_calling([mid for mid, _, _ in group], token, provider)
+
+    deliveries = [(group, _deliver(group, sender, options, pool, calling)) for group in groups.values()]
 
     def complete() -> None:
         for group, decisions in deliveries:
@@ -161,12 +175,15 @@ def _deliver(
     sender: Sender,
     options: BatchOptions,
     pool: ThreadPoolExecutor | None,
+    calling: Callable[[list[tuple[str, dict[str, str], Omnimessage]], str], None],
 ) -> Callable[[], list[Decision]]:
     """The step giving one decision per message, in order: async singles are still in flight when
     this returns; every other way has its answers already."""
     provider = _provider_for(ready, sender)
     if isinstance(provider, list):  # no provider to use: already decided
         return _ready(provider)
+    # From here on requests may leave: a lease lost after this point means "maybe sent".
+    calling(ready, provider.name)
     priority = ready[0][1].get(PRIORITY, "low")
     # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
     send_many = getattr(provider, "send_many", None) if options.use_bulk and len(ready) > 1 else None
@@ -191,7 +208,12 @@ def _provider_for(
             Decision("failed", {"fields": error_fields("no-provider", detail)}, Outcome("failed", detail))
         ] * len(ready)
     failing = sender.health.open_circuits([p.name for p in capable]) if sender.health else set()
-    provider = pick(capable, failing=failing, avoid=ready[0][1].get(LAST_FAILED_PROVIDER) or None)
+    provider = pick(
+        capable,
+        failing=failing,
+        avoid=ready[0][1].get(LAST_FAILED_PROVIDER) or None,
+        pinned=ready[0][1].get(RESEND_VIA) or None,
+    )
     if provider is None:
         names = ", ".join(p.name for p in capable)
         circuit = TransientError(

@@ -1,5 +1,6 @@
-"""The release loop: publish due messages (time_to_send and retry backoff share one Redis schedule)
-and settle messages whose worker died mid-send (expired leases)."""
+"""The release loop: publish due messages (time_to_send and retry backoff share one Redis schedule),
+publish again what a lost worker held (``smsq.workers.sending.recovery``), and settle messages whose
+worker died mid-send (expired leases)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,30 @@ from collections.abc import Callable, Mapping, Sequence
 
 from smsq.config import contract as names
 from smsq.config.settings import LeaseExpiry
-from smsq.producers.core.records import LEASE_TOKEN, PRIORITY, STATUS, error_fields
+from smsq.producers.core.records import CALL_PROVIDER, LEASE_TOKEN, PRIORITY, RESEND_VIA, STATUS, error_fields
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import Publisher
+from smsq.workers.sending.recovery import LaneWatch, lanes_of
 
 log = logging.getLogger(__name__)
 
 
 def release_due(
-    store: MessageStore, publisher: Publisher, *, batch: int, claim_lease_ms: int, group: int = 50
+    store: MessageStore,
+    publisher: Publisher,
+    *,
+    batch: int,
+    claim_lease_ms: int,
+    watch: LaneWatch,
+    group: int = 50,
 ) -> int:
-    """Publish every due message (up to ``batch``) to its lane; returns how many were published."""
-    released = store.claim_due(batch, claim_lease_ms)
+    """Publish every due message (up to ``batch``) to its lane, and again every watched message a lost
+    worker had taken (see ``smsq.workers.sending.recovery``); returns how many were published."""
+    released = store.claim_due(batch, claim_lease_ms, watch.snapshot())
     if released:
         # Due messages go to workers in groups per lane (one task, one claim pipeline, one bulk
         # call), so a burst of scheduled messages or retries costs a fraction of a task each.
-        by_lane: dict[str, list[str]] = {}
-        for entry in released:
-            lane = names.LANE_FOR_PRIORITY.get(entry.priority, names.REGULAR)
-            by_lane.setdefault(lane, []).append(entry.message_id)
+        by_lane = lanes_of([(entry.message_id, entry.priority) for entry in released])
         publisher.publish_many(
             [
                 (names.SEND_MANY_TASK, names.SendManyPayload(message_ids=ids[i : i + group]), lane)
@@ -35,30 +41,71 @@ def release_due(
                 for i in range(0, len(ids), group)
             ]
         )
-        store.complete_releases([(entry.message_id, entry.claim_score) for entry in released])
+        published_ms = store.now_ms()  # after the publish: never earlier than the tasks' own stamps
+        store.mark_published(
+            [
+                (entry.message_id, entry.claim_score, published_ms + watch.limit_ms(lane_of(entry.priority)))
+                for entry in released
+            ],
+            published_ms,
+        )
+        recovered = sum(entry.recovered for entry in released)
+        if recovered:
+            log.warning("published %d messages again: the worker that took them was lost", recovered)
     return len(released)
 
 
-def settle_expired_leases(store: MessageStore, policy: Mapping[str, LeaseExpiry], *, batch: int = 100) -> int:
-    """A lease that expired means the worker was lost mid-call: the provider may or may not have the
-    message. The lane's policy decides: ``resend`` (OTP: a duplicate beats a missing code) or
-    ``unknown``."""
+def lane_of(priority: str) -> str:
+    return names.LANE_FOR_PRIORITY.get(priority, names.REGULAR)
+
+
+# Why a lease expired, on the record (last_error_detail), per what the record says about the request.
+NOT_STARTED = "worker lost before its request left: queued again"
+IDEMPOTENT_RESEND = "worker lost mid-send: sent again to {provider}, which drops a repeat of the same id"
+MAYBE_SENT = "worker lost mid-send"
+
+
+def settle_expired_leases(
+    store: MessageStore,
+    policy: Mapping[str, LeaseExpiry],
+    *,
+    idempotent: frozenset[str] = frozenset(),
+    batch: int = 100,
+) -> int:
+    """A lease that expired means the worker was lost while it held the message. What happens next
+    depends on what the record says about its request (``call_provider``, written just before it left):
+
+    - none: the request had certainly not left, so the message goes back to `queued`, as if nothing
+      happened (no attempt spent);
+    - to a provider in ``idempotent`` (SMSAPI: ``idx`` + ``check_idx``): it is sent again, to that
+      provider alone, which refuses a repeat of the same id, so it cannot go out twice;
+    - otherwise the provider may or may not have it, and the lane's policy decides: ``resend`` (OTP: a
+      duplicate beats a missing code) or ``unknown``."""
     settled = 0
+    now = store.now_ms()
     for message_id in store.claim_expired_leases(batch, recheck_after_ms=60_000):
         record = store.get(message_id)
         if record is None or record.get(STATUS) != "sending":
             store.redis.zrem(store.keys.leases, message_id)
             continue
-        detail = error_fields("lease-expired", "worker lost mid-send")
-        action = policy.get(record.get(PRIORITY, "regular"), "unknown")
-        if action == "resend":
-            moved = store.transition(
-                message_id, "queued", fields={**detail, LEASE_TOKEN: ""}, schedule_at_ms=store.now_ms()
-            )
+        calling = record.get(CALL_PROVIDER, "")
+        if not calling:
+            action, detail = "requeue", NOT_STARTED
+        elif calling in idempotent:
+            action, detail = "resend", IDEMPOTENT_RESEND.format(provider=calling)
         else:
-            moved = store.transition(message_id, "unknown", fields={**detail, LEASE_TOKEN: ""})
+            action, detail = policy.get(record.get(PRIORITY, "regular"), "unknown"), MAYBE_SENT
+        fields = {**error_fields("lease-expired", detail), LEASE_TOKEN: ""}
+        if action == "resend" and calling in idempotent:
+            fields[RESEND_VIA] = calling
+        if action == "unknown":
+            moved = store.transition(message_id, "unknown", fields=fields)
+        else:
+            moved = store.transition(message_id, "queued", fields=fields, schedule_at_ms=now)
         settled += moved.ok
-        log.warning("message %s: lease expired while sending; policy %s", message_id, action)
+        log.warning(
+            "message %s: lease expired while sending (%s): %s", message_id, calling or "no call", action
+        )
     return settled
 
 
@@ -70,15 +117,17 @@ def run_release_loop(
     batch: int,
     claim_lease_ms: int,
     lease_policy: Mapping[str, LeaseExpiry],
+    watch: LaneWatch,
     stop: threading.Event,
+    idempotent: frozenset[str] = frozenset(),
     also: Sequence[Callable[[], object]] = (),
 ) -> None:
     """Until ``stop`` is set. A full batch means more is due: go again at once, otherwise wait.
-    ``also``: more release steps run on each pass (scheduled campaigns)."""
+    ``also``: more release steps run on each pass (campaign batches, scheduled campaigns)."""
     while not stop.is_set():
         try:
-            published = release_due(store, publisher, batch=batch, claim_lease_ms=claim_lease_ms)
-            settle_expired_leases(store, lease_policy)
+            published = release_due(store, publisher, batch=batch, claim_lease_ms=claim_lease_ms, watch=watch)
+            settle_expired_leases(store, lease_policy, idempotent=idempotent)
             for step in also:
                 step()
         except Exception:  # a Redis blip must not kill the loop; the next pass picks up the work

@@ -16,6 +16,7 @@ from smsq.config.settings import RetrySettings, Routing
 from smsq.producers.core.records import (
     ATTEMPTS,
     BODY,
+    CALL_PROVIDER,
     LAST_FAILED_PROVIDER,
     LEASE_TOKEN,
     PRIORITY,
@@ -23,6 +24,7 @@ from smsq.producers.core.records import (
     PROVIDER_MESSAGE_ID,
     PROVIDER_PARTS,
     PROVIDER_SCHEDULED,
+    RESEND_VIA,
     error_fields,
 )
 from smsq.producers.core.store import MessageStore
@@ -45,6 +47,9 @@ DEFAULT_RATE_LIMIT_WAIT = 1.0
 # none; a whole second halved the rate the limiter then delivered, while a 429 there means we were
 # a few requests over a per-second window.
 DEFAULT_PROVIDER_PAUSE = 0.25
+# Set by every claim: a new holder has not called anyone yet (``call_provider`` is written just before
+# the request leaves; see smsq.workers.sending.release.settle_expired_leases).
+CLAIM_FIELDS: dict[str, str] = {CALL_PROVIDER: ""}
 # The attempt-log note of a send the provider refused as a repeat of one it already accepted.
 DUPLICATE_NOTE = "the provider had already accepted this message id from an earlier attempt; not sent again"
 
@@ -90,9 +95,10 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         message_id,
         "sending",
         allowed_from={"queued"},
-        fields={LEASE_TOKEN: token},
+        fields=CLAIM_FIELDS | {LEASE_TOKEN: token},
         lease_until_ms=store.now_ms() + int(sender.lease_seconds * 1000),
         return_record=True,
+        unschedule=True,  # its watch: claimed, so the release loop no longer looks after it
     )
     if not claim.ok or claim.record is None:
         # Anything but `queued` means another delivery of this task already handled it.
@@ -119,7 +125,12 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         finish("failed", error_fields("no-provider", detail))
         return Outcome("failed", detail)
     failing = sender.health.open_circuits([p.name for p in capable]) if sender.health else set()
-    provider = pick(capable, failing=failing, avoid=record.get(LAST_FAILED_PROVIDER) or None)
+    provider = pick(
+        capable,
+        failing=failing,
+        avoid=record.get(LAST_FAILED_PROVIDER) or None,
+        pinned=record.get(RESEND_VIA) or None,
+    )
     if provider is None:
         # Every provider for this channel has its circuit open: an attempt spent without a call.
         names = ", ".join(p.name for p in capable)
@@ -136,6 +147,7 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         finish("queued", schedule_at_ms=store.now_ms() + int(wait * 1000))
         return Outcome("queued", f"rate limit of {provider.name}", retry_in=wait)
 
+    store.mark_calling([message_id], token, provider.name)  # from here on the request may have left
     try:
         answer: SendResult | ProviderError = provider.send(
             outbound_for(sender, provider.name, message_id, message)
@@ -238,9 +250,16 @@ def capable_providers(
     return [p for p in found if p is not None and set(message.channels) <= p.channels]
 
 
-def pick(capable: list[Provider], *, failing: set[str], avoid: str | None) -> Provider | None:
+def pick(
+    capable: list[Provider], *, failing: set[str], avoid: str | None, pinned: str | None = None
+) -> Provider | None:
     """The first provider whose circuit is closed; on a retry, not the one that just failed if another
-    is available (so one message fails over at once, before enough errors open the circuit)."""
+    is available (so one message fails over at once, before enough errors open the circuit).
+    ``pinned``: a resend after a lost lease to an idempotent provider goes back to that provider,
+    whatever its circuit, because only it can drop the repeat (SMSAPI idx)."""
+    for provider in capable:
+        if provider.name == pinned:
+            return provider
     healthy = [p for p in capable if p.name not in failing]
     preferred = [p for p in healthy if p.name != avoid] or healthy
     return preferred[0] if preferred else None

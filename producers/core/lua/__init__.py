@@ -21,3 +21,5 @@ def read(package: str, name: str) -> str:
 RECORDS: Final = read(__name__, "records.lua")
 REMOVE_IF_SCORE: Final = read(__name__, "remove_if_score.lua")
 CLAIM_EXPIRED_LEASES: Final = read(__name__, "claim_expired_leases.lua")
+MARK_PUBLISHED: Final = read(__name__, "mark_published.lua")
+MARK_CALLING: Final = read(__name__, "mark_calling.lua")

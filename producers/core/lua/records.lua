@@ -111,18 +111,18 @@ end
 local operations = {}
 
 -- One message. KEYS: record, idempotency key (the record key again when none), schedule zset.
--- ARGV: 'create', id, has idempotency key ('1'|'0'), due ms ('' not scheduled), stats prefix
+-- ARGV: 'create', id, the idempotency key's lifetime s ('0': no key), due ms ('' not scheduled), stats prefix
 -- ('' none), stats ttl s, expire s ('' none: not final), then field, value pairs (status among them).
 -- Returns {1, id} created, or {0, existing id} when the idempotency key was taken.
 function operations.create()
   local record, idempotency, schedule = KEYS[1], KEYS[2], KEYS[3]
-  local id, has_idempotency, due_ms = ARGV[2], ARGV[3], ARGV[4]
+  local id, idempotency_ttl, due_ms = ARGV[2], ARGV[3], ARGV[4]
   local stats_prefix, stats_ttl, expire_s = ARGV[5], ARGV[6], ARGV[7]
   local first_field = 8
-  if has_idempotency == '1' then
+  if idempotency_ttl ~= '0' then
     local existing = redis.call('GET', idempotency)
     if existing then return {0, existing} end
-    redis.call('SET', idempotency, id)
+    redis.call('SET', idempotency, id, 'EX', idempotency_ttl)
   end
   create(record, expire_s, unpack(ARGV, first_field))
   if due_ms ~= '' then redis.call('ZADD', schedule, due_ms, id) end
@@ -188,21 +188,44 @@ end
 -- Release due entries of the schedule: a due scheduled message becomes queued (a transition like
 -- any other); a due queued one (a retry's backoff) is handed out as it is. An entry stays in the
 -- schedule with its score pushed out by a claim lease until the releaser confirms it published it
--- (remove_if_score.lua), so a releaser that dies between claim and publish loses nothing.
+-- (mark_published.lua, remove_if_score.lua), so a releaser that dies between claim and publish loses
+-- nothing. Once published the entry stays as the message's watch (its recovery deadline) until a
+-- worker claims it. A due watch (published_ms >= queued_ms: published for this queueing) is a
+-- recovery check: if the message was published before the oldest task still waiting in its lane
+-- (lanes are FIFO) its task left the queue and nobody claimed it, so it is handed out again; else it
+-- is still waiting behind others and is looked at again a limit later (smsq.workers.sending.recovery).
 -- KEYS: leases, schedule, polls (zsets). ARGV: 'claim_due', record key prefix, campaign key prefix,
--- stats prefix ('' none), stats ttl s, now ms, limit, claim lease ms.
--- Returns a flat list: id, priority, claim score, ...
+-- stats prefix ('' none), stats ttl s, now ms, limit, claim lease ms, watch ('1' check watches, '0'
+-- hand them out), then with a watch: the oldest waiting publish ms of high, regular, low, and their
+-- recovery limits ms.
+-- Returns a flat list: id, priority, claim score, recovered ('1' handed out again after a stall), ...
 function operations.claim_due()
   local K = {leases = KEYS[1], schedule = KEYS[2], polls = KEYS[3]}
   local c = {record_prefix = ARGV[2], campaign_prefix = ARGV[3], stats_prefix = ARGV[4], stats_ttl = ARGV[5]}
-  local now_ms, limit, claim_lease_ms = ARGV[6], ARGV[7], ARGV[8]
+  local now_ms, limit, claim_lease_ms, watching = ARGV[6], ARGV[7], ARGV[8], ARGV[9] == '1'
+  local lanes = {high = 0, regular = 1, low = 2}
+  local oldest_waiting_at, limit_at = 10, 13  -- ARGV[oldest_waiting_at + lane], ARGV[limit_at + lane]
   local due = redis.call('ZRANGEBYSCORE', K.schedule, '-inf', now_ms, 'LIMIT', 0, tonumber(limit))
   local until_ms = tostring(tonumber(now_ms) + tonumber(claim_lease_ms))
   local out = {}
   for _, id in ipairs(due) do
     local record = c.record_prefix .. id
-    local status = redis.call('HGET', record, 'status')
-    if status == 'scheduled' then
+    local found = redis.call('HMGET', record, 'status', 'priority', 'queued_ms', 'published_ms')
+    local status, priority = found[1], found[2] or 'regular'
+    local recovered = '0'
+    local published = tonumber(found[4] or '')
+    if watching and status == 'queued' and published and published >= (tonumber(found[3] or '') or 0) then
+      local lane = lanes[priority] or 1
+      if published < tonumber(ARGV[oldest_waiting_at + lane]) then
+        recovered = '1'
+      else
+        redis.call('ZADD', K.schedule, tonumber(now_ms) + tonumber(ARGV[limit_at + lane]), id)
+        status = 'waiting'  -- still in its queue: nothing to hand out
+      end
+    end
+    if status == 'waiting' then
+      -- looked at again a limit later
+    elseif status == 'scheduled' then
       transition(K, c, {
         id = id, to = 'queued', sources = ',scheduled,', now_ms = now_ms, expire_s = '',
         lease_token = '', lease_until = '', schedule_at = until_ms, unschedule = '0', attempt = '',
@@ -213,9 +236,10 @@ function operations.claim_due()
     end
     if status == 'scheduled' or status == 'queued' then
       table.insert(out, id)
-      table.insert(out, redis.call('HGET', record, 'priority') or 'regular')
+      table.insert(out, priority)
       table.insert(out, until_ms)
-    else
+      table.insert(out, recovered)
+    elseif status ~= 'waiting' then
       -- cancelled, already sending or finished, or expired away: nothing to release.
       redis.call('ZREM', K.schedule, id)
     end
