@@ -19,6 +19,7 @@ from smsq.producers.blacklist.csv_files import export_csv, import_csv
 from smsq.producers.blacklist.store import Blacklist, BlacklistedNumber
 from smsq.producers.blacklist.sync import BlacklistSyncs, SyncReport
 from smsq.producers.client import Smsq
+from smsq.producers.csv_input import scan_file
 from smsq.producers.errors import InvalidInput, SmsqError
 
 app = typer.Typer(no_args_is_help=True, help="The local blacklist and its sync with every provider.")
@@ -99,16 +100,17 @@ def import_file(
     file: Annotated[Path, typer.Argument(help="CSV: number[,reason[,expires_at]], header optional")],
 ) -> None:
     """Blacklist every good line of a CSV file; report each bad line by its number."""
+    settings = load_settings()
     try:
-        text = file.read_text(encoding="utf-8")
+        if file.is_file():  # the whole file checked first: exact line numbers for a bad encoding
+            scan_file(file, settings.limits, field="file")
+        stream = file.open(encoding="utf-8", newline="")
     except FileNotFoundError:
         raise InvalidInput([("file", f"{file} does not exist")]) from None
     except (IsADirectoryError, PermissionError) as error:
         raise InvalidInput([("file", f"{file} cannot be read: {error.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise InvalidInput([("file", f"{file} is not UTF-8 text")]) from None
-    with console.status("importing..."):
-        report = import_csv(_blacklist(), text)
+    with stream, console.status("importing..."):
+        report = import_csv(Smsq.from_settings(settings).blacklist, stream, limits=settings.limits)
     bad = len(report.problems)
     console.print(f"imported {report.imported}, {report.already_listed} already blacklisted, {bad} bad lines")
     for line, problem in report.problems[:SHOWN_PROBLEMS]:

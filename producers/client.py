@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -14,6 +13,7 @@ from typing import Any
 
 from smsq.config import contract as names
 from smsq.config.celery import make_celery
+from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.settings import CampaignSettings, RecoverySettings, Settings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
@@ -37,6 +37,7 @@ from smsq.producers.core.records import (
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
+from smsq.producers.messages.idempotency import checked_idempotency_key
 from smsq.producers.messages.models import Omnimessage, parse_omnimessage
 from smsq.producers.publisher import CeleryPublisher, Publisher
 from smsq.producers.two_factor import TwoFactor
@@ -46,8 +47,6 @@ from smsq.producers.two_factor import TwoFactor
 PUBLISH_GRACE_MS = 10_000
 
 log = logging.getLogger(__name__)
-
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,7 @@ class Smsq:
         cancel_timeout: float = 15.0,
         campaign_settings: CampaignSettings | None = None,
         recovery: RecoverySettings | None = None,
+        limits: LimitSettings = DEFAULT_LIMITS,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -80,6 +80,7 @@ class Smsq:
         self.schedule_at_provider = schedule_at_provider
         self.cancel_timeout = cancel_timeout
         self.campaign_settings = campaign_settings
+        self.limits = limits
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Smsq:
@@ -100,6 +101,7 @@ class Smsq:
             schedule_at_provider=settings.schedule.at_provider,
             campaign_settings=settings.campaigns,
             recovery=settings.recovery,
+            limits=settings.limits,
         )
 
     def send(
@@ -109,9 +111,8 @@ class Smsq:
 
         With ``idempotency_key``, a second call with the same key returns the first message's id and
         queues nothing."""
-        omnimessage = parse_omnimessage(message)
-        if idempotency_key is not None and not _IDEMPOTENCY_KEY.match(idempotency_key):
-            raise InvalidInput([("idempotency_key", "must be 1-200 printable ASCII characters, no spaces")])
+        omnimessage = parse_omnimessage(message, self.limits)
+        idempotency_key = checked_idempotency_key(idempotency_key, self.limits)
         now_ms = self.store.now_ms()
         due_ms = None if omnimessage.time_to_send is None else to_ms(omnimessage.time_to_send.timestamp())
         horizon_ms = now_ms + int(self.schedule_horizon.total_seconds() * 1000)
@@ -162,6 +163,7 @@ class Smsq:
             max_queued_batches=options.max_queued_batches,
             workers=options.expansion_workers,
             recovery=self.recovery,
+            limits=self.limits,
         )
 
     @cached_property

@@ -26,6 +26,7 @@ the package raises a class of this tree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -62,11 +63,26 @@ def _problems(errors: Iterable[Mapping[str, Any]], prefix: str) -> Iterable[tupl
     for error in errors:
         loc = error.get("loc", ())
         assert isinstance(loc, tuple)
+        # An unknown field's name is the caller's own text: always shown (whatever it holds), never
+        # mistaken for one of pydantic's union-member tags.
+        named = len(loc) - 1 if error.get("type") == "extra_forbidden" else len(loc)
         # Drop pydantic's union-member tags ("sms", "function-after[...]") so the path reads as fields.
-        parts = [str(part) for part in loc if not _is_tag(part)]
+        parts = [_shown(part) for index, part in enumerate(loc) if index >= named or not _is_tag(part)]
         field = ".".join([prefix, *parts] if prefix else parts) or "(message)"
         message = str(error.get("msg", "invalid"))
         yield field, message.removeprefix("Value error, ")
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_]{1,64}", re.ASCII)
+
+
+def _shown(part: object) -> str:
+    """A path part as text: field names and indexes as they are; any other name (a caller's key with
+    dots, brackets, newlines or a megabyte of text) quoted and cut, so the error stays one line."""
+    text = str(part)
+    if isinstance(part, int) or _PLAIN_NAME.fullmatch(text):
+        return text
+    return repr(text[:64] + ("..." if len(text) > 64 else ""))
 
 
 def _is_tag(part: object) -> bool:

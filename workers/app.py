@@ -10,10 +10,10 @@ from celery import Celery, signals
 
 from smsq.config.celery import make_celery
 from smsq.config.settings import Settings
-from smsq.workers import shutdown
+from smsq.workers import poison, shutdown
 from smsq.workers.blacklist.tasks import register_blacklist_tasks
 from smsq.workers.campaigns.tasks import register_campaign_tasks
-from smsq.workers.context import context_for, reset_contexts
+from smsq.workers.context import reset_contexts
 from smsq.workers.sending.tasks import register_tasks
 from smsq.workers.status.tasks import register_status_tasks
 from smsq.workers.two_factor.tasks import register_two_factor_tasks
@@ -32,6 +32,9 @@ def create_app(settings: Settings) -> Celery:
     register_status_tasks(app)
     register_two_factor_tasks(app)
     _connect_signals(app)
+    # Messages no task can be given (wrong shapes, raw bytes, unknown tasks) are refused at the
+    # consumer and the transport: dead-lettered, acknowledged, and the worker goes on.
+    poison.install(app, settings)
     return app
 
 
@@ -54,16 +57,3 @@ def _connect_signals(app: Celery) -> None:
     @signals.worker_process_shutdown.connect(weak=False)
     def _on_shutdown(**_: Any) -> None:
         reset_contexts(close=True)
-
-    # Messages Celery cannot even hand to a task (unknown task name, non-JSON content) are kept too.
-    @signals.task_unknown.connect(weak=False)
-    def _unknown(
-        name: str | None = None, message: Any = None, exc: Exception | None = None, **_: Any
-    ) -> None:
-        body = getattr(message, "body", None)
-        context_for(app).store.dead_letter(str(name), body, f"unknown task: {exc}")
-
-    @signals.task_rejected.connect(weak=False)
-    def _rejected(message: Any = None, exc: Exception | None = None, **_: Any) -> None:
-        body = getattr(message, "body", None)
-        context_for(app).store.dead_letter("(rejected)", body, f"rejected: {exc}")

@@ -120,6 +120,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         CeleryPublisher(app),
         schedule_horizon=timedelta(days=settings.schedule.horizon_days),
         schedule_at_provider=settings.schedule.at_provider,
+        limits=settings.limits,
     )
     return WorkerContext(settings, client, store, providers, sender, producer)
 

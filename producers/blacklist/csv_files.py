@@ -8,11 +8,12 @@ bad line is reported with its line number and the good ones are imported."""
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
+from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.producers.blacklist.store import Blacklist, NewEntry
+from smsq.producers.csv_input import checked_rows, text_lines
 from smsq.producers.errors import InvalidInput
 
 EXPORT_COLUMNS: Final = ("number", "source", "reason", "added_at", "expires_at")
@@ -32,15 +33,18 @@ class ImportReport:
         return not self.problems
 
 
-def import_csv(blacklist: Blacklist, text: str | TextIO, *, source: str = "csv") -> ImportReport:
-    """Validate every line, then add the good ones in bulk. A file that is not CSV at all raises
-    InvalidInput and stores nothing."""
-    reader = csv.reader(io.StringIO(text) if isinstance(text, str) else text)
+def import_csv(
+    blacklist: Blacklist, text: str | TextIO, *, source: str = "csv", limits: LimitSettings = DEFAULT_LIMITS
+) -> ImportReport:
+    """Validate every line, then add the good ones in bulk. A file that is not CSV text at all (not
+    UTF-8, binary, a line or field over the limits) raises InvalidInput naming the line and stores
+    nothing. A UTF-8 byte-order mark (Excel's CSV) is dropped."""
+    reader = csv.reader(text_lines(text, limits, "file"))
     columns: dict[str, int] | None = None
     entries: list[NewEntry] = []
     problems: list[tuple[int, str]] = []
     try:
-        for row in reader:
+        for row in checked_rows(reader, limits, "file"):
             if not any(cell.strip() for cell in row):
                 continue
             if columns is None:

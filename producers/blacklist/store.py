@@ -29,7 +29,8 @@ from smsq.producers.blacklist import lua as blacklist_lua
 from smsq.producers.core.keys import BlacklistKeys, Keys
 from smsq.producers.core.store import Clock, to_ms
 from smsq.producers.errors import InvalidInput
-from smsq.producers.messages.models import PhoneNumber, UtcDatetime, to_e164
+from smsq.producers.messages.models import PhoneNumber, UtcDatetime
+from smsq.producers.messages.numbers import search_digits, to_e164
 
 Source = Literal["api", "cli", "csv", "messente", "smsapi", "direct_messenger"]
 SOURCES: Final[tuple[str, ...]] = ("api", "cli", "csv", "messente", "smsapi", "direct_messenger")
@@ -38,7 +39,7 @@ MAX_REASON = 500
 MAX_PAGE = 1000
 BATCH = 500  # numbers per Lua call: big enough to amortise the round trip, small enough not to block Redis
 
-_SEARCH = re.compile(r"^\+?\d{1,15}$")
+_SEARCH = re.compile(r"\+?[0-9]{1,15}", re.ASCII)  # fullmatched, after numbers.search_digits
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -175,7 +176,8 @@ class Blacklist:
     def list_numbers(self, *, search: str | None = None, offset: int = 0, limit: int = 50) -> BlacklistPage:
         """Active entries in number order; ``search`` matches any part of the number."""
         problems = []
-        if search is not None and not _SEARCH.match(search.replace(" ", "")):
+        part = search_digits(search) if isinstance(search, str) else search
+        if part is not None and not (isinstance(part, str) and _SEARCH.fullmatch(part)):
             problems.append(("search", "must be digits (part of a number), optionally starting with +"))
         if offset < 0:
             problems.append(("offset", "must be 0 or more"))
@@ -184,8 +186,7 @@ class Blacklist:
         if problems:
             raise InvalidInput(problems)
         numbers = self.active_numbers()
-        if search:
-            part = search.replace(" ", "")
+        if part:
             numbers = [number for number in numbers if part in number]
         page = numbers[offset : offset + limit]
         return BlacklistPage(total=len(numbers), entries=[e for e in self._entries(page) if e is not None])

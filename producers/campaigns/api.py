@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from smsq.config import contract as names
+from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.expansion import (
     Expander,
     Expansion,
-    count_lines,
     csv_rows,
     list_rows,
     new_campaign_id,
@@ -29,7 +29,9 @@ from smsq.producers.campaigns.model import (
 from smsq.producers.core.keys import CampaignKeys
 from smsq.producers.core.lua import read
 from smsq.producers.core.store import MessageStore, to_ms
+from smsq.producers.csv_input import scan_file
 from smsq.producers.errors import CampaignNotFound, CampaignStateError, InvalidInput
+from smsq.producers.messages.idempotency import checked_idempotency_key
 from smsq.producers.publisher import Publisher
 
 # Contact fields of a Messente phonebook contact, usable as %var% in a campaign from groups.
@@ -60,8 +62,10 @@ class Campaigns:
         max_queued_batches: int = 10_000,
         workers: int | None = None,
         recovery: RecoverySettings | None = None,
+        limits: LimitSettings = DEFAULT_LIMITS,
     ) -> None:
         self.store = store
+        self.limits = limits
         self.publisher = publisher
         self.expander = Expander(
             store,
@@ -96,15 +100,14 @@ class Campaigns:
     ) -> CampaignProgress:
         """Validate, store and queue a campaign. Bad input raises InvalidInput naming the field and
         creates nothing. With ``idempotency_key``, a repeat returns the first campaign."""
-        parsed = template if isinstance(template, CampaignTemplate) else parse_template(template)
+        parsed = template if isinstance(template, CampaignTemplate) else parse_template(template, self.limits)
         _check_name(name)
         sources = [s for s in (recipients, csv_path, group_ids) if s is not None]
         if len(sources) != 1:
             raise InvalidInput([("recipients", "give exactly one of recipients, csv_path or group_ids")])
         variables = parsed.variables()
+        idempotency_key = checked_idempotency_key(idempotency_key, self.limits)
         if idempotency_key is not None:
-            if not (0 < len(idempotency_key) <= 200) or not idempotency_key.isprintable():
-                raise InvalidInput([("idempotency_key", "must be 1-200 printable characters")])
             existing = self.store.redis.get(self._idem_key(idempotency_key))
             if existing:
                 return self.progress(str(existing))
@@ -113,10 +116,12 @@ class Campaigns:
             path = Path(csv_path)
             if not path.is_file():
                 raise InvalidInput([("csv", f"no such file: {path}")])
+            # The whole file is checked first (UTF-8, no NUL, line lengths), before anything is stored.
+            lines = scan_file(path, self.limits)
             stream = path.open(newline="", encoding="utf-8-sig")
             try:
-                rows = csv_rows(stream, number_column, variables)  # checks the header now
-                return self._expand(name, parsed, rows, idempotency_key, expected=count_lines(path))
+                rows = csv_rows(stream, number_column, variables, self.limits)  # checks the header now
+                return self._expand(name, parsed, rows, idempotency_key, expected=lines)
             finally:
                 stream.close()
         if group_ids is not None:
@@ -166,15 +171,16 @@ class Campaigns:
             template.time_to_send is not None
             and to_ms(template.time_to_send.timestamp()) > self.store.now_ms()
         )
-        expansion = Expansion()
+        expansion = Expansion()  # filled as records are stored: the undo needs every position
         try:
-            expansion = self.expander.store_messages(
+            self.expander.store_messages(
                 campaign_id,
                 template,
                 rows,
                 expected=expected,
                 workers=self.workers,
                 initial_status="scheduled" if scheduled else "queued",
+                into=expansion,
             )
             self._finish(campaign_id, template, expansion, scheduled=scheduled)
         except BaseException:
@@ -196,15 +202,16 @@ class Campaigns:
             }
         )
         scheduled = due_ms is not None and due_ms > self.store.now_ms()
-        expansion = Expansion()
+        expansion = Expansion()  # filled as records are stored: the undo needs every position
         try:
-            expansion = self.expander.store_messages(
+            self.expander.store_messages(
                 campaign_id,
                 template,
                 list_rows(recipients, template.variables()),
                 expected=len(recipients),
                 workers=self.workers,
                 initial_status="scheduled" if scheduled else "queued",
+                into=expansion,
             )
             self._finish(campaign_id, template, expansion, scheduled=scheduled)
         except BaseException:

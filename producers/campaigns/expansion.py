@@ -18,10 +18,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as encode_string  # the C encoder json.dumps uses
-from pathlib import Path
 from typing import Any, TextIO
 
 from smsq.config import contract as names
+from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.batches import Batch, Batches, ranges
@@ -29,8 +29,9 @@ from smsq.producers.campaigns.model import CampaignTemplate, message_id
 from smsq.producers.core.keys import HOUR_MS, CampaignKeys
 from smsq.producers.core.records import CREATED_MS, LAST_ERROR_CODE, LAST_ERROR_DETAIL, STATUS, error_fields
 from smsq.producers.core.store import MessageStore
+from smsq.producers.csv_input import BOM, checked_rows
 from smsq.producers.errors import InvalidInput
-from smsq.producers.messages.models import to_e164
+from smsq.producers.messages.numbers import to_e164
 from smsq.producers.publisher import Publisher
 
 CHUNK = 20_000  # rows handed to the pool at once
@@ -91,19 +92,23 @@ class Expansion:
             self.samples.append({"line": position, "reason": reason})
 
 
-def csv_rows(stream: TextIO, number_column: str, variables: Sequence[str]) -> Iterator[Row]:
+def csv_rows(
+    stream: TextIO, number_column: str, variables: Sequence[str], limits: LimitSettings = DEFAULT_LIMITS
+) -> Iterator[Row]:
     """Rows of a CSV with a header; position = line number in the file. A line with the wrong number
     of fields gives None values (reported as malformed). The header is checked at once, before any
-    row is read, so a campaign that cannot work is refused before anything is stored."""
-    reader = csv.reader(stream)
+    row is read, so a campaign that cannot work is refused before anything is stored. Text csv
+    cannot read, or a field over SMSQ_LIMITS__CSV_FIELD_CHARS, raises InvalidInput naming the line."""
+    reader = csv.reader(stream)  # the file was checked by csv_input.scan_file (encoding, line lengths)
+    checked = checked_rows(reader, limits)
     try:
-        header = next(reader)
+        header = next(checked)
     except StopIteration:
         raise InvalidInput([("csv", "the file is empty")]) from None
-    header = [name.strip() for name in header]
+    header = [name.strip().removeprefix(BOM) for name in header]
     if number_column not in header:
         raise InvalidInput(
-            [("csv", f"no column {number_column!r} for the number (columns: {', '.join(header)})")]
+            [("csv", f"no column {number_column!r} for the number (columns: {_shown_columns(header)})")]
         )
     unknown = [name for name in variables if name not in header]
     if unknown:
@@ -114,7 +119,7 @@ def csv_rows(stream: TextIO, number_column: str, variables: Sequence[str]) -> It
     width = len(header)
 
     def rows() -> Iterator[Row]:
-        for fields in reader:
+        for fields in checked:
             line = reader.line_num
             if not fields:
                 continue
@@ -124,6 +129,12 @@ def csv_rows(stream: TextIO, number_column: str, variables: Sequence[str]) -> It
             yield line, fields[number_at].strip(), tuple(fields[i].strip() for i in value_at)
 
     return rows()
+
+
+def _shown_columns(header: Sequence[str], most: int = 20) -> str:
+    """The header's names for an error: quoted when odd (a quoted name may hold a newline), cut."""
+    shown = [name if name.isprintable() and len(name) <= 40 else repr(name[:40]) for name in header[:most]]
+    return ", ".join(shown) + (f", ... ({len(header)} columns)" if len(header) > most else "")
 
 
 def list_rows(recipients: Sequence[Any], variables: Sequence[str]) -> Iterator[Row]:
@@ -178,11 +189,6 @@ def parsed_chunks(
             yield window.popleft().result()
 
 
-def count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(buffer.count(b"\n") for buffer in iter(lambda: handle.read(1 << 20), b""))
-
-
 class Expander:
     """Stores one campaign's messages and queues its batches."""
 
@@ -213,10 +219,13 @@ class Expander:
         expected: int | None = None,
         workers: int | None = None,
         initial_status: str = "queued",
+        into: Expansion | None = None,
     ) -> Expansion:
+        """Store the records; ``into`` (when given) is filled as this goes, so a caller whose call
+        raised part-way still knows every position that may have been stored, and can remove them."""
         variables = template.variables()
         keys = CampaignKeys(self.store.keys, campaign_id)
-        result = Expansion()
+        result = Expansion() if into is None else into
         seen: set[str] = set()
         now_ms = self.store.now_ms()
         channels = ",".join(part.channel for part in template.messages)

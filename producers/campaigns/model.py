@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import Channel, Omnimessage, Priority, TextStore, Url, UtcDatetime
 from smsq.producers.messages.personalise import placeholders, render
@@ -29,7 +30,7 @@ from smsq.producers.messages.personalise import placeholders, render
 NAMESPACE = uuid.UUID("6f1b7c1e-2a59-4c57-9a53-5d1f3c8e0b21")  # smsq campaign message ids
 _NAMESPACE_BYTES = NAMESPACE.bytes
 PENDING = ("scheduled", "queued", "sending")
-_CAMPAIGN_ID = re.compile(r"^[0-9a-f]{32}$")
+_CAMPAIGN_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)  # fullmatched: "$" lets a trailing newline in
 
 
 class CampaignTemplate(BaseModel):
@@ -51,13 +52,16 @@ class CampaignTemplate(BaseModel):
         return list(dict.fromkeys(name for text in _strings(self.body()) for name in placeholders(text)))
 
 
-def parse_template(data: object) -> CampaignTemplate:
+def parse_template(data: object, limits: LimitSettings = DEFAULT_LIMITS) -> CampaignTemplate:
+    context = {"limits": limits}
     try:
-        template = CampaignTemplate.model_validate(data)
+        template = CampaignTemplate.model_validate(data, context=context)
         # The chain must also be a valid omnimessage once addressed (channel rules, each once).
-        Omnimessage.model_validate({**template.body(), "to": "+37251234567"})
+        Omnimessage.model_validate({**template.body(), "to": "+37251234567"}, context=context)
     except ValidationError as error:
         raise InvalidInput.from_validation_error(error, prefix="template") from None
+    except RecursionError:
+        raise InvalidInput([("template", "is nested too deeply")]) from None
     return template
 
 
@@ -107,7 +111,7 @@ _VARIANT = {c: format((int(c, 16) & 0x3) | 0x8, "x") for c in "0123456789abcdef"
 
 
 def checked_campaign_id(campaign_id: str) -> str:
-    if not isinstance(campaign_id, str) or not _CAMPAIGN_ID.match(campaign_id):
+    if not isinstance(campaign_id, str) or not _CAMPAIGN_ID.fullmatch(campaign_id):
         raise InvalidInput([("campaign_id", f"{campaign_id!r} is not a campaign id (32 hex characters)")])
     return campaign_id
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -19,13 +18,16 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
-    PositiveInt,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
+from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.producers.errors import InvalidInput
-from smsq.producers.messages.phone import fast_e164
+from smsq.producers.messages.numbers import to_e164
+from smsq.producers.messages.segments import sms_segments
 
 Priority = Literal["low", "regular", "high"]
 TextStore = Literal["plaintext", "sha256", "nostore"]
@@ -35,38 +37,15 @@ VIBER_VIDEO_MAX_BYTES = 200 * 1024 * 1024
 VIBER_VIDEO_MAX_SECONDS = 600
 
 
-def to_e164(value: object) -> str:
-    """Parse a phone number written in international form and return it as E.164 (+CCNNN...)."""
-    if not isinstance(value, str | int):
-        raise ValueError("must be a phone number string")
-    text = str(value).strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    return fast_e164(text, _parse_with_phonenumbers)
-
-
-def _parse_with_phonenumbers(text: str) -> str:
-    if not text.startswith("+"):
-        text = "+" + text  # providers like SMSAPI and Direct Messenger write numbers without "+"
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        raise ValueError(
-            f"{text.removeprefix('+')!r} is not a phone number in international format"
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"{text!r} is not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 PhoneNumber = Annotated[str, BeforeValidator(to_e164)]
 
-_ALPHANUMERIC_SENDER = re.compile(r"^[A-Za-z0-9 ._&-]{1,11}$")
-_NUMERIC_SENDER = re.compile(r"^\+?[0-9]{1,15}$")
+# fullmatch, never match + "$": "$" also matches before a trailing newline, which would be sent.
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ._&-]{1,11}", re.ASCII)
+_NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,15}", re.ASCII)
 
 
 def _check_sender(value: str) -> str:
-    if not (_NUMERIC_SENDER.match(value) or _ALPHANUMERIC_SENDER.match(value)):
+    if not (_NUMERIC_SENDER.fullmatch(value) or _ALPHANUMERIC_SENDER.fullmatch(value)):
         raise ValueError("must be a phone number (up to 15 digits) or up to 11 letters and digits")
     return value
 
@@ -84,27 +63,94 @@ def _as_utc(value: object) -> object:
         except ValueError:
             raise ValueError("must be an ISO-8601 date and time, e.g. 2026-06-22T09:05:07Z") from None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: no such UTC time
+            raise ValueError("is out of range: in UTC it falls before year 1 or after year 9999") from None
     return value
 
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_as_utc)]
 
 
+def limits_of(info: ValidationInfo) -> LimitSettings:
+    """The limits a validation runs under: ``context={"limits": ...}``, else the defaults."""
+    context = info.context
+    limits = context.get("limits") if isinstance(context, dict) else None
+    return limits if isinstance(limits, LimitSettings) else DEFAULT_LIMITS
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # Fields with a limit of their own (a channel's text); every other string gets text.other_chars.
+    _OWN_LIMIT: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _bounded_strings(self, info: ValidationInfo) -> Self:
+        limit = limits_of(info).text.other_chars
+        for name, value in self:
+            if isinstance(value, str) and name not in self._OWN_LIMIT and len(value) > limit:
+                raise ValueError(f"{name} is longer than {limit} characters (SMSQ_LIMITS__TEXT__OTHER_CHARS)")
+        return self
 
 
 class _Channel(_Strict):
+    _OWN_LIMIT = frozenset({"text"})
     sender: Sender | None = None
-    validity: PositiveInt | None = Field(None, description="minutes before the next channel is tried")
-    ttl: PositiveInt | None = Field(None, description="seconds before the next channel is tried")
+    validity: int | None = Field(None, description="minutes before the next channel is tried")
+    ttl: int | None = Field(None, description="seconds before the next channel is tried")
 
     @model_validator(mode="after")
-    def _validity_xor_ttl(self) -> _Channel:
+    def _validity_xor_ttl(self) -> Self:
         if self.validity is not None and self.ttl is not None:
             raise ValueError("give either validity or ttl, not both")
         return self
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl_in_range(cls, value: int | None, info: ValidationInfo) -> int | None:
+        limits = limits_of(info)
+        return _in_range(value, limits.ttl_min_seconds, limits.ttl_max_seconds, "seconds", "TTL")
+
+    @field_validator("validity")
+    @classmethod
+    def _validity_in_range(cls, value: int | None, info: ValidationInfo) -> int | None:
+        limits = limits_of(info)
+        low, high = limits.validity_min_minutes, limits.validity_max_minutes
+        return _in_range(value, low, high, "minutes", "VALIDITY")
+
+    @field_validator("text", check_fields=False)
+    @classmethod
+    def _text_within_limits(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):  # WhatsApp's text is an object, bounded by WhatsAppText
+            check_text(str(cls.model_fields["channel"].default), value, limits_of(info))
+        return value
+
+
+def _in_range(value: int | None, low: int, high: int, unit: str, setting: str) -> int | None:
+    if value is not None and not low <= value <= high:
+        bound = "MIN" if value < low else "MAX"
+        raise ValueError(f"must be {low}-{high} {unit} (SMSQ_LIMITS__{setting}_{bound}_{unit.upper()})")
+    return value
+
+
+_TEXT_LIMITS = {"sms": "sms_chars", "viber": "viber_chars", "whatsapp": "whatsapp_chars",
+                "telegram": "telegram_chars"}  # fmt: skip
+
+
+def check_text(channel: str, text: str, limits: LimitSettings) -> None:
+    """A channel's text within its limits: characters, and for SMS the parts it is sent in."""
+    setting = _TEXT_LIMITS[channel]
+    most = getattr(limits.text, setting)
+    if len(text) > most:
+        raise ValueError(
+            f"is {len(text)} characters; {channel} takes at most {most} "
+            f"(SMSQ_LIMITS__TEXT__{setting.upper()})"
+        )
+    if channel == "sms" and (parts := sms_segments(text)) > limits.text.sms_segments:
+        raise ValueError(
+            f"takes {parts} SMS parts; at most {limits.text.sms_segments} (SMSQ_LIMITS__TEXT__SMS_SEGMENTS)"
+        )
 
 
 class Sms(_Channel):
@@ -216,8 +262,15 @@ class WhatsAppTemplate(_Strict):
 
 
 class WhatsAppText(_Strict):
+    _OWN_LIMIT = frozenset({"body"})
     body: NonEmpty
     preview_url: bool = False
+
+    @field_validator("body")
+    @classmethod
+    def _bounded_body(cls, value: str, info: ValidationInfo) -> str:
+        check_text("whatsapp", value, limits_of(info))
+        return value
 
 
 _WHATSAPP_CONTENT = ("template", "text", "image", "video", "audio", "document", "sticker")
@@ -287,11 +340,21 @@ class Omnimessage(_Strict):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-def parse_omnimessage(data: object) -> Omnimessage:
+def parse_omnimessage(data: object, limits: LimitSettings = DEFAULT_LIMITS) -> Omnimessage:
     """Validate untrusted input (a dict, or an Omnimessage) or raise InvalidInput naming each field."""
     if isinstance(data, Omnimessage):
-        return data
-    try:
-        return Omnimessage.model_validate(data)
-    except ValidationError as error:
-        raise InvalidInput.from_validation_error(error) from None
+        message = data
+    else:
+        try:
+            message = Omnimessage.model_validate(data, context={"limits": limits})
+        except ValidationError as error:
+            raise InvalidInput.from_validation_error(error) from None
+        except RecursionError:  # nested deeper than Python can follow: not an omnimessage
+            raise InvalidInput([("(message)", "is nested too deeply")]) from None
+    size = len(message.model_dump_json(exclude_none=True))
+    if size > limits.message_bytes:
+        most = limits.message_bytes
+        raise InvalidInput(
+            [("(message)", f"is {size} bytes as JSON; at most {most} (SMSQ_LIMITS__MESSAGE_BYTES)")]
+        )
+    return message

@@ -21,7 +21,9 @@ from typing import Final
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-_PLAIN: Final = re.compile(r"\+?([1-9]\d{6,14})")
+# ASCII digits only: ``\d`` would also match Arabic-Indic and other Unicode digits, and the number
+# would be stored and sent in them (smsq.producers.messages.numbers converts them before this runs).
+_PLAIN: Final = re.compile(r"\+?([1-9][0-9]{6,14})", re.ASCII)
 # Validity is "matches any type", so the order is free: the common types first.
 _TYPES: Final = ("mobile", "fixed_line", "toll_free", "premium_rate", "shared_cost", "voip",
                  "personal_number", "pager", "uan", "voicemail")  # fmt: skip

@@ -137,7 +137,7 @@ def test_import_refuses_a_file_that_is_not_text(smsq: Run, redis_client: redis.R
     file = tmp_path / "numbers.csv"
     file.write_bytes(b"\xff\xfe\x00+372")
     ran = smsq("import", str(file))
-    assert ran.code == 2 and "is not UTF-8 text" in ran.err and stored(redis_client) == []
+    assert ran.code == 2 and "is UTF-16 text, not UTF-8 text" in ran.err and stored(redis_client) == []
 
 
 def test_export_to_standard_output_or_a_file(smsq: Run, blacklist: Blacklist, tmp_path: Path) -> None:

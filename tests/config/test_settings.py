@@ -82,7 +82,26 @@ def test_the_bound_table_reaches_every_group_and_both_ends() -> None:
     groups = {case.id.split("__")[0] for case in BOUND_CASES if "__" in case.id}
     assert groups == {f"SMSQ_{name.upper()}" for name in
                       ("messente", "smsapi", "direct_messenger", "retry", "lanes", "health", "campaigns",
-                       "schedule", "blacklist", "polling", "recovery", "redis_client")}  # fmt: skip
+                       "schedule", "blacklist", "polling", "recovery", "redis_client", "limits")}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("variables", "words"),
+    [
+        (
+            {"SMSQ_LIMITS__TTL_MIN_SECONDS": "100", "SMSQ_LIMITS__TTL_MAX_SECONDS": "99"},
+            "ttl_min_seconds must not exceed",
+        ),
+        (
+            {"SMSQ_LIMITS__VALIDITY_MIN_MINUTES": "10", "SMSQ_LIMITS__VALIDITY_MAX_MINUTES": "9"},
+            "validity_min_minutes",
+        ),
+    ],
+)
+def test_a_limit_range_upside_down_is_refused(
+    problem: Problem, variables: dict[str, str], words: str
+) -> None:
+    assert words in problem(**variables)
 
 
 # Types, choices and the validators written by hand

@@ -24,7 +24,9 @@ def callback_token(secret: str, provider: str, message_id: str) -> str:
 def token_matches(secret: str, provider: str, message_id: str, token: str) -> bool:
     if not secret:
         return False
-    return hmac.compare_digest(callback_token(secret, provider, message_id), token)
+    # Bytes, not str: compare_digest refuses a non-ASCII str (a path segment like %C3%A9) with TypeError.
+    given = token.encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(callback_token(secret, provider, message_id).encode(), given)
 
 
 def callback_path(secret: str, provider: str, message_id: str) -> str:

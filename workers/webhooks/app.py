@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from smsq.config.contract import DeliveryReport
+from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.status_settings import WebhookSettings
 from smsq.producers.errors import InvalidInput
 from smsq.workers.status.followup import CALLBACK_PATH, token_matches
@@ -35,7 +36,6 @@ from smsq.workers.webhooks import parsing
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-messente-signature"
-MAX_BODY_BYTES = 64 * 1024
 Publish = Callable[[DeliveryReport], None]
 
 
@@ -44,8 +44,27 @@ def messente_signature(key: str, body: bytes) -> str:
     return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
-def create_webhook_app(webhooks: WebhookSettings, publish: Publish) -> Starlette:
-    """``publish`` queues one delivery-report task (blocking; it is called in a worker thread)."""
+async def read_body(request: Request, most: int) -> bytes | None:
+    """The request body, or None as soon as it is bigger than ``most`` bytes: a declared
+    Content-Length is checked first, then what arrives, so a huge body is never held."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > most:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > most:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_webhook_app(
+    webhooks: WebhookSettings, publish: Publish, limits: LimitSettings = DEFAULT_LIMITS
+) -> Starlette:
+    """``publish`` queues one delivery-report task (blocking; it is called in a worker thread).
+    Bad requests get 400/401/404/405/413 and never a 5xx: a 5xx makes the provider retry."""
+    most = limits.webhook_body_bytes
     secret = webhooks.secret.get_secret_value()
     signature_key = (
         webhooks.messente_signature_key.get_secret_value() if webhooks.messente_signature_key else ""
@@ -57,14 +76,15 @@ def create_webhook_app(webhooks: WebhookSettings, publish: Publish) -> Starlette
         if not token_matches(secret, provider, message_id, request.path_params["token"]):
             log.warning("delivery report to %s refused: bad token (from %s)", provider, _client(request))
             return _unauthorized()
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"body: larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+        body = await read_body(request, most)
+        if body is None:
+            why = f"body: larger than {most} bytes (SMSQ_LIMITS__WEBHOOK_BODY_BYTES)"
+            return JSONResponse({"error": why}, status_code=413)
         if provider == "messente" and signature_key and not _signed(request, body, signature_key):
             log.warning("delivery report from messente refused: bad X-Messente-Signature")
             return _unauthorized()
         try:
-            reports = await _read(provider, message_id, request, body)
+            reports = await _read(provider, message_id, request, body, limits)
         except InvalidInput as error:
             log.warning("unreadable delivery report from %s for %s: %s", provider, message_id, error)
             return JSONResponse({"error": str(error)}, status_code=400)
@@ -106,13 +126,14 @@ def _only_known_methods(handler: Callable[[Request], Any]) -> Callable[[Request]
     return guarded
 
 
-async def _read(provider: str, message_id: str, request: Request, body: bytes) -> list[DeliveryReport]:
+async def _read(
+    provider: str, message_id: str, request: Request, body: bytes, limits: LimitSettings
+) -> list[DeliveryReport]:
     if provider == "messente":
-        return parsing.messente_reports(message_id, body)
+        return parsing.messente_reports(message_id, body, limits.json_depth)
     params = dict(request.query_params)
     if request.method == "POST" and body:
-        form = await request.form()
-        params.update({key: str(value) for key, value in form.items()})
+        params.update(parsing.form_fields(request.headers.get("content-type", ""), body))
     if provider == "smsapi":
         return parsing.smsapi_reports(message_id, params)
     return parsing.direct_messenger_reports(message_id, params)
@@ -120,7 +141,9 @@ async def _read(provider: str, message_id: str, request: Request, body: bytes) -
 
 def _signed(request: Request, body: bytes, key: str) -> bool:
     given = request.headers.get(SIGNATURE_HEADER, "").strip().lower()
-    return bool(given) and hmac.compare_digest(given, messente_signature(key, body))
+    # Bytes: a non-ASCII header (latin-1 decoded by the server) would make compare_digest raise.
+    expected = messente_signature(key, body).encode()
+    return bool(given) and hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected)
 
 
 def _unauthorized() -> Response:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 
 from smsq.config.contract import DeliveryReport
 from smsq.producers.errors import InvalidInput
+from smsq.workers.poison.checks import depth_over
 from smsq.workers.providers.base import ChannelStatus
 from smsq.workers.providers.direct_messenger import sms as direct_messenger
 from smsq.workers.providers.messente import omnichannel as messente
@@ -23,15 +25,20 @@ from smsq.workers.providers.smsapi import sms as smsapi
 # SMSAPI may put several reports in one callback, each parameter a comma-separated list in step.
 SMSAPI_LIST_PARAMS = ("MsgId", "status", "status_name", "idx", "donedate", "to")
 MAX_REPORTS_PER_CALLBACK = 1000
+MAX_FORM_FIELDS = 100
 
 
-def messente_reports(message_id: str, body: bytes) -> list[DeliveryReport]:
+def messente_reports(message_id: str, body: bytes, max_depth: int = 32) -> list[DeliveryReport]:
     """Messente's JSON POST: {status, sender, err, message_id, to, channel, error, omnimessage_id,
     timestamp, price_info?}."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput([("body", "is not JSON")]) from None
+    except RecursionError:  # ten thousand "[": deeper than Python's JSON reader follows
+        raise InvalidInput([("body", "is JSON nested too deeply")]) from None
+    if depth_over(data, max_depth):
+        raise InvalidInput([("body", f"is JSON nested deeper than {max_depth} (SMSQ_LIMITS__JSON_DEPTH)")])
     if not isinstance(data, dict):
         raise InvalidInput([("body", "must be a JSON object")])
     if not isinstance(data.get("omnimessage_id"), str) or not data["omnimessage_id"]:
@@ -46,6 +53,21 @@ def messente_reports(message_id: str, body: bytes) -> list[DeliveryReport]:
         raise InvalidInput([("err", "must be an integer or null")])
     channel = messente.channel_status(data)
     return [_report(message_id, "messente", channel, provider_message_id=data["omnimessage_id"])]
+
+
+def form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """A POSTed form's fields (SMSAPI may POST its callback as a form): URL-encoded only."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise InvalidInput([("body", "must be a form (application/x-www-form-urlencoded) or empty")])
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput([("body", "is not UTF-8 text")]) from None
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+    except ValueError:
+        raise InvalidInput([("body", f"has more than {MAX_FORM_FIELDS} form fields")]) from None
 
 
 def smsapi_reports(message_id: str, params: Mapping[str, str]) -> list[DeliveryReport]:

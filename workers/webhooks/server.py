@@ -22,7 +22,7 @@ def build_app(settings: Settings) -> Starlette:
     def publish(report: DeliveryReport) -> None:
         publisher.publish(names.DELIVERY_REPORT_TASK, report, names.STATUS)
 
-    return create_webhook_app(settings.webhooks, publish)
+    return create_webhook_app(settings.webhooks, publish, settings.limits)
 
 
 def run_webhooks(settings: Settings, host: str, port: int) -> None:

@@ -117,7 +117,7 @@ SMS = {"channel": "sms", "text": "x"}
         (message({"channel": "sms"}), "messages.0.sms.text", "Field required"),
         (message({"channel": "sms", "text": ""}), "messages.0.sms.text", "at least 1"),
         (message({"channel": "sms", "text": "x", "ttl": 5, "validity": 5}), "messages.0.sms", "not both"),
-        (message({"channel": "sms", "text": "x", "ttl": 0}), "messages.0.sms.ttl", "greater than 0"),
+        (message({"channel": "sms", "text": "x", "ttl": 0}), "messages.0.sms.ttl", "must be 1-259200 seconds"),
         (message({"channel": "sms", "text": "x", "sender": "WayTooLongSender"}), "messages.0.sms.sender", "11"),
         (message({"channel": "sms", "text": "x", "autoconvert": "maybe"}), "messages.0.sms.autoconvert", "on"),
         (message({"channel": "sms", "text": "x", "udh": "xyz"}), "messages.0.sms.udh", "pattern"),

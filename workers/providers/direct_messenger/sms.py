@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from smsq.config.settings import DirectMessengerSettings
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import Sms, to_e164
+from smsq.producers.messages.numbers import listed_number
 from smsq.workers.providers import http
 from smsq.workers.providers.base import BlacklistEntry, ChannelStatus, OutboundMessage, SendResult, SentPart
 from smsq.workers.providers.errors import PermanentError, ProviderError, TransientError
@@ -74,10 +75,7 @@ def digits(phone: str) -> str:
 
 def e164_from(number: object) -> str:
     """Back to E.164; an unknown-to-phonenumbers number stays listed as ``+digits``."""
-    try:
-        return to_e164(number)
-    except ValueError:
-        return "+" + "".join(ch for ch in str(number) if ch.isdigit())
+    return listed_number(number)  # the one normalisation (smsq.producers.messages.numbers)
 
 
 def dlr_uri(callback_url: str) -> str:

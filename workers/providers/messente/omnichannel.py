@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from smsq.config.settings import MessenteSettings
-from smsq.producers.messages.models import to_e164
+from smsq.producers.messages.numbers import listed_number
 from smsq.workers.providers import http
 from smsq.workers.providers.base import ChannelStatus, DeliveryStatus, OutboundMessage, SendResult, SentPart
 from smsq.workers.providers.errors import PermanentError, ProviderError, TransientError
@@ -79,11 +79,9 @@ def delivery_error(err: int | None) -> str | None:
 
 
 def normalise_phone(value: str) -> str:
-    """E.164 when the number parses; otherwise as given, so an odd entry never breaks a listing."""
-    try:
-        return to_e164(value)
-    except ValueError:
-        return value
+    """E.164 when the number parses; otherwise ``+`` and its digits, so an odd entry never breaks a
+    listing and is spelled the one way (smsq.producers.messages.numbers.listed_number)."""
+    return listed_number(value)
 
 
 def is_not_found(error: ProviderError) -> bool:

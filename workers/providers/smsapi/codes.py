@@ -11,6 +11,7 @@ import httpx
 
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import to_e164
+from smsq.producers.messages.numbers import listed_number
 from smsq.workers.providers import http
 from smsq.workers.providers.errors import PermanentError, ProviderError, RateLimited, TransientError
 
@@ -120,10 +121,7 @@ def digits(phone: str) -> str:
 def e164_from(number: object) -> str:
     """A provider number back to E.164. A number phonenumbers does not know still counts (a listed
     number must never be dropped from a blacklist), so it falls back to ``+digits``."""
-    try:
-        return to_e164(number)
-    except ValueError:
-        return "+" + "".join(ch for ch in str(number) if ch.isdigit())
+    return listed_number(number)  # the one normalisation (smsq.producers.messages.numbers)
 
 
 def smsq_status(status: str | None) -> str | None:

@@ -98,7 +98,13 @@ def test_the_err_table_has_exactly_the_documented_codes() -> None:
 
 @pytest.mark.parametrize(
     ("to", "expected"),
-    [(TO, TO), (TO.removeprefix("+"), TO), ("+372 5123 4567", "+37251234567"), ("12", "12")],
+    [
+        (TO, TO),
+        (TO.removeprefix("+"), TO),
+        ("+372 5123 4567", "+37251234567"),
+        ("12", "+12"),
+        ("+3725\u0661\u0662\u0663\u0664\u0665\u0666\u0667", "+37251234567"),
+    ],
 )
 def test_the_status_number_comes_back_as_e164(to: str, expected: str) -> None:
     body = {**status_body(delivery_result("DELIVRD")), "to": to}
