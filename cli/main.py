@@ -48,10 +48,10 @@ def worker(
 ) -> None:
     """Run a Celery worker on the given lanes (a high-only worker keeps OTP off the bulk queues)."""
     queues = [lane.strip() for lane in lanes.split(",") if lane.strip()]
-    unknown = [lane for lane in queues if lane not in names.ALL_QUEUES]
+    unknown = [lane for lane in queues if lane not in names.LANES]
     if unknown or not queues:
         raise SmsqError(
-            f"--lanes: unknown lane {', '.join(unknown) or '(none)'}; use {', '.join(names.ALL_QUEUES)}"
+            f"--lanes: unknown lane {', '.join(unknown) or '(none)'}; use {', '.join(names.LANES)}"
         )
     settings = load_settings()
     if nice:

@@ -26,7 +26,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "visibility_timeout": settings.visibility_timeout,
         },
         "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
-        "task_queues": [Queue(name, routing_key=name) for name in names.ALL_QUEUES],
+        "task_queues": [Queue(name, routing_key=name) for name in names.LANES],
         "task_default_queue": names.REGULAR,
         "task_routes": names.TASK_ROUTES,
         "task_serializer": "json",

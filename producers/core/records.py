@@ -16,6 +16,8 @@ PRIORITY: Final = "priority"  # low | regular | high
 CHANNELS: Final = "channels"  # the chain, comma-separated: "viber,sms"
 BODY: Final = "body"  # the omnimessage JSON (single messages; campaigns render from the template)
 IDEMPOTENCY_KEY: Final = "idempotency_key"
+KEY_ID: Final = "key_id"  # the API key that accepted it ('' or absent: the Python producer API)
+TEST: Final = "test"  # "1": accepted by a test key: sent by the simulated provider, kept out of live counts
 
 # -- campaign records --------------------------------------------------------------------------------
 CAMPAIGN_ID: Final = "campaign_id"
@@ -37,6 +39,8 @@ LAST_ERROR_DETAIL: Final = "last_error_detail"
 CALL_PROVIDER: Final = "call_provider"
 # A resend after a lost lease to an idempotent provider (SMSAPI idx) goes to that provider alone.
 RESEND_VIA: Final = "resend_via"
+# The sequence number of the message's last callback event (lua/records.lua counts it).
+CALLBACK_SEQ: Final = "callback_seq"
 CHANNEL_PREFIX: Final = "ch:"  # ch:<channel>: that channel's latest status, JSON (workers.status.settle)
 
 # -- timestamps (ms since the epoch) -----------------------------------------------------------------
