@@ -26,11 +26,13 @@ from smsq.producers.core.records import (
     CREATED_MS,
     ID,
     IDEMPOTENCY_KEY,
+    KEY_ID,
     PRIORITY,
     PROVIDER_SCHEDULED,
     QUEUED_MS,
     SCHEDULED_FOR_MS,
     STATUS,
+    TEST,
     TO,
     UPDATED_MS,
 )
@@ -105,12 +107,18 @@ class Smsq:
         )
 
     def send(
-        self, message: Omnimessage | Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        message: Omnimessage | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        key_id: str | None = None,
+        test: bool = False,
     ) -> Receipt:
         """Validate and accept one message. Raises InvalidInput (nothing stored or queued) on bad input.
 
         With ``idempotency_key``, a second call with the same key returns the first message's id and
-        queues nothing."""
+        queues nothing. ``key_id`` and ``test`` are the HTTP API's: the key that accepted it (only that
+        key reads or cancels it there) and whether it is a test key's (the simulated provider sends it)."""
         omnimessage = parse_omnimessage(message, self.limits)
         idempotency_key = checked_idempotency_key(idempotency_key, self.limits)
         now_ms = self.store.now_ms()
@@ -125,6 +133,10 @@ class Smsq:
         fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
         if idempotency_key:
             fields[IDEMPOTENCY_KEY] = idempotency_key
+        if key_id:
+            fields[KEY_ID] = key_id
+        if test:
+            fields[TEST] = "1"
         outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
         assert outbox_ms is not None
         created, message_id = self.store.create(
@@ -177,14 +189,14 @@ class Smsq:
         return Blacklist(self.store.redis, prefix=self.store.keys.prefix, clock=self.store.clock)
 
     def result(self, message_id: str) -> MessageResult:
-        record = self.store.get(_checked_id(message_id))
+        record = self.store.get(checked_message_id(message_id))
         if record is None:
             raise MessageNotFound(message_id)
         return MessageResult.from_record(record)
 
     def results(self, message_ids: Sequence[str]) -> dict[str, MessageResult | None]:
         """Many at once, in one round trip; an unknown (or expired) id maps to None."""
-        checked = [_checked_id(message_id) for message_id in message_ids]
+        checked = [checked_message_id(message_id) for message_id in message_ids]
         records = self.store.get_many(checked)
         return {
             message_id: MessageResult.from_record(record) if record else None
@@ -205,7 +217,7 @@ class Smsq:
         (then the provider is asked, and the answer awaited). Raises CannotCancel, saying why, for a
         message already released or sent."""
         outcome = self.store.transition(
-            _checked_id(message_id), "cancelled", allowed_from={"scheduled"}, unschedule=True
+            checked_message_id(message_id), "cancelled", allowed_from={"scheduled"}, unschedule=True
         )
         if outcome.previous is None:
             raise MessageNotFound(message_id)
@@ -244,7 +256,7 @@ def record_fields(message_id: str, message: Omnimessage, now_ms: int, status: st
     return fields
 
 
-def _checked_id(message_id: str) -> str:
+def checked_message_id(message_id: str) -> str:
     try:
         return str(uuid.UUID(message_id))
     except (ValueError, TypeError, AttributeError):

@@ -17,6 +17,7 @@ from smsq.producers.core.records import (
     CREATED_MS,
     FINAL_MS,
     ID,
+    KEY_ID,
     LAST_ERROR_CODE,
     LAST_ERROR_DETAIL,
     PRIORITY,
@@ -26,6 +27,7 @@ from smsq.producers.core.records import (
     SCHEDULED_FOR_MS,
     SENT_MS,
     STATUS,
+    TEST,
     TO,
     UPDATED_MS,
 )
@@ -65,6 +67,8 @@ class MessageResult(BaseModel):
     updated_at: datetime | None = None
     # Each channel of the chain as the provider reported it (polls and delivery reports).
     channel_results: list[ChannelResult] = []
+    key_id: str | None = None  # the HTTP API key that accepted it (None: the Python producer API)
+    test: bool = False  # accepted by a test key: the simulated provider sends it
 
     @classmethod
     def from_record(cls, record: dict[str, str]) -> MessageResult:
@@ -91,6 +95,8 @@ class MessageResult(BaseModel):
             final_at=_time(record.get(FINAL_MS)),
             updated_at=_time(record.get(UPDATED_MS)),
             channel_results=channel_results(record),
+            key_id=record.get(KEY_ID) or None,
+            test=record.get(TEST) == "1",
         )
 
 
