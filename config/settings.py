@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from smsq.config.api_settings import ApiSettings
 from smsq.config.callback_settings import CallbackSettings
 from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import LimitSettings
@@ -226,6 +227,7 @@ class Settings(BaseSettings):
     recovery: RecoverySettings = RecoverySettings()
     redis_client: RedisClientSettings = RedisClientSettings()
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
+    api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
     callbacks: CallbackSettings = CallbackSettings()  # callbacks to the app (config/callback_settings.py)
     cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
