@@ -14,6 +14,7 @@ from rich.console import Console
 
 from smsq.cli.api import api as api_command
 from smsq.cli.blacklist import app as blacklist_app
+from smsq.cli.callbacks import app as callbacks_app
 from smsq.cli.campaign import app as campaign_app
 from smsq.cli.keys import app as keys_app
 from smsq.cli.segments import segments
@@ -185,6 +186,7 @@ app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")
 app.add_typer(keys_app, name="keys")
+app.add_typer(callbacks_app, name="callbacks")
 app.command("api")(api_command)
 
 

@@ -16,8 +16,8 @@ import redis
 from smsq.config.callback_settings import CallbackSettings
 from smsq.producers.callbacks.urls import Resolver, check_callback_url, resolve
 from smsq.producers.core.keys import CallbackKeys, Keys
+from smsq.producers.keys.store import CALLBACK_URL, REVOKED_MS
 
-CALLBACK_URL: Final = "callback_url"
 CALLBACK_SECRET: Final = "callback_secret"
 SECRET_PREFIX: Final = "whsec_"  # Standard Webhooks: whsec_ + base64 of 24 to 64 random bytes
 SECRET_BYTES: Final = 32
@@ -40,11 +40,21 @@ def new_secret() -> str:
 
 
 def callback_target(client: redis.Redis, keys: Keys, key_id: str) -> Target | None:
-    """The key's callback URL and secret; None when the key is gone or has no URL."""
-    url, secret = client.hmget(CallbackKeys(keys).api_key_prefix + key_id, [CALLBACK_URL, CALLBACK_SECRET])
-    if not url or not secret:
+    """The key's callback URL and secret; None when the key is gone, revoked or has no URL. A key whose
+    URL was set without a secret (by an older key store) gets one now: `smsq callbacks secret` shows it."""
+    hash_key = keys.api_key(key_id)
+    url, secret, revoked = client.hmget(hash_key, [CALLBACK_URL, CALLBACK_SECRET, REVOKED_MS])
+    if not url or revoked:
         return None
-    return Target(str(url), str(secret))
+    return Target(str(url), str(secret) if secret else callback_signing_secret(client, keys, key_id))
+
+
+def callback_signing_secret(client: redis.Redis, keys: Keys, key_id: str) -> str:
+    """The key's signing secret, made now if it has none (`smsq keys create --callback-url` prints it,
+    `smsq callbacks secret` shows it again)."""
+    hash_key = keys.api_key(key_id)
+    client.hsetnx(hash_key, CALLBACK_SECRET, new_secret())
+    return str(client.hget(hash_key, CALLBACK_SECRET))
 
 
 def set_callback(
@@ -59,14 +69,13 @@ def set_callback(
     """Set (after ``check_callback_url``: UnsafeCallbackUrl names what is wrong, nothing is stored) or,
     with ``url`` None, remove the key's callback URL. A key keeps its signing secret once made; it is
     returned so the caller can show it. A URL set again may be called again even if it answered 410."""
-    hash_key = CallbackKeys(keys).api_key_prefix + key_id
+    hash_key = keys.api_key(key_id)
     if url is None:
         client.hdel(hash_key, CALLBACK_URL)
         return None
     check_callback_url(url, settings, resolver=resolver)
     with client.pipeline(transaction=True) as pipe:
         pipe.hset(hash_key, CALLBACK_URL, url)
-        pipe.hsetnx(hash_key, CALLBACK_SECRET, new_secret())
         pipe.delete(CallbackKeys(keys).gone(url_id(url)))
-        pipe.hget(hash_key, CALLBACK_SECRET)
-        return str(pipe.execute()[-1])
+        pipe.execute()
+    return callback_signing_secret(client, keys, key_id)

@@ -123,7 +123,7 @@ def deliver(deliverer: Deliverer, claimed: Sequence[Claimed]) -> list[Finished]:
             targets[event.key_id] = deliverer.lookup(event.key_id)
         target = targets[event.key_id]
         if target is None:
-            finished.append(_done(claim, "dead", "the key has no callback URL or secret"))
+            finished.append(_done(claim, "dead", "the key is revoked or has no callback URL"))
             continue
         if target.url not in gone:
             gone[target.url] = deliverer.queue.is_gone(target.url)

@@ -192,7 +192,7 @@ def test_a_key_without_a_callback_url_dead_letters_its_events(
     store.transition(ID, "delivered")
     store.redis.hdel(f"{store.keys.prefix}:apikey:{key}", "callback_url")
     (finished,) = pump(deliverer)
-    assert (finished.outcome, finished.result) == ("dead", "the key has no callback URL or secret")
+    assert (finished.outcome, finished.result) == ("dead", "the key is revoked or has no callback URL")
 
 
 def test_a_replayed_event_comes_again_with_its_webhook_id(
