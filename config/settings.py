@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from smsq.config.api_settings import ApiSettings
+from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import LimitSettings
 from smsq.config.scale_settings import (
     SENTINEL_SCHEME,
@@ -233,6 +235,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
     amqp: AmqpSettings = AmqpSettings()  # RabbitMQ as the broker (config/scale_settings.py)
     sentinel: SentinelSettings = SentinelSettings()  # the state store through Redis Sentinel
+    api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
+    cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
     # Finished records expire after this long.
     retention_days: float = Field(30.0, gt=0)

@@ -13,6 +13,7 @@ from typing import Any
 
 from smsq.config import contract as names
 from smsq.config.celery import make_celery
+from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.settings import CampaignSettings, RecoverySettings, Settings
 from smsq.producers.blacklist.store import Blacklist
@@ -26,11 +27,16 @@ from smsq.producers.core.records import (
     CREATED_MS,
     ID,
     IDEMPOTENCY_KEY,
+    KEY_ID,
     PRIORITY,
     PROVIDER_SCHEDULED,
     QUEUED_MS,
     SCHEDULED_FOR_MS,
+    SMS_CHARACTERS,
+    SMS_ENCODING,
+    SMS_SEGMENTS,
     STATUS,
+    TEST,
     TO,
     UPDATED_MS,
 )
@@ -38,7 +44,8 @@ from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from smsq.producers.messages.idempotency import checked_idempotency_key
-from smsq.producers.messages.models import Omnimessage, parse_omnimessage
+from smsq.producers.messages.models import Omnimessage, check_segments, parse_omnimessage
+from smsq.producers.messages.segments import Segments
 from smsq.producers.publisher import CeleryPublisher, Publisher
 from smsq.producers.two_factor import TwoFactor
 
@@ -54,6 +61,8 @@ class Receipt:
     message_id: str
     status: str  # scheduled or queued
     duplicate: bool  # True: the idempotency key was seen before; nothing new was queued
+    # The SMS part's encoding, parts and characters (None: no SMS in the chain, or a duplicate).
+    sms: Segments | None = None
 
 
 class Smsq:
@@ -70,8 +79,10 @@ class Smsq:
         campaign_settings: CampaignSettings | None = None,
         recovery: RecoverySettings | None = None,
         limits: LimitSettings = DEFAULT_LIMITS,
+        cost: CostSettings | None = None,
     ) -> None:
         self.store = store
+        self.cost = cost or CostSettings()
         self.publisher = publisher
         # Recovery limits per lane: a published message unclaimed this long is checked for a lost worker.
         self.recovery = recovery or RecoverySettings()
@@ -106,16 +117,27 @@ class Smsq:
             campaign_settings=settings.campaigns,
             recovery=settings.recovery,
             limits=settings.limits,
+            cost=settings.cost,
         )
 
     def send(
-        self, message: Omnimessage | Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        message: Omnimessage | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        key_id: str | None = None,
+        test: bool = False,
+        max_segments: int | None = None,
     ) -> Receipt:
         """Validate and accept one message. Raises InvalidInput (nothing stored or queued) on bad input.
 
         With ``idempotency_key``, a second call with the same key returns the first message's id and
-        queues nothing."""
-        omnimessage = parse_omnimessage(message, self.limits)
+        queues nothing. ``max_segments`` overrides SMSQ_LIMITS__TEXT__SMS_SEGMENTS for this message.
+        ``key_id`` and ``test`` are the HTTP API's: the key that accepted it (only that key reads or
+        cancels it there) and whether it is a test key's (the simulated provider sends it)."""
+        limits = with_max_segments(self.limits, max_segments)
+        omnimessage = parse_omnimessage(message, limits, self.cost.auto_replace)
+        sms = self.sms_segments(omnimessage, limits)
         idempotency_key = checked_idempotency_key(idempotency_key, self.limits)
         now_ms = self.store.now_ms()
         due_ms = None if omnimessage.time_to_send is None else to_ms(omnimessage.time_to_send.timestamp())
@@ -129,6 +151,14 @@ class Smsq:
         fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
         if idempotency_key:
             fields[IDEMPOTENCY_KEY] = idempotency_key
+        if key_id:
+            fields[KEY_ID] = key_id
+        if test:
+            fields[TEST] = "1"
+        if sms is not None:
+            fields.update(
+                {SMS_ENCODING: sms.encoding, SMS_SEGMENTS: sms.segments, SMS_CHARACTERS: sms.characters}
+            )
         outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
         assert outbox_ms is not None
         created, message_id = self.store.create(
@@ -139,7 +169,21 @@ class Smsq:
             return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
         if not scheduled:
             self._publish(message_id, names.LANE_FOR_PRIORITY[omnimessage.priority], outbox_ms)
-        return Receipt(message_id, str(fields[STATUS]), duplicate=False)
+        return Receipt(message_id, str(fields[STATUS]), duplicate=False, sms=sms)
+
+    def sms_segments(self, message: Omnimessage, limits: LimitSettings | None = None) -> Segments | None:
+        """The SMS part's encoding and parts (None without one), refused past the parts limit (a
+        message built as an Omnimessage skipped that validation)."""
+        part = message.sms
+        if part is None:
+            return None
+        segments = part.segments(self.cost.auto_replace)
+        try:
+            check_segments(segments, (limits or self.limits).text.sms_segments)
+        except ValueError as error:
+            index = message.channels.index("sms")
+            raise InvalidInput([(f"messages.{index}.text", str(error))]) from None
+        return segments
 
     def _publish(self, message_id: str, lane: str, outbox_ms: int) -> None:
         """Publish a stored message; its outbox entry becomes its watch (the recovery deadline). The
@@ -181,14 +225,14 @@ class Smsq:
         return Blacklist(self.store.redis, prefix=self.store.keys.prefix, clock=self.store.clock)
 
     def result(self, message_id: str) -> MessageResult:
-        record = self.store.get(_checked_id(message_id))
+        record = self.store.get(checked_message_id(message_id))
         if record is None:
             raise MessageNotFound(message_id)
         return MessageResult.from_record(record)
 
     def results(self, message_ids: Sequence[str]) -> dict[str, MessageResult | None]:
         """Many at once, in one round trip; an unknown (or expired) id maps to None."""
-        checked = [_checked_id(message_id) for message_id in message_ids]
+        checked = [checked_message_id(message_id) for message_id in message_ids]
         records = self.store.get_many(checked)
         return {
             message_id: MessageResult.from_record(record) if record else None
@@ -209,7 +253,7 @@ class Smsq:
         (then the provider is asked, and the answer awaited). Raises CannotCancel, saying why, for a
         message already released or sent."""
         outcome = self.store.transition(
-            _checked_id(message_id), "cancelled", allowed_from={"scheduled"}, unschedule=True
+            checked_message_id(message_id), "cancelled", allowed_from={"scheduled"}, unschedule=True
         )
         if outcome.previous is None:
             raise MessageNotFound(message_id)
@@ -248,7 +292,17 @@ def record_fields(message_id: str, message: Omnimessage, now_ms: int, status: st
     return fields
 
 
-def _checked_id(message_id: str) -> str:
+def with_max_segments(limits: LimitSettings, max_segments: int | None) -> LimitSettings:
+    """``limits`` with one message's own limit on SMS parts (1-255: a UDH counts at most 255)."""
+    if max_segments is None:
+        return limits
+    if isinstance(max_segments, bool) or not isinstance(max_segments, int) or not 1 <= max_segments <= 255:
+        raise InvalidInput([("max_segments", f"must be a whole number 1-255, not {max_segments!r}")])
+    text = limits.text.model_copy(update={"sms_segments": max_segments})
+    return limits.model_copy(update={"text": text})
+
+
+def checked_message_id(message_id: str) -> str:
     try:
         return str(uuid.UUID(message_id))
     except (ValueError, TypeError, AttributeError):
