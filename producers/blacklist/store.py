@@ -34,7 +34,7 @@ from smsq.producers.messages.models import PhoneNumber, UtcDatetime
 from smsq.producers.messages.numbers import search_digits, to_e164
 
 # Who listed a number: smsq's own entry points, or a provider's list (the sync), by the provider's name.
-Source = Literal["api", "cli", "csv"] | ProviderName
+Source = Literal["api", "cli", "csv", ProviderName]  # one Literal (one error when bad)
 SOURCES: Final[tuple[str, ...]] = ("api", "cli", "csv", *PROVIDER_NAMES)
 EXPIRY: Final = "expiry"  # the source of a removal made because the entry expired
 MAX_REASON = 500
