@@ -10,12 +10,12 @@ import threading
 import time
 from collections.abc import Callable
 
-import redis
 from celery import Celery
 
 from smsq.config import contract as names
 from smsq.config.callback_settings import CallbackSettings
 from smsq.config.settings import Settings
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.keys import Keys
 from smsq.producers.core.store import to_ms
 from smsq.producers.publisher import CeleryPublisher, Publisher
@@ -84,20 +84,17 @@ def run_callback_claimer(
 
 
 def start_callback_claimer(app: Celery, settings: Settings, stop: threading.Event) -> threading.Thread:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    broker = redis.Redis.from_url(settings.effective_broker_url)
+    client = state_client(settings)
+    publisher = CeleryPublisher(app)
 
     def queued_tasks() -> int:
-        return int(broker.llen(names.CALLBACKS))  # the Redis transport keeps a queue as a list
+        return publisher.queue_depth(names.CALLBACKS)
 
+    queue = CallbackQueue(client, Keys(settings.key_prefix), settings.callbacks)
     thread = threading.Thread(
         target=run_callback_claimer,
         name="smsq-callback-claimer",
-        args=(
-            CallbackQueue(client, Keys(settings.key_prefix), settings.callbacks),
-            CeleryPublisher(app),
-            settings.callbacks,
-        ),
+        args=(queue, publisher, settings.callbacks),
         kwargs={"queued_tasks": queued_tasks, "stop": stop},
         daemon=True,
     )
