@@ -14,6 +14,7 @@ from rich.console import Console
 
 from smsq.cli.blacklist import app as blacklist_app
 from smsq.cli.campaign import app as campaign_app
+from smsq.cli.metrics import metrics as metrics_command
 from smsq.cli.two_factor import app as two_factor_app
 from smsq.config import contract as names
 from smsq.config.settings import load_settings
@@ -176,6 +177,7 @@ def demo(
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")
+app.command("metrics")(metrics_command)
 
 
 def main() -> None:

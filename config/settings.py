@@ -13,6 +13,7 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 
 from smsq.config.limits import LimitSettings
 from smsq.config.status_settings import PollingSettings, WebhookSettings
+from smsq.config.telemetry_settings import LogSettings, MetricsSettings
 
 ProviderName = Literal["messente", "smsapi", "direct_messenger"]
 PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger")
@@ -224,6 +225,8 @@ class Settings(BaseSettings):
     recovery: RecoverySettings = RecoverySettings()
     redis_client: RedisClientSettings = RedisClientSettings()
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
+    metrics: MetricsSettings = MetricsSettings()  # config/telemetry_settings.py
+    log: LogSettings = LogSettings()
 
     # Finished records expire after this long.
     retention_days: float = Field(30.0, gt=0)

@@ -21,6 +21,7 @@ from smsq.producers.campaigns.batches import Batches
 from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.telemetry.hooks import build_telemetry
 from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
 from smsq.workers.providers.messente.omnichannel import MessenteClient
 from smsq.workers.providers.smsapi.sms import SmsapiClient
@@ -59,9 +60,12 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
     )
     watch = lane_watch(settings)
     batches = Batches(store)
+    telemetry = build_telemetry(settings.metrics, client, settings.key_prefix)
 
     def publish_batches() -> int:
-        return release_batches(batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches)
+        return release_batches(
+            batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches, telemetry=telemetry
+        )
 
     def tidy() -> Tidied:
         return tidy_campaigns(
@@ -82,6 +86,7 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
             "idempotent": idempotent_providers(),
             "stop": stop,
             "also": [publish_batches, campaigns.release_due, every(settings.recovery.janitor_interval, tidy)],
+            "telemetry": telemetry,
         },
         daemon=True,
     )

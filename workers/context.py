@@ -17,6 +17,7 @@ from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.client import Smsq
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.telemetry.hooks import Telemetry, build_telemetry
 from smsq.workers.campaigns.messages import CampaignTemplates
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
 from smsq.workers.limits.ratelimit import Limit, RateLimiter
@@ -36,8 +37,10 @@ class WorkerContext:
     providers: dict[str, Provider]
     sender: Sender
     producer: Smsq
+    telemetry: Telemetry
 
     def close(self) -> None:
+        self.telemetry.close()  # the last counts, before the connection goes
         for provider in self.providers.values():
             provider.close()
         self.redis.close()
@@ -96,6 +99,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
     )
     providers = build_providers(settings)
     blacklist = Blacklist(client, prefix=settings.key_prefix)
+    telemetry = build_telemetry(settings.metrics, client, settings.key_prefix)
     sender = Sender(
         store=store,
         providers=providers,
@@ -114,6 +118,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         is_blacklisted=blacklist.is_blocked,
         blocked_among=blacklist.blocked_among,
         templates=CampaignTemplates(client, store.keys),
+        telemetry=telemetry,
     )
     producer = Smsq(
         store,
@@ -122,7 +127,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         schedule_at_provider=settings.schedule.at_provider,
         limits=settings.limits,
     )
-    return WorkerContext(settings, client, store, providers, sender, producer)
+    return WorkerContext(settings, client, store, providers, sender, producer, telemetry)
 
 
 _lock = threading.Lock()

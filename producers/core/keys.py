@@ -22,6 +22,7 @@ installations can share a Redis.
     <p>:circuit:<provider>         string  present while the provider's circuit is open
     <p>:health:<provider>:<n>      hash    the provider's outcomes in time bucket n
     <p>:2fa:<session>              string  a two-factor session's Direct Messenger pin_id
+    <p>:metrics:<metric>           hash    a counter or histogram of ``smsq.telemetry`` (series -> value)
 
 The record scripts (``lua/records.lua``) are given ``record_prefix``, ``campaign_prefix`` and
 ``stats_prefix`` and append the id, ``CAMPAIGN_COUNTS_SUFFIX`` or the hour themselves, so a chunk of
@@ -136,6 +137,12 @@ class Keys:
 
     def two_factor_session(self, session_id: str) -> str:
         return f"{self.prefix}:2fa:{session_id}"
+
+    # -- telemetry --------------------------------------------------------------------------------
+
+    def metrics(self, metric: str) -> str:
+        """One metric's series (``smsq.telemetry.recorder``): durable, bounded by its labels."""
+        return f"{self.prefix}:metrics:{metric}"
 
 
 @dataclass(frozen=True)

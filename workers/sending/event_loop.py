@@ -20,6 +20,7 @@ import contextlib
 import json
 import random
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -75,8 +76,11 @@ class AsyncHttp:
         auth: tuple[str, str] | None = None,
         max_connections: int = http.DEFAULT_MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_done: Callable[[float], None] | None = None,
     ) -> None:
+        """``on_done``: called on the loop with each request's seconds (a latency histogram)."""
         self.base_url = base_url.rstrip("/") + "/"
+        self.on_done = on_done
         self.timeouts = timeouts
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="smsq-async-http", daemon=True)
@@ -86,9 +90,17 @@ class AsyncHttp:
         self._post, self._close = opened.result(timeout=10)
 
     @classmethod
-    def for_messente(cls, settings: MessenteSettings, *, max_connections: int) -> AsyncHttp:
+    def for_messente(
+        cls,
+        settings: MessenteSettings,
+        *,
+        max_connections: int,
+        on_done: Callable[[float], None] | None = None,
+    ) -> AsyncHttp:
         auth = (settings.username.get_secret_value(), settings.password.get_secret_value())
-        return cls(settings.base_url, settings.timeouts, auth=auth, max_connections=max_connections)
+        return cls(
+            settings.base_url, settings.timeouts, auth=auth, max_connections=max_connections, on_done=on_done
+        )
 
     @property
     def answer_timeout(self) -> float:
@@ -150,6 +162,15 @@ class AsyncHttp:
         return list(await asyncio.gather(*(self._post_one(path, body) for body in bodies)))
 
     async def _post_one(self, path: str, body: bytes) -> Answer:
+        if self.on_done is None:
+            return await self._post_tries(path, body)
+        started = time.perf_counter()
+        try:
+            return await self._post_tries(path, body)
+        finally:
+            self.on_done(time.perf_counter() - started)
+
+    async def _post_tries(self, path: str, body: bytes) -> Answer:
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             try:
                 return await self._post(path, body)
@@ -262,8 +283,10 @@ def start_singles(
             later = [Decision("queued", {"schedule_at_ms": due}, Outcome("queued", "rate limit", wait))] * (
                 len(items) - sent
             )
+            sender.telemetry.limiter_deferred(provider.name, len(items) - sent)
             break
         sender.sleep(wait)
+        sender.telemetry.limiter_wait(provider.name, wait)
         waited += wait
     return InFlight(items, provider.name, sender, client, groups, later)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from smsq.config.contract import DeliveryReport
 from smsq.config.status_settings import PollingSettings
 from smsq.producers.core.store import MessageStore, to_ms
+from smsq.telemetry.hooks import OFF, Telemetry
 from smsq.workers.providers.base import ChannelStatus
 from smsq.workers.status.schedule import PollSchedule
 from smsq.workers.status.settle import Settler
@@ -37,12 +38,14 @@ class ReportOutcome:
     status: str | None = None
 
 
-def apply_report(report: DeliveryReport, store: MessageStore, polling: PollingSettings) -> ReportOutcome:
+def apply_report(
+    report: DeliveryReport, store: MessageStore, polling: PollingSettings, telemetry: Telemetry = OFF
+) -> ReportOutcome:
     message_id = str(report.message_id)
     # Messente reports name their omnimessage: one from another omnimessage (a resend of the same
     # smsq message that we did not record) must not settle this one.
     expected = report.provider_message_id if report.provider == "messente" else None
-    settled = Settler(store).settle(
+    settled = Settler(store, telemetry).settle(
         message_id,
         report.provider,
         [channel_status(report)],
