@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from smsq.config.api_settings import ApiSettings
 from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import LimitSettings
 from smsq.config.status_settings import PollingSettings, WebhookSettings
@@ -228,6 +229,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
     metrics: MetricsSettings = MetricsSettings()  # config/telemetry_settings.py
     log: LogSettings = LogSettings()
+    api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
     cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
     # Finished records expire after this long.

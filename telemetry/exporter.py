@@ -3,18 +3,25 @@ recorded into Redis (``smsq.telemetry.recorder``) and the live figures (``smsq.t
 Any number of exporters can serve the same figures (the API's /metrics, ``smsq metrics``): nothing
 is held here between scrapes.
 
-    from smsq.telemetry.exporter import metrics_app
-    api.mount("/metrics", metrics_app(settings))   # an ASGI app
+    from smsq.telemetry.exporter import metrics_app, metrics_endpoint
+    app.add_route("/metrics", metrics_endpoint(settings))   # smsq api does this
+    asgi = metrics_app(settings)                              # or a whole ASGI app
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import redis
-from prometheus_client import CollectorRegistry, make_asgi_app, make_wsgi_app
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    generate_latest,
+    make_asgi_app,
+    make_wsgi_app,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -160,3 +167,19 @@ def metrics_app(settings: Settings) -> Callable[..., Any]:
 
 def metrics_wsgi_app(settings: Settings) -> Callable[..., Any]:
     return make_wsgi_app(build_registry(settings))
+
+
+def metrics_endpoint(settings: Settings) -> Callable[[Any], Awaitable[Any]]:
+    """A Starlette/FastAPI endpoint for exactly ``/metrics`` (a mounted app would answer /metrics/):
+    ``app.add_route("/metrics", metrics_endpoint(settings), include_in_schema=False)``. The scrape's
+    Redis reads run in a thread, never on the event loop."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import Response
+
+    registry = build_registry(settings)
+
+    async def metrics(_: Any) -> Response:
+        body = await run_in_threadpool(generate_latest, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

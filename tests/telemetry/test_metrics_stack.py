@@ -1,5 +1,5 @@
-"""Metrics scraped from a real running stack: a worker with two prefork processes, beat, and
-`smsq metrics`, on a redis-server of their own, sending to the sandbox over loopback."""
+"""Metrics scraped from a real running stack: a worker with two prefork processes, beat, `smsq api`
+and `smsq metrics`, on a redis-server of their own, sending to the sandbox over loopback."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ LANES_BUT_LOW = "high,regular,status,sync"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, str]]:
-    """The stack and the URL of its exporter."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, str, str]]:
+    """The stack, the URL of `smsq metrics` and that of the API's /metrics."""
     redis_server = RedisServer(tmp_path_factory.mktemp("metrics-redis"))
     redis_server.start()
     try:
@@ -33,17 +33,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, s
             )
             workers = [("two", ("--concurrency", "2", "--lanes", LANES_BUT_LOW))]
             with started_stack(settings, tmp_path_factory.mktemp("metrics"), workers=workers) as running:
-                yield running, exporter(running)
+                metrics = served(running, "metrics", "/metrics")
+                yield running, metrics, served(running, "api", "/healthz").replace("/healthz", "/metrics")
     finally:
         redis_server.stop()
 
 
-def exporter(running: Running) -> str:
+def served(running: Running, command: str, path: str) -> str:
+    """Start `smsq <command> --port N`; its URL at ``path`` once it answers there."""
     port = free_port()
-    child = running.stack.start("metrics", smsq_command("metrics", "--port", str(port)), running.env)
-    url = f"http://127.0.0.1:{port}/metrics"
+    child = running.stack.start(command, smsq_command(command, "--port", str(port)), running.env)
+    url = f"http://127.0.0.1:{port}{path}"
     try:
-        wait_until(http_ready(url), timeout=30, what="smsq metrics to answer")
+        wait_until(http_ready(url), timeout=30, what=f"smsq {command} to answer")
     except TimeoutError:
         pytest.fail(child.log_tail())
     return url
@@ -68,8 +70,10 @@ def message(n: int, priority: str) -> dict[str, object]:
     }
 
 
-def test_after_100_sends_the_sent_counter_summed_over_processes_is_100(stack: tuple[Running, str]) -> None:
-    running, url = stack
+def test_after_100_sends_the_sent_counter_summed_over_processes_is_100(
+    stack: tuple[Running, str, str],
+) -> None:
+    running, url, api_url = stack
     smsq = running.smsq()
     ids = [smsq.send(message(n, "regular")).message_id for n in range(SENDS)]
     wait_until(lambda: all(r is not None and r.status == "sent" for r in smsq.results(ids).values()),
@@ -81,10 +85,11 @@ def test_after_100_sends_the_sent_counter_summed_over_processes_is_100(stack: tu
     assert value(found, "smsq_messages_total", status="sent", provider="messente", channel="sms") == SENDS
     assert value(found, "smsq_send_duration_seconds_count", provider="messente") == SENDS
     assert value(found, "smsq_lane_depth", lane="regular") == 0
+    assert sent_total(scrape(api_url)) == SENDS  # the API's /metrics: the same figures
 
 
-def test_lane_depth_and_oldest_age_move_while_a_lane_is_blocked(stack: tuple[Running, str]) -> None:
-    running, url = stack
+def test_lane_depth_and_oldest_age_move_while_a_lane_is_blocked(stack: tuple[Running, str, str]) -> None:
+    running, url, _ = stack
     smsq = running.smsq()
     assert value(scrape(url), "smsq_lane_depth", lane="low") == 0
     first = [smsq.send(message(500 + n, "low")).message_id for n in range(5)]
