@@ -10,6 +10,7 @@ from smsq.config.contract import DeliveryReport
 from smsq.config.status_settings import PollingSettings
 from smsq.producers.core.store import MessageStore, to_ms
 from smsq.telemetry.hooks import OFF, Telemetry
+from smsq.workers.providers import registry
 from smsq.workers.providers.base import ChannelStatus
 from smsq.workers.status.schedule import PollSchedule
 from smsq.workers.status.settle import Settler
@@ -44,7 +45,9 @@ def apply_report(
     message_id = str(report.message_id)
     # Messente reports name their omnimessage: one from another omnimessage (a resend of the same
     # smsq message that we did not record) must not settle this one.
-    expected = report.provider_message_id if report.provider == "messente" else None
+    entry = registry.find(report.provider)
+    names_send = entry is not None and entry.reports is not None and entry.reports.names_send
+    expected = report.provider_message_id if names_send else None
     settled = Settler(store, telemetry).settle(
         message_id,
         report.provider,
