@@ -32,6 +32,7 @@ from smsq.producers.core.records import (
 )
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
+from smsq.producers.cost.prices import load_prices
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from smsq.producers.messages.idempotency import checked_idempotency_key
 from smsq.producers.messages.models import Omnimessage, check_segments, parse_omnimessage
@@ -88,9 +89,13 @@ class Smsq:
         recovery: RecoverySettings | None = None,
         limits: LimitSettings = DEFAULT_LIMITS,
         cost: CostSettings | None = None,
+        sms_provider: str | None = None,
     ) -> None:
         self.store = store
         self.cost = cost or CostSettings()
+        self.prices = load_prices(self.cost.prices_file)
+        # Whose prices estimate an SMS: the first enabled provider of the SMS route.
+        self.sms_provider = sms_provider
         self.publisher = publisher
         # Recovery limits per lane: a published message unclaimed this long is checked for a lost worker.
         self.recovery = recovery or RecoverySettings()
@@ -122,6 +127,7 @@ class Smsq:
             recovery=settings.recovery,
             limits=settings.limits,
             cost=settings.cost,
+            sms_provider=next((p for p in settings.routing.sms if getattr(settings, p).enabled), None),
         )
 
     def send(
@@ -300,6 +306,9 @@ class Smsq:
             workers=options.expansion_workers,
             recovery=self.recovery,
             limits=self.limits,
+            cost=self.cost,
+            prices=self.prices,
+            sms_provider=self.sms_provider,
         )
 
     @cached_property
