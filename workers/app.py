@@ -13,6 +13,7 @@ from smsq.config.settings import Settings
 from smsq.telemetry.logs import bind_task, configure_logging, unbind_task
 from smsq.workers import poison, shutdown
 from smsq.workers.blacklist.tasks import register_blacklist_tasks
+from smsq.workers.callbacks.tasks import register_callback_tasks
 from smsq.workers.campaigns.tasks import register_campaign_tasks
 from smsq.workers.context import reset_contexts
 from smsq.workers.sending.tasks import register_tasks
@@ -32,6 +33,7 @@ def create_app(settings: Settings) -> Celery:
     register_campaign_tasks(app)
     register_status_tasks(app)
     register_two_factor_tasks(app)
+    register_callback_tasks(app)
     _connect_signals(app)
     # Messages no task can be given (wrong shapes, raw bytes, unknown tasks) are refused at the
     # consumer and the transport: dead-lettered, acknowledged, and the worker goes on.

@@ -16,13 +16,14 @@ from typing import Final, Protocol
 
 import redis
 
+from smsq.producers.core import lua
 from smsq.producers.core.keys import Keys
 from smsq.producers.core.lua import read
 
 TIERS: Final = ("high", "regular", "low", "status")
 
 # Each script's KEYS and ARGV are named at its top; all run on Redis server time.
-_GCRA = read(__package__, "gcra.lua")  # cost tokens now, or the µs to wait
+_GCRA = lua.GCRA  # cost tokens now, or the µs to wait (shared with the API keys' limits)
 _GCRA_MANY = read(__package__, "gcra_many.lua")  # up to N single tokens in one run
 _PAUSE = read(__package__, "pause.lua")  # nobody through for a while (a provider's 429)
 
