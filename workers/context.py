@@ -19,7 +19,7 @@ from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
 from smsq.workers.campaigns.messages import CampaignTemplates
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
-from smsq.workers.limits.ratelimit import Limit, RateLimiter
+from smsq.workers.limits.ratelimit import Adapt, Limit, RateLimiter
 from smsq.workers.providers.base import Provider
 from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
 from smsq.workers.providers.messente.omnichannel import MessenteClient
@@ -77,16 +77,17 @@ def build_providers(
 
 def build_limiter(settings: Settings, client: redis.Redis) -> RateLimiter:
     """One limit per provider account, shared through Redis by every worker process."""
-    reserve = settings.lanes.high_reserve
+    reserve, pacing = settings.lanes.high_reserve, settings.pacing
     limits = {
-        name: Limit(block.rate_per_second, burst=block.burst, high_reserve=reserve)
+        name: Limit(block.rate_per_second, burst=block.burst, high_reserve=reserve, margin=pacing.margin)
         for name, block in (
             ("messente", settings.messente),
             ("smsapi", settings.smsapi),
             ("direct_messenger", settings.direct_messenger),
         )
     }
-    return RateLimiter(client, limits, prefix=settings.key_prefix)
+    adapt = Adapt(pacing.decrease, pacing.recover, pacing.floor, pacing.hold_seconds)
+    return RateLimiter(client, limits, prefix=settings.key_prefix, adapt=adapt)
 
 
 def build_context(settings: Settings, app: Celery) -> WorkerContext:
