@@ -14,6 +14,7 @@ from rich.console import Console
 
 from smsq.cli.blacklist import app as blacklist_app
 from smsq.cli.campaign import app as campaign_app
+from smsq.cli.segments import segments
 from smsq.cli.two_factor import app as two_factor_app
 from smsq.config import contract as names
 from smsq.config.settings import load_settings
@@ -82,6 +83,7 @@ def send(
     sender: Annotated[str | None, typer.Option(help="sender name or number")] = None,
     time_to_send: Annotated[str | None, typer.Option(help="ISO-8601; no zone means UTC")] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="same key, same message, sent once")] = None,
+    max_segments: Annotated[int | None, typer.Option(help="refuse a text of more SMS parts")] = None,
 ) -> None:
     """Send one SMS."""
     from smsq.producers.client import Smsq
@@ -92,9 +94,12 @@ def send(
     message: dict[str, object] = {"to": to, "messages": [part], "priority": priority}
     if time_to_send is not None:
         message["time_to_send"] = time_to_send
-    receipt = Smsq.from_settings(load_settings()).send(message, idempotency_key=idempotency_key)
+    receipt = Smsq.from_settings(load_settings()).send(
+        message, idempotency_key=idempotency_key, max_segments=max_segments
+    )
     note = " (idempotency key seen before: nothing new queued)" if receipt.duplicate else ""
-    console.print(f"{receipt.message_id} {receipt.status}{note}")
+    parts = f" ({receipt.sms.explain()})" if receipt.sms else ""
+    console.print(f"{receipt.message_id} {receipt.status}{parts}{note}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -181,6 +186,7 @@ def demo(
     run_demo(per_priority=per_priority, redis_url=redis_url, console=console)
 
 
+app.command()(segments)
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")

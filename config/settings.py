@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import LimitSettings
 from smsq.config.pacing import PacingSettings
 from smsq.config.status_settings import PollingSettings, WebhookSettings
@@ -226,6 +227,7 @@ class Settings(BaseSettings):
     redis_client: RedisClientSettings = RedisClientSettings()
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
     pacing: PacingSettings = PacingSettings()  # pacing and AIMD against provider limits (config/pacing.py)
+    cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
     # Finished records expire after this long.
     retention_days: float = Field(30.0, gt=0)

@@ -13,6 +13,7 @@ from typing import Any
 
 from smsq.config import contract as names
 from smsq.config.celery import make_celery
+from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.settings import CampaignSettings, RecoverySettings, Settings
 from smsq.producers.blacklist.store import Blacklist
@@ -30,6 +31,9 @@ from smsq.producers.core.records import (
     PROVIDER_SCHEDULED,
     QUEUED_MS,
     SCHEDULED_FOR_MS,
+    SMS_CHARACTERS,
+    SMS_ENCODING,
+    SMS_SEGMENTS,
     STATUS,
     TO,
     UPDATED_MS,
@@ -38,7 +42,8 @@ from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from smsq.producers.messages.idempotency import checked_idempotency_key
-from smsq.producers.messages.models import Omnimessage, parse_omnimessage
+from smsq.producers.messages.models import Omnimessage, check_segments, parse_omnimessage
+from smsq.producers.messages.segments import Segments
 from smsq.producers.publisher import CeleryPublisher, Publisher
 from smsq.producers.two_factor import TwoFactor
 
@@ -54,6 +59,8 @@ class Receipt:
     message_id: str
     status: str  # scheduled or queued
     duplicate: bool  # True: the idempotency key was seen before; nothing new was queued
+    # The SMS part's encoding, parts and characters (None: no SMS in the chain, or a duplicate).
+    sms: Segments | None = None
 
 
 class Smsq:
@@ -70,8 +77,10 @@ class Smsq:
         campaign_settings: CampaignSettings | None = None,
         recovery: RecoverySettings | None = None,
         limits: LimitSettings = DEFAULT_LIMITS,
+        cost: CostSettings | None = None,
     ) -> None:
         self.store = store
+        self.cost = cost or CostSettings()
         self.publisher = publisher
         # Recovery limits per lane: a published message unclaimed this long is checked for a lost worker.
         self.recovery = recovery or RecoverySettings()
@@ -102,16 +111,23 @@ class Smsq:
             campaign_settings=settings.campaigns,
             recovery=settings.recovery,
             limits=settings.limits,
+            cost=settings.cost,
         )
 
     def send(
-        self, message: Omnimessage | Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        message: Omnimessage | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        max_segments: int | None = None,
     ) -> Receipt:
         """Validate and accept one message. Raises InvalidInput (nothing stored or queued) on bad input.
 
         With ``idempotency_key``, a second call with the same key returns the first message's id and
-        queues nothing."""
-        omnimessage = parse_omnimessage(message, self.limits)
+        queues nothing. ``max_segments`` overrides SMSQ_LIMITS__TEXT__SMS_SEGMENTS for this message."""
+        limits = with_max_segments(self.limits, max_segments)
+        omnimessage = parse_omnimessage(message, limits, self.cost.auto_replace)
+        sms = self.sms_segments(omnimessage, limits)
         idempotency_key = checked_idempotency_key(idempotency_key, self.limits)
         now_ms = self.store.now_ms()
         due_ms = None if omnimessage.time_to_send is None else to_ms(omnimessage.time_to_send.timestamp())
@@ -125,6 +141,10 @@ class Smsq:
         fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
         if idempotency_key:
             fields[IDEMPOTENCY_KEY] = idempotency_key
+        if sms is not None:
+            fields.update(
+                {SMS_ENCODING: sms.encoding, SMS_SEGMENTS: sms.segments, SMS_CHARACTERS: sms.characters}
+            )
         outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
         assert outbox_ms is not None
         created, message_id = self.store.create(
@@ -135,7 +155,21 @@ class Smsq:
             return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
         if not scheduled:
             self._publish(message_id, names.LANE_FOR_PRIORITY[omnimessage.priority], outbox_ms)
-        return Receipt(message_id, str(fields[STATUS]), duplicate=False)
+        return Receipt(message_id, str(fields[STATUS]), duplicate=False, sms=sms)
+
+    def sms_segments(self, message: Omnimessage, limits: LimitSettings | None = None) -> Segments | None:
+        """The SMS part's encoding and parts (None without one), refused past the parts limit (a
+        message built as an Omnimessage skipped that validation)."""
+        part = message.sms
+        if part is None:
+            return None
+        segments = part.segments(self.cost.auto_replace)
+        try:
+            check_segments(segments, (limits or self.limits).text.sms_segments)
+        except ValueError as error:
+            index = message.channels.index("sms")
+            raise InvalidInput([(f"messages.{index}.text", str(error))]) from None
+        return segments
 
     def _publish(self, message_id: str, lane: str, outbox_ms: int) -> None:
         """Publish a stored message; its outbox entry becomes its watch (the recovery deadline). The
@@ -242,6 +276,16 @@ def record_fields(message_id: str, message: Omnimessage, now_ms: int, status: st
     if status == "queued":
         fields[QUEUED_MS] = now_ms
     return fields
+
+
+def with_max_segments(limits: LimitSettings, max_segments: int | None) -> LimitSettings:
+    """``limits`` with one message's own limit on SMS parts (1-255: a UDH counts at most 255)."""
+    if max_segments is None:
+        return limits
+    if isinstance(max_segments, bool) or not isinstance(max_segments, int) or not 1 <= max_segments <= 255:
+        raise InvalidInput([("max_segments", f"must be a whole number 1-255, not {max_segments!r}")])
+    text = limits.text.model_copy(update={"sms_segments": max_segments})
+    return limits.model_copy(update={"text": text})
 
 
 def _checked_id(message_id: str) -> str:

@@ -114,7 +114,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         # Checked at send time, so a number blacklisted while its message waited is never sent.
         is_blacklisted=blacklist.is_blocked,
         blocked_among=blacklist.blocked_among,
-        templates=CampaignTemplates(client, store.keys),
+        templates=CampaignTemplates(client, store.keys, limits=settings.limits),
     )
     producer = Smsq(
         store,

@@ -16,6 +16,13 @@ PRIORITY: Final = "priority"  # low | regular | high
 CHANNELS: Final = "channels"  # the chain, comma-separated: "viber,sms"
 BODY: Final = "body"  # the omnimessage JSON (single messages; campaigns render from the template)
 IDEMPOTENCY_KEY: Final = "idempotency_key"
+KEY_ID: Final = "key_id"  # the API key that accepted it ('' or absent: the Python producer API)
+TEST: Final = "test"  # "1": accepted by a test key: sent by the simulated provider, kept out of live counts
+
+# -- what the SMS part costs (smsq.producers.messages.segments), set at acceptance ------------------
+SMS_ENCODING: Final = "sms_encoding"  # GSM-7 | UCS-2
+SMS_SEGMENTS: Final = "sms_segments"  # parts billed
+SMS_CHARACTERS: Final = "sms_characters"  # characters as sent (after autoconvert)
 
 # -- campaign records --------------------------------------------------------------------------------
 CAMPAIGN_ID: Final = "campaign_id"

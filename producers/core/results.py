@@ -25,6 +25,9 @@ from smsq.producers.core.records import (
     QUEUED_MS,
     SCHEDULED_FOR_MS,
     SENT_MS,
+    SMS_CHARACTERS,
+    SMS_ENCODING,
+    SMS_SEGMENTS,
     STATUS,
     TO,
     UPDATED_MS,
@@ -43,6 +46,14 @@ class Attempt(BaseModel):
     outcome: str  # sent | transient | permanent | rate_limited
     code: str | None = None
     detail: str | None = None
+
+
+class SmsCost(BaseModel):
+    """The SMS part's encoding and parts, as counted at acceptance."""
+
+    encoding: str
+    segments: int
+    characters: int
 
 
 class MessageResult(BaseModel):
@@ -65,6 +76,7 @@ class MessageResult(BaseModel):
     updated_at: datetime | None = None
     # Each channel of the chain as the provider reported it (polls and delivery reports).
     channel_results: list[ChannelResult] = []
+    sms: SmsCost | None = None  # single messages with an SMS part
 
     @classmethod
     def from_record(cls, record: dict[str, str]) -> MessageResult:
@@ -91,7 +103,18 @@ class MessageResult(BaseModel):
             final_at=_time(record.get(FINAL_MS)),
             updated_at=_time(record.get(UPDATED_MS)),
             channel_results=channel_results(record),
+            sms=_sms_cost(record),
         )
+
+
+def _sms_cost(record: dict[str, str]) -> SmsCost | None:
+    if not record.get(SMS_SEGMENTS):
+        return None
+    return SmsCost(
+        encoding=record.get(SMS_ENCODING, ""),
+        segments=int(record[SMS_SEGMENTS]),
+        characters=int(record.get(SMS_CHARACTERS) or 0),
+    )
 
 
 def _attempt(entry: dict[str, Any]) -> Attempt:

@@ -8,6 +8,7 @@ guards; ``smsq.producers.errors.InvalidInput`` turns pydantic's errors into one 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -27,7 +28,7 @@ from pydantic import (
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.numbers import to_e164
-from smsq.producers.messages.segments import sms_segments
+from smsq.producers.messages.segments import Segments, count, describe
 
 Priority = Literal["low", "regular", "high"]
 TextStore = Literal["plaintext", "sha256", "nostore"]
@@ -35,6 +36,8 @@ ChannelName = Literal["sms", "viber", "whatsapp", "telegram"]
 
 VIBER_VIDEO_MAX_BYTES = 200 * 1024 * 1024
 VIBER_VIDEO_MAX_SECONDS = 600
+# A UDH longer than this leaves too little room for text in a part (140 bytes, less the UDH).
+UDH_MAX_BYTES = 100
 
 
 PhoneNumber = Annotated[str, BeforeValidator(to_e164)]
@@ -139,7 +142,7 @@ _TEXT_LIMITS = {"sms": "sms_chars", "viber": "viber_chars", "whatsapp": "whatsap
 
 
 def check_text(channel: str, text: str, limits: LimitSettings) -> None:
-    """A channel's text within its limits: characters, and for SMS the parts it is sent in."""
+    """A channel's text within its character limit (SMS parts: ``check_segments``)."""
     setting = _TEXT_LIMITS[channel]
     most = getattr(limits.text, setting)
     if len(text) > most:
@@ -147,17 +150,56 @@ def check_text(channel: str, text: str, limits: LimitSettings) -> None:
             f"is {len(text)} characters; {channel} takes at most {most} "
             f"(SMSQ_LIMITS__TEXT__{setting.upper()})"
         )
-    if channel == "sms" and (parts := sms_segments(text)) > limits.text.sms_segments:
-        raise ValueError(
-            f"takes {parts} SMS parts; at most {limits.text.sms_segments} (SMSQ_LIMITS__TEXT__SMS_SEGMENTS)"
-        )
+
+
+def check_segments(segments: Segments, most: int) -> None:
+    """Refuse an SMS text of more parts than ``most``, naming the count and, when UCS-2 made it
+    longer, the character that forced UCS-2 and where it is."""
+    if segments.segments <= most:
+        return
+    why = f"{segments.characters} characters in {segments.encoding}"
+    if segments.forced_by is not None:
+        why += f", forced by {describe(segments.forced_by)} at position {segments.forced_at}"
+    raise ValueError(
+        f"takes {segments.segments} SMS parts ({why}); "
+        f"at most {most} (SMSQ_LIMITS__TEXT__SMS_SEGMENTS, or max_segments for one message)"
+    )
+
+
+def auto_replace_of(info: ValidationInfo) -> Mapping[str, str] | None:
+    """The account's autoconvert=on replacements (``SMSQ_COST__AUTO_REPLACE``) a validation runs with."""
+    context = info.context
+    table = context.get("auto_replace") if isinstance(context, dict) else None
+    return table if isinstance(table, Mapping) else None
 
 
 class Sms(_Channel):
     channel: Literal["sms"] = "sms"
-    text: NonEmpty
+    # Before text: its parts depend on them (validated in field order).
     autoconvert: Literal["on", "full", "off"] | None = None
     udh: Annotated[str, Field(pattern=r"^(?:[0-9A-Fa-f]{2})+$")] | None = None
+    text: NonEmpty
+
+    @field_validator("udh")
+    @classmethod
+    def _udh_leaves_room(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > 2 * UDH_MAX_BYTES:
+            raise ValueError(
+                f"is {len(value) // 2} bytes; at most {UDH_MAX_BYTES} leave room for text in a part"
+            )
+        return value
+
+    @field_validator("text")
+    @classmethod
+    def _parts_within_limit(cls, value: str, info: ValidationInfo) -> str:
+        parts = count(value, udh=info.data.get("udh"), autoconvert=info.data.get("autoconvert"),
+                      auto_replace=auto_replace_of(info))  # fmt: skip
+        check_segments(parts, limits_of(info).text.sms_segments)
+        return value
+
+    def segments(self, auto_replace: Mapping[str, str] | None = None) -> Segments:
+        """Encoding and parts of this text as it will be sent (autoconvert and udh applied)."""
+        return count(self.text, udh=self.udh, autoconvert=self.autoconvert, auto_replace=auto_replace)
 
 
 class ViberVideo(_Strict):
@@ -335,18 +377,27 @@ class Omnimessage(_Strict):
     def channels(self) -> list[str]:
         return [part.channel for part in self.messages]
 
+    @property
+    def sms(self) -> Sms | None:
+        """The SMS part of the chain (a channel appears at most once), if any."""
+        return next((part for part in self.messages if isinstance(part, Sms)), None)
+
     def wire(self) -> dict[str, Any]:
         """The JSON-ready form (Messente's field names), without unset fields."""
         return self.model_dump(mode="json", exclude_none=True)
 
 
-def parse_omnimessage(data: object, limits: LimitSettings = DEFAULT_LIMITS) -> Omnimessage:
-    """Validate untrusted input (a dict, or an Omnimessage) or raise InvalidInput naming each field."""
+def parse_omnimessage(
+    data: object, limits: LimitSettings = DEFAULT_LIMITS, auto_replace: Mapping[str, str] | None = None
+) -> Omnimessage:
+    """Validate untrusted input (a dict, or an Omnimessage) or raise InvalidInput naming each field.
+    ``auto_replace``: the account's autoconvert=on replacements, for counting SMS parts."""
     if isinstance(data, Omnimessage):
         message = data
     else:
         try:
-            message = Omnimessage.model_validate(data, context={"limits": limits})
+            context = {"limits": limits, "auto_replace": auto_replace}
+            message = Omnimessage.model_validate(data, context=context)
         except ValidationError as error:
             raise InvalidInput.from_validation_error(error) from None
         except RecursionError:  # nested deeper than Python can follow: not an omnimessage

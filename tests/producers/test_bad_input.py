@@ -70,7 +70,10 @@ def test_the_idempotency_key_length_is_a_setting(store: MessageStore, publisher:
         (sms(ttl=0), "SMSQ_LIMITS__TTL_MIN_SECONDS"),
         (sms(validity=10**30), "messages.0.sms.validity: must be 1-4320 minutes"),
         (sms("x" * 20_000_000), "messages.0.sms.text: is 20000000 characters; sms takes at most 1530"),
-        (sms("\u263a" * 700), "takes 11 SMS parts; at most 10"),
+        (
+            sms("\u263a" * 700),
+            "takes 11 SMS parts (700 characters in UCS-2, forced by '☺' (U+263A WHITE SMILING FACE) at position 1); at most 10",
+        ),
         (sms(sender="Acme\n"), "messages.0.sms.sender"),
         (sms(**{"a(b": 1}), "messages.0.sms.'a(b': Extra inputs are not permitted"),
         (sms(**{"x[0]": 1}), "'x[0]'"),
@@ -88,7 +91,7 @@ def test_the_idempotency_key_length_is_a_setting(store: MessageStore, publisher:
         ),
         (
             {"to": "+37251234567", "messages": [{"channel": "sms", "text": "x", "udh": "00" * 600}]},
-            "udh is longer",
+            "udh: is 600 bytes; at most 100",
         ),
     ],
 )
