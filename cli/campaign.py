@@ -70,10 +70,29 @@ def create(
     priority: Annotated[str, typer.Option(help="low, regular or high")] = "low",
     time_to_send: Annotated[str | None, typer.Option(help="ISO-8601; no zone means UTC")] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="same key, same campaign, created once")] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="report recipients, SMS parts and the estimated cost; store nothing"),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="with --dry-run: the report as JSON")] = False,
 ) -> None:
     """Validate, store and queue a campaign; prints its id and what was skipped, and why."""
     template = template_from(text, template_file, channel, sender, priority, time_to_send)
     smsq = _smsq()
+    if dry_run:
+        report = smsq.campaigns.dry_run(
+            name=name,
+            template=template,
+            csv_path=csv,
+            number_column=number_column,
+            recipients=list(to) if to else None,
+            group_ids=[g.strip() for g in groups.split(",") if g.strip()] if groups is not None else None,
+        )
+        if as_json:
+            console.print_json(json.dumps(report.as_dict()))
+        else:
+            console.print(dry_run_table(report.as_dict()))
+        return
     with console.status("validating, deduplicating, filtering and storing recipients..."):
         started = time.monotonic()
         progress = smsq.campaigns.create(
@@ -89,6 +108,39 @@ def create(
     console.print(progress_table(progress))
     for sample in smsq.campaigns.skipped(progress.id, limit=10):
         console.print(f"  skipped line {sample['line']}: {sample['reason']}")
+
+
+def dry_run_table(report: dict[str, Any]) -> Table:
+    """A dry run's report (``DryRun.as_dict``) for people."""
+    table = Table(title=f"{report['name']} (dry run: nothing stored)", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("count", justify="right")
+    table.add_row("recipients read", f"{report['recipients']:,}")
+    for reason, count in sorted(report["skipped"].items()):
+        table.add_row(f"skipped: {reason.replace('_', ' ')}", f"{count:,}")
+    table.add_row("blocked (blacklist)", f"{report['blocked']:,}")
+    table.add_row("messages to send", f"{report['to_send']:,}")
+    for encoding, entry in report["segments_by_encoding"].items():
+        if entry["messages"]:
+            table.add_row(
+                f"SMS in {encoding}", f"{entry['messages']:,} messages, {entry['segments']:,} parts"
+            )
+    currency = report["currency"] or ""
+    for country, entry in report["by_country"].items():
+        cost = "unpriced" if entry["cost"] is None else f"{entry['cost']:,.2f} {currency}"
+        table.add_row(f"  {country}", f"{entry['segments']:,} parts, {cost}")
+    if report["total_cost"] is not None:
+        unpriced = (
+            f" (+ unpriced: {', '.join(report['unpriced_countries'])})"
+            if report["unpriced_countries"]
+            else ""
+        )
+        table.add_row(
+            f"estimated cost ({report['provider']})", f"{report['total_cost']:,.2f} {currency}{unpriced}"
+        )
+    else:
+        table.add_row("estimated cost", "no prices (SMSQ_COST__PRICES_FILE)")
+    return table
 
 
 def progress_table(progress: CampaignProgress) -> Table:

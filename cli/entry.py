@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 # Which extra brings each package a command needs at start-up.
-EXTRA_OF = {"typer": "cli", "rich": "cli"}
+EXTRA_OF = {"typer": "cli", "rich": "cli", "fastapi": "api", "uvicorn": "api"}
 
 
 def main() -> None:

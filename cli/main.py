@@ -12,8 +12,10 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
 
+from smsq.cli.api import api as api_command
 from smsq.cli.blacklist import app as blacklist_app
 from smsq.cli.campaign import app as campaign_app
+from smsq.cli.keys import app as keys_app
 from smsq.cli.segments import segments
 from smsq.cli.two_factor import app as two_factor_app
 from smsq.config import contract as names
@@ -190,6 +192,8 @@ app.command()(segments)
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")
+app.add_typer(keys_app, name="keys")
+app.command("api")(api_command)
 
 
 def main() -> None:

@@ -4,6 +4,8 @@ and send windows")."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field, field_validator
 
 
@@ -12,6 +14,8 @@ class CostSettings(BaseModel):
     # smsq cannot read: mirror them here, one character -> its replacement, so parts are counted as
     # sent. Empty: counted as sent as is (never fewer parts than the provider bills).
     auto_replace: dict[str, str] = Field(default_factory=dict)
+    # A TOML file of prices per provider and country (config/prices.example.toml); none: unpriced.
+    prices_file: Path | None = None
 
     @field_validator("auto_replace")
     @classmethod

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from smsq.config.api_settings import ApiSettings
 from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import LimitSettings
 from smsq.config.pacing import PacingSettings
@@ -226,7 +227,11 @@ class Settings(BaseSettings):
     recovery: RecoverySettings = RecoverySettings()
     redis_client: RedisClientSettings = RedisClientSettings()
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
+<<<<<<< HEAD
     pacing: PacingSettings = PacingSettings()  # pacing and AIMD against provider limits (config/pacing.py)
+=======
+    api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
+>>>>>>> main
     cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
     # Finished records expire after this long.

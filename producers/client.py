@@ -27,6 +27,7 @@ from smsq.producers.core.records import (
     CREATED_MS,
     ID,
     IDEMPOTENCY_KEY,
+    KEY_ID,
     PRIORITY,
     PROVIDER_SCHEDULED,
     QUEUED_MS,
@@ -35,11 +36,13 @@ from smsq.producers.core.records import (
     SMS_ENCODING,
     SMS_SEGMENTS,
     STATUS,
+    TEST,
     TO,
     UPDATED_MS,
 )
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
+from smsq.producers.cost.prices import load_prices
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from smsq.producers.messages.idempotency import checked_idempotency_key
 from smsq.producers.messages.models import Omnimessage, check_segments, parse_omnimessage
@@ -78,9 +81,13 @@ class Smsq:
         recovery: RecoverySettings | None = None,
         limits: LimitSettings = DEFAULT_LIMITS,
         cost: CostSettings | None = None,
+        sms_provider: str | None = None,
     ) -> None:
         self.store = store
         self.cost = cost or CostSettings()
+        self.prices = load_prices(self.cost.prices_file)
+        # Whose prices estimate an SMS: the first enabled provider of the SMS route.
+        self.sms_provider = sms_provider
         self.publisher = publisher
         # Recovery limits per lane: a published message unclaimed this long is checked for a lost worker.
         self.recovery = recovery or RecoverySettings()
@@ -112,6 +119,7 @@ class Smsq:
             recovery=settings.recovery,
             limits=settings.limits,
             cost=settings.cost,
+            sms_provider=next((p for p in settings.routing.sms if getattr(settings, p).enabled), None),
         )
 
     def send(
@@ -119,12 +127,16 @@ class Smsq:
         message: Omnimessage | Mapping[str, Any],
         *,
         idempotency_key: str | None = None,
+        key_id: str | None = None,
+        test: bool = False,
         max_segments: int | None = None,
     ) -> Receipt:
         """Validate and accept one message. Raises InvalidInput (nothing stored or queued) on bad input.
 
         With ``idempotency_key``, a second call with the same key returns the first message's id and
-        queues nothing. ``max_segments`` overrides SMSQ_LIMITS__TEXT__SMS_SEGMENTS for this message."""
+        queues nothing. ``max_segments`` overrides SMSQ_LIMITS__TEXT__SMS_SEGMENTS for this message.
+        ``key_id`` and ``test`` are the HTTP API's: the key that accepted it (only that key reads or
+        cancels it there) and whether it is a test key's (the simulated provider sends it)."""
         limits = with_max_segments(self.limits, max_segments)
         omnimessage = parse_omnimessage(message, limits, self.cost.auto_replace)
         sms = self.sms_segments(omnimessage, limits)
@@ -141,6 +153,10 @@ class Smsq:
         fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
         if idempotency_key:
             fields[IDEMPOTENCY_KEY] = idempotency_key
+        if key_id:
+            fields[KEY_ID] = key_id
+        if test:
+            fields[TEST] = "1"
         if sms is not None:
             fields.update(
                 {SMS_ENCODING: sms.encoding, SMS_SEGMENTS: sms.segments, SMS_CHARACTERS: sms.characters}
@@ -198,6 +214,9 @@ class Smsq:
             workers=options.expansion_workers,
             recovery=self.recovery,
             limits=self.limits,
+            cost=self.cost,
+            prices=self.prices,
+            sms_provider=self.sms_provider,
         )
 
     @cached_property
@@ -211,14 +230,14 @@ class Smsq:
         return Blacklist(self.store.redis, prefix=self.store.keys.prefix, clock=self.store.clock)
 
     def result(self, message_id: str) -> MessageResult:
-        record = self.store.get(_checked_id(message_id))
+        record = self.store.get(checked_message_id(message_id))
         if record is None:
             raise MessageNotFound(message_id)
         return MessageResult.from_record(record)
 
     def results(self, message_ids: Sequence[str]) -> dict[str, MessageResult | None]:
         """Many at once, in one round trip; an unknown (or expired) id maps to None."""
-        checked = [_checked_id(message_id) for message_id in message_ids]
+        checked = [checked_message_id(message_id) for message_id in message_ids]
         records = self.store.get_many(checked)
         return {
             message_id: MessageResult.from_record(record) if record else None
@@ -239,7 +258,7 @@ class Smsq:
         (then the provider is asked, and the answer awaited). Raises CannotCancel, saying why, for a
         message already released or sent."""
         outcome = self.store.transition(
-            _checked_id(message_id), "cancelled", allowed_from={"scheduled"}, unschedule=True
+            checked_message_id(message_id), "cancelled", allowed_from={"scheduled"}, unschedule=True
         )
         if outcome.previous is None:
             raise MessageNotFound(message_id)
@@ -288,7 +307,7 @@ def with_max_segments(limits: LimitSettings, max_segments: int | None) -> LimitS
     return limits.model_copy(update={"text": text})
 
 
-def _checked_id(message_id: str) -> str:
+def checked_message_id(message_id: str) -> str:
     try:
         return str(uuid.UUID(message_id))
     except (ValueError, TypeError, AttributeError):

@@ -12,6 +12,7 @@ SmsqError
   TwoFactorFailed       Direct Messenger 2FA refused the request or is not configured; .code says which
   UnsendableRecord      worker side: a stored record cannot become a message (corrupt, bad template)
   StoreUnavailable      Redis did not answer in time; .server, .reason (never a hang, never the password)
+  ApiRefused            the HTTP API refused a request (key, scope, size, rate, conflict); .status
   ProviderError         any failure talking to a provider; .provider, .code, .detail, .status_code
     PermanentError      retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
     TransientError      5xx, 999, timeouts, connection errors -> retry with backoff; .maybe_sent
@@ -57,6 +58,11 @@ class InvalidInput(SmsqError, ValueError):
     @classmethod
     def from_validation_error(cls, error: ValidationError, prefix: str = "") -> InvalidInput:
         return cls(list(_problems(error.errors(include_url=False, include_input=False), prefix)))
+
+    @classmethod
+    def from_error_list(cls, errors: Iterable[Mapping[str, Any]], prefix: str = "") -> InvalidInput:
+        """The same from pydantic's error dicts as another library hands them on (FastAPI's)."""
+        return cls(list(_problems(errors, prefix)))
 
 
 def _problems(errors: Iterable[Mapping[str, Any]], prefix: str) -> Iterable[tuple[str, str]]:
@@ -169,3 +175,17 @@ class StoreUnavailable(SmsqError, ConnectionError):
         super().__init__(
             f"Redis at {server} is unreachable ({reason}); check SMSQ_REDIS_URL and that it runs"
         )
+
+
+class ApiRefused(SmsqError):
+    """The HTTP API refused a request for a reason of its own (no valid key: 401, a scope the key lacks:
+    403, an Idempotency-Key conflict: 409 or 422, a body over the limit: 413, over the key's rate: 429).
+    ``status`` is the HTTP status, ``title`` its short name, ``retry_after`` seconds when it is worth
+    asking again. Raised only inside ``smsq.api``; the API answers it as problem+json."""
+
+    def __init__(self, status: int, title: str, detail: str, *, retry_after: float | None = None) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.retry_after = retry_after
+        super().__init__(detail)

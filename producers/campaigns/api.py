@@ -4,17 +4,20 @@ progress, pause, resume, cancel."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from smsq.config import contract as names
+from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.expansion import (
     Expander,
     Expansion,
+    Row,
     csv_rows,
     list_rows,
     new_campaign_id,
@@ -29,6 +32,10 @@ from smsq.producers.campaigns.model import (
 from smsq.producers.core.keys import CampaignKeys
 from smsq.producers.core.lua import read
 from smsq.producers.core.store import MessageStore, to_ms
+from smsq.producers.cost.estimate import DryRun, estimate
+from smsq.producers.cost.parts import PartsCounter
+from smsq.producers.cost.prices import NO_PRICES, PriceTable
+from smsq.producers.cost.tally import Tally
 from smsq.producers.csv_input import scan_file
 from smsq.producers.errors import CampaignNotFound, CampaignStateError, InvalidInput
 from smsq.producers.messages.idempotency import checked_idempotency_key
@@ -63,9 +70,15 @@ class Campaigns:
         workers: int | None = None,
         recovery: RecoverySettings | None = None,
         limits: LimitSettings = DEFAULT_LIMITS,
+        cost: CostSettings | None = None,
+        prices: PriceTable = NO_PRICES,
+        sms_provider: str | None = None,
     ) -> None:
         self.store = store
         self.limits = limits
+        self.cost = cost or CostSettings()
+        self.prices = prices
+        self.sms_provider = sms_provider  # whose prices estimate an SMS: the route's first enabled
         self.publisher = publisher
         self.expander = Expander(
             store,
@@ -102,16 +115,59 @@ class Campaigns:
         creates nothing. With ``idempotency_key``, a repeat returns the first campaign."""
         parsed = template if isinstance(template, CampaignTemplate) else parse_template(template, self.limits)
         _check_name(name)
-        sources = [s for s in (recipients, csv_path, group_ids) if s is not None]
-        if len(sources) != 1:
-            raise InvalidInput([("recipients", "give exactly one of recipients, csv_path or group_ids")])
         variables = parsed.variables()
         idempotency_key = checked_idempotency_key(idempotency_key, self.limits)
         if idempotency_key is not None:
             existing = self.store.redis.get(self._idem_key(idempotency_key))
             if existing:
                 return self.progress(str(existing))
+        if group_ids is not None and recipients is None and csv_path is None:
+            return self._create_from_groups(name, parsed, list(group_ids), variables, idempotency_key)
+        with self._rows(recipients, csv_path, number_column, group_ids, variables) as (rows, expected):
+            return self._expand(name, parsed, rows, idempotency_key, expected=expected)
 
+    def dry_run(
+        self,
+        *,
+        name: str,
+        template: CampaignTemplate | dict[str, Any],
+        recipients: Sequence[Any] | None = None,
+        csv_path: str | Path | None = None,
+        number_column: str = "phone",
+        group_ids: Sequence[str] | None = None,
+    ) -> DryRun:
+        """What ``create`` with the same arguments would do, storing nothing: recipients, skipped,
+        blocked, SMS parts by encoding, the estimated cost by country and in total. Bad input raises
+        the same InvalidInput as ``create``."""
+        parsed = template if isinstance(template, CampaignTemplate) else parse_template(template, self.limits)
+        _check_name(name)
+        variables = parsed.variables()
+        if group_ids is not None and recipients is None and csv_path is None:
+            raise InvalidInput(
+                [("group_ids", "a dry run needs recipients or a CSV (group contacts are at Messente)")]
+            )
+        counter = PartsCounter.of(parsed, variables, self.cost.auto_replace)
+        tally = Tally(self.prices, self.sms_provider, by_country=True)
+        with self._rows(recipients, csv_path, number_column, group_ids, variables) as (rows, expected):
+            expansion = estimate(
+                self.expander, rows, variables, counter, tally, expected=expected, workers=self.workers
+            )
+        return DryRun.of(name, expansion, tally)
+
+    @contextmanager
+    def _rows(
+        self,
+        recipients: Sequence[Any] | None,
+        csv_path: str | Path | None,
+        number_column: str,
+        group_ids: Sequence[str] | None,
+        variables: list[str],
+    ) -> Iterator[tuple[Iterator[Row], int]]:
+        """The recipients as rows, checked first (the CSV's encoding, lines and header; the list's
+        variables), and how many are expected."""
+        sources = [s for s in (recipients, csv_path, group_ids) if s is not None]
+        if len(sources) != 1:
+            raise InvalidInput([("recipients", "give exactly one of recipients, csv_path or group_ids")])
         if csv_path is not None:
             path = Path(csv_path)
             if not path.is_file():
@@ -120,21 +176,17 @@ class Campaigns:
             lines = scan_file(path, self.limits)
             stream = path.open(newline="", encoding="utf-8-sig")
             try:
-                rows = csv_rows(stream, number_column, variables, self.limits)  # checks the header now
-                return self._expand(name, parsed, rows, idempotency_key, expected=lines)
+                yield csv_rows(stream, number_column, variables, self.limits), lines  # checks the header now
             finally:
                 stream.close()
-        if group_ids is not None:
-            return self._create_from_groups(name, parsed, list(group_ids), variables, idempotency_key)
+            return
         assert recipients is not None
         if not recipients:
             raise InvalidInput([("recipients", "the list is empty")])
         for variable in variables:
             if not any(isinstance(r, dict) and r.get(variable) not in (None, "") for r in recipients):
                 raise InvalidInput([("template", f"uses %{variable}% but no recipient has a value for it")])
-        return self._expand(
-            name, parsed, list_rows(recipients, variables), idempotency_key, expected=len(recipients)
-        )
+        yield list_rows(recipients, variables), len(recipients)
 
     def _begin(self, name: str, template: CampaignTemplate, idempotency_key: str | None) -> tuple[str, bool]:
         campaign_id = new_campaign_id()
@@ -172,6 +224,7 @@ class Campaigns:
             and to_ms(template.time_to_send.timestamp()) > self.store.now_ms()
         )
         expansion = Expansion()  # filled as records are stored: the undo needs every position
+        tally = self._tally()
         try:
             self.expander.store_messages(
                 campaign_id,
@@ -181,12 +234,17 @@ class Campaigns:
                 workers=self.workers,
                 initial_status="scheduled" if scheduled else "queued",
                 into=expansion,
+                counter=PartsCounter.of(template, template.variables(), self.cost.auto_replace),
+                tally=tally,
             )
-            self._finish(campaign_id, template, expansion, scheduled=scheduled)
+            self._finish(campaign_id, template, expansion, tally, scheduled=scheduled)
         except BaseException:
             self._undo(campaign_id, expansion, idempotency_key)
             raise
         return self.progress(campaign_id)
+
+    def _tally(self) -> Tally:
+        return Tally(self.prices, self.sms_provider)
 
     def expand_into(self, campaign_id: str, recipients: Sequence[dict[str, Any]]) -> CampaignProgress:
         """Expand a campaign created empty (from phonebook groups, whose contacts a worker fetched)."""
@@ -203,6 +261,7 @@ class Campaigns:
         )
         scheduled = due_ms is not None and due_ms > self.store.now_ms()
         expansion = Expansion()  # filled as records are stored: the undo needs every position
+        tally = self._tally()
         try:
             self.expander.store_messages(
                 campaign_id,
@@ -212,15 +271,23 @@ class Campaigns:
                 workers=self.workers,
                 initial_status="scheduled" if scheduled else "queued",
                 into=expansion,
+                counter=PartsCounter.of(template, template.variables(), self.cost.auto_replace),
+                tally=tally,
             )
-            self._finish(campaign_id, template, expansion, scheduled=scheduled)
+            self._finish(campaign_id, template, expansion, tally, scheduled=scheduled)
         except BaseException:
             self._undo(campaign_id, expansion, record.get("idempotency_key"))
             raise
         return self.progress(campaign_id)
 
     def _finish(
-        self, campaign_id: str, template: CampaignTemplate, expansion: Expansion, *, scheduled: bool
+        self,
+        campaign_id: str,
+        template: CampaignTemplate,
+        expansion: Expansion,
+        tally: Tally,
+        *,
+        scheduled: bool,
     ) -> None:
         keys = self._keys(campaign_id)
         with self.store.redis.pipeline(transaction=False) as pipe:
@@ -231,6 +298,9 @@ class Campaigns:
                     "messages": expansion.messages,
                     "last_position": expansion.last_position,
                     "skipped": json.dumps(dict(expansion.skipped)),
+                    # SMS parts of the messages to send, by encoding (issue 16)
+                    "sms_segments": json.dumps(tally.segments),
+                    "sms_messages": json.dumps(tally.messages),
                     "status": "scheduled" if scheduled else "running",
                 },
             )

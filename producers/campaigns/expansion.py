@@ -29,6 +29,8 @@ from smsq.producers.campaigns.model import CampaignTemplate, message_id
 from smsq.producers.core.keys import HOUR_MS, CampaignKeys
 from smsq.producers.core.records import CREATED_MS, LAST_ERROR_CODE, LAST_ERROR_DETAIL, STATUS, error_fields
 from smsq.producers.core.store import MessageStore
+from smsq.producers.cost.parts import NO_SMS, Parts, PartsCounter
+from smsq.producers.cost.tally import Tally
 from smsq.producers.csv_input import BOM, checked_rows
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.numbers import to_e164
@@ -43,26 +45,29 @@ STORE_SLICE = 2000  # records per Lua call
 OUTBOX_GRACE_MS = 10_000
 
 # (position, raw number, values of the template's variables in order) ->
-# (position, e164 | None, reason | None, message id, variables as JSON)
+# (position, e164 | None, reason | None, message id, variables as JSON, SMS parts)
 Row = tuple[int, str, tuple[str, ...]]
-Parsed = tuple[int, str | None, str | None, str, str]
+Parsed = tuple[int, str | None, str | None, str, str, Parts]
 
 
-def parse_rows(rows: Sequence[Row], campaign_id: str, variables: Sequence[str]) -> list[Parsed]:
-    """Normalise each number, derive its message id and variables JSON, or say why the row cannot be
-    used. Runs in pool processes: this is the per-row work that costs."""
+def parse_rows(
+    rows: Sequence[Row], campaign_id: str, variables: Sequence[str], counter: PartsCounter | None = None
+) -> list[Parsed]:
+    """Normalise each number, derive its message id and variables JSON, count its SMS parts (with a
+    ``counter``), or say why the row cannot be used. Runs in pool processes: this is the per-row
+    work that costs."""
     out: list[Parsed] = []
     keys = [encode_string(name) for name in variables]
     for position, number, values in rows:
         if None in values:
-            out.append((position, None, "malformed", "", ""))
+            out.append((position, None, "malformed", "", "", NO_SMS))
         elif "" in values:
-            out.append((position, None, "missing_variable", "", ""))
+            out.append((position, None, "missing_variable", "", "", NO_SMS))
         else:
             try:
                 e164 = to_e164(number)
             except ValueError:
-                out.append((position, None, "invalid_number", "", ""))
+                out.append((position, None, "invalid_number", "", "", NO_SMS))
                 continue
             # Same JSON as json.dumps(dict(...)), without building a dict per row.
             vars_json = (
@@ -70,7 +75,8 @@ def parse_rows(rows: Sequence[Row], campaign_id: str, variables: Sequence[str]) 
                 if keys
                 else ""
             )
-            out.append((position, e164, None, message_id(campaign_id, position), vars_json))
+            parts = NO_SMS if counter is None else counter.parts(values)
+            out.append((position, e164, None, message_id(campaign_id, position), vars_json, parts))
     return out
 
 
@@ -166,12 +172,13 @@ def parsed_chunks(
     *,
     expected: int | None,
     workers: int | None,
+    counter: PartsCounter | None = None,
 ) -> Iterator[list[Parsed]]:
     """Parse in order; in a process pool when the input is big enough to pay for one."""
     chunks = _chunks(rows, CHUNK)
     if (expected is not None and expected < PARALLEL_FROM) or (workers or os.cpu_count() or 1) < 2:
         for chunk in chunks:
-            yield parse_rows(chunk, campaign_id, variables)
+            yield parse_rows(chunk, campaign_id, variables, counter)
         return
     # forkserver: a child never inherits a lock some thread of ours (a sandbox, a Celery pool) held.
     context = multiprocessing.get_context("forkserver")
@@ -182,7 +189,7 @@ def parsed_chunks(
         # overlapped, in order, in bounded memory.
         window: deque[Future[list[Parsed]]] = deque()
         for chunk in chunks:
-            window.append(pool.submit(parse_rows, chunk, campaign_id, variables))
+            window.append(pool.submit(parse_rows, chunk, campaign_id, variables, counter))
             if len(window) >= 2 * size:
                 yield window.popleft().result()
         while window:
@@ -220,9 +227,13 @@ class Expander:
         workers: int | None = None,
         initial_status: str = "queued",
         into: Expansion | None = None,
+        counter: PartsCounter | None = None,
+        tally: Tally | None = None,
     ) -> Expansion:
         """Store the records; ``into`` (when given) is filled as this goes, so a caller whose call
-        raised part-way still knows every position that may have been stored, and can remove them."""
+        raised part-way still knows every position that may have been stored, and can remove them.
+        With a ``counter``, each message's SMS parts are counted, and added up in ``tally``
+        (blocked ones left out: they are never sent)."""
         variables = template.variables()
         keys = CampaignKeys(self.store.keys, campaign_id)
         result = Expansion() if into is None else into
@@ -233,9 +244,13 @@ class Expander:
         hour_counts = self.store.keys.stats_hour(now_ms // HOUR_MS)
         writes: deque[Future[None]] = deque()
         with ThreadPoolExecutor(1, thread_name_prefix="smsq-expand-write") as writer:
-            for chunk in parsed_chunks(rows, campaign_id, variables, expected=expected, workers=workers):
+            chunks = parsed_chunks(
+                rows, campaign_id, variables, expected=expected, workers=workers, counter=counter
+            )
+            for chunk in chunks:
                 fresh: list[tuple[int, str, str, str]] = []
-                for position, number, reason, mid, vars_json in chunk:
+                counted: list[tuple[str, Parts]] = []
+                for position, number, reason, mid, vars_json, parts in chunk:
                     result.recipients += 1
                     result.last_position = max(result.last_position, position)
                     if reason is not None or number is None:
@@ -245,7 +260,10 @@ class Expander:
                     else:
                         seen.add(number)
                         fresh.append((position, number, mid, vars_json))
+                        counted.append((number, parts))
                 blocked = self.blacklist.blocked_among([number for _, number, _, _ in fresh])
+                if tally is not None:
+                    tally.add_all(counted, blocked)
                 lines = [
                     f"{mid}\t{position}\t{number}\t{'b' if number in blocked else 'q'}\t{vars_json}"
                     for position, number, mid, vars_json in fresh

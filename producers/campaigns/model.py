@@ -15,7 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -128,6 +128,8 @@ class CampaignProgress:
     messages: int  # messages created (blocked ones included)
     skipped: dict[str, int]  # reason -> count: invalid_number, duplicate, missing_variable, malformed
     counts: dict[str, int]  # message status -> count
+    # SMS parts of the messages to send (blocked ones left out), by encoding: GSM-7 / UCS-2 -> parts.
+    sms_segments: dict[str, int] = field(default_factory=dict)
 
     @property
     def pending(self) -> int:
@@ -163,4 +165,5 @@ def progress_from(campaign_id: str, record: Mapping[str, str], counts: Mapping[s
         messages=int(record.get("messages", 0)),
         skipped=json.loads(record.get("skipped", "{}")),
         counts={status: int(count) for status, count in counts.items() if int(count)},
+        sms_segments=json.loads(record.get("sms_segments", "{}")),
     )

@@ -23,6 +23,11 @@ installations can share a Redis.
     <p>:circuit:<provider>         string  present while the provider's circuit is open
     <p>:health:<provider>:<n>      hash    the provider's outcomes in time bucket n
     <p>:2fa:<session>              string  a two-factor session's Direct Messenger pin_id
+    <p>:apikey:<key_id>            hash    an API key (fields: ``smsq.producers.keys.store``; no secret)
+    <p>:apikey-hashes              hash    sha256 of an API key's secret -> its key id
+    <p>:apikeys                    zset    API key id -> created ms
+    <p>:rate:apikey:<key_id>       string  an API key's own rate limiter (GCRA arrival time)
+    <p>:api-idem:<key_id>:<digest> hash    an HTTP Idempotency-Key's request digest and first answer
 
 The record scripts (``lua/records.lua``) are given ``record_prefix``, ``campaign_prefix`` and
 ``stats_prefix`` and append the id, ``CAMPAIGN_COUNTS_SUFFIX`` or the hour themselves, so a chunk of
@@ -140,6 +145,28 @@ class Keys:
 
     def two_factor_session(self, session_id: str) -> str:
         return f"{self.prefix}:2fa:{session_id}"
+
+    # -- the HTTP API: keys, their limits, idempotency -----------------------------------------------
+
+    def api_key(self, key_id: str) -> str:
+        return f"{self.prefix}:apikey:{key_id}"
+
+    @property
+    def api_key_hashes(self) -> str:
+        """sha256 hex of a secret -> key id: how a request's bearer token finds its key."""
+        return f"{self.prefix}:apikey-hashes"
+
+    @property
+    def api_keys(self) -> str:
+        return f"{self.prefix}:apikeys"
+
+    def api_key_rate(self, key_id: str) -> str:
+        """An API key's own GCRA limiter, beside the providers' (``rate``)."""
+        return self.rate(f"apikey:{key_id}")
+
+    def api_idempotency(self, key_id: str, digest: str) -> str:
+        """One Idempotency-Key of one API key (``digest``: sha256 of the header's value)."""
+        return f"{self.prefix}:api-idem:{key_id}:{digest}"
 
 
 @dataclass(frozen=True)

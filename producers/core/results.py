@@ -17,6 +17,7 @@ from smsq.producers.core.records import (
     CREATED_MS,
     FINAL_MS,
     ID,
+    KEY_ID,
     LAST_ERROR_CODE,
     LAST_ERROR_DETAIL,
     PRIORITY,
@@ -29,6 +30,7 @@ from smsq.producers.core.records import (
     SMS_ENCODING,
     SMS_SEGMENTS,
     STATUS,
+    TEST,
     TO,
     UPDATED_MS,
 )
@@ -77,6 +79,8 @@ class MessageResult(BaseModel):
     # Each channel of the chain as the provider reported it (polls and delivery reports).
     channel_results: list[ChannelResult] = []
     sms: SmsCost | None = None  # single messages with an SMS part
+    key_id: str | None = None  # the HTTP API key that accepted it (None: the Python producer API)
+    test: bool = False  # accepted by a test key: the simulated provider sends it
 
     @classmethod
     def from_record(cls, record: dict[str, str]) -> MessageResult:
@@ -104,6 +108,8 @@ class MessageResult(BaseModel):
             updated_at=_time(record.get(UPDATED_MS)),
             channel_results=channel_results(record),
             sms=_sms_cost(record),
+            key_id=record.get(KEY_ID) or None,
+            test=record.get(TEST) == "1",
         )
 
 

@@ -41,7 +41,7 @@ CONCAT_UDH_BYTES: Final = 6  # UDHL + the 8-bit-reference concatenation element 
 CONCAT_IE_BYTES: Final = 5  # the element alone, when a caller's UDH already has the length byte
 
 # C-speed scans: the first character outside the basic alphabet, outside GSM-7, outside the BMP.
-_NOT_BASIC: Final = re.compile("[^" + re.escape("".join(sorted(GSM7_BASIC))) + "]")
+NOT_BASIC: Final = re.compile("[^" + re.escape("".join(sorted(GSM7_BASIC))) + "]")
 _NOT_GSM: Final = re.compile("[^" + re.escape("".join(sorted(GSM7_BASIC | GSM7_EXTENDED))) + "]")
 _ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
 
@@ -135,7 +135,7 @@ def count(
     """Encoding and parts of ``text`` as sent (1 part for an empty text)."""
     sent = convert(text, autoconvert, auto_replace)
     udh_len = udh_bytes(udh)
-    if _NOT_BASIC.search(sent) is None:  # the common case, in one regex scan
+    if NOT_BASIC.search(sent) is None:  # the common case, in one regex scan
         return _fixed_width(sent, len(sent), gsm=True, udh=udh_len)
     forced = _NOT_GSM.search(sent)
     if forced is None:
@@ -168,6 +168,12 @@ def _first_forcing(
         if _NOT_GSM.search(convert(ch, autoconvert, auto_replace)):
             return ch, position
     return sent_char, 1  # pragma: no cover - a replacement that itself is not GSM-7
+
+
+def parts_for(units: int, *, gsm: bool, udh: str | None = None) -> int:
+    """Parts of a text of ``units`` septets or UTF-16 units with no two-unit characters."""
+    single, each = _sizes(gsm, udh_bytes(udh))
+    return 1 if units <= single else -(-units // each)
 
 
 def _fixed_width(text: str, units: int, *, gsm: bool, udh: int) -> Segments:

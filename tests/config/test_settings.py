@@ -82,7 +82,8 @@ def test_the_bound_table_reaches_every_group_and_both_ends() -> None:
     groups = {case.id.split("__")[0] for case in BOUND_CASES if "__" in case.id}
     assert groups == {f"SMSQ_{name.upper()}" for name in
                       ("messente", "smsapi", "direct_messenger", "retry", "lanes", "health", "campaigns",
-                       "schedule", "blacklist", "polling", "recovery", "redis_client", "limits", "pacing")}  # fmt: skip
+                       "schedule", "blacklist", "polling", "recovery", "redis_client", "limits", "api",
+                       "pacing")}  # fmt: skip
 
 
 @pytest.mark.parametrize(

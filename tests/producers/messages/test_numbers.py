@@ -78,7 +78,7 @@ def test_send(spelling: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(("spelling", "expected"), TABLE)
 def test_campaign_expansion(spelling: str, expected: str | None) -> None:
-    ((_, number, reason, _, _),) = parse_rows([(1, spelling, ())], "a" * 32, [])
+    ((_, number, reason, _, _, _),) = parse_rows([(1, spelling, ())], "a" * 32, [])
     assert number == expected and (reason is None) == (expected is not None)
 
 

@@ -1,0 +1,40 @@
+"""The ASGI app: ``create_app(services)``; `smsq api` serves it (``smsq.api.server``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import smsq
+from smsq.api import health, messages, openapi, problems
+from smsq.api.limits import BodyLimit
+from smsq.api.services import Services
+
+DESCRIPTION = """Send and follow SMS, Viber, WhatsApp and Telegram messages through smsq.
+
+Authenticate with `Authorization: Bearer <key>` (`smsq keys create`). Every error is an RFC 9457
+problem (`application/problem+json`); a 422 lists every offending field with its path."""
+
+
+# Routes whose path ends so take a file (a campaign's CSV): the upload limit, not the JSON one.
+UPLOAD_SUFFIX = "/upload"
+
+
+def create_app(found: Services) -> FastAPI:
+    app = FastAPI(
+        title="smsq",
+        version=smsq.__version__,
+        description=DESCRIPTION,
+    )
+    app.state.services = found
+    problems.install(app, unavailable_retry_after=found.settings.api.unavailable_retry_after)
+    app.include_router(health.router)
+    app.include_router(messages.router)
+    openapi.install(app)
+    options = found.settings.api
+    json_limit = (options.body_bytes, "SMSQ_API__BODY_BYTES")
+    upload_limit = (options.upload_bytes, "SMSQ_API__UPLOAD_BYTES")
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda path: upload_limit if path.endswith(UPLOAD_SUFFIX) else json_limit,
+    )
+    return app
