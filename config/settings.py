@@ -227,11 +227,8 @@ class Settings(BaseSettings):
     recovery: RecoverySettings = RecoverySettings()
     redis_client: RedisClientSettings = RedisClientSettings()
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
-<<<<<<< HEAD
     pacing: PacingSettings = PacingSettings()  # pacing and AIMD against provider limits (config/pacing.py)
-=======
     api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
->>>>>>> main
     cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
     # Finished records expire after this long.
