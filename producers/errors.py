@@ -13,13 +13,15 @@ SmsqError
   UnsendableRecord      worker side: a stored record cannot become a message (corrupt, bad template)
   StoreUnavailable      Redis did not answer in time; .server, .reason (never a hang, never the password)
   ApiRefused            the HTTP API refused a request (key, scope, size, rate, conflict); .status
+  UnknownProvider       worker side: no provider of that name is registered; .name
   ProviderError         any failure talking to a provider; .provider, .code, .detail, .status_code
     PermanentError      retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
+      UnknownToProvider  a status call for a message the provider does not hold (Messente 101)
     TransientError      5xx, 999, timeouts, connection errors -> retry with backoff; .maybe_sent
       RateLimited       429 -> wait (.retry_after); never counted as a failed attempt
 
-Each class is defined once, in this module, except the provider errors: they are raised and
-caught only on the worker side, at the HTTP boundary, so they live in
+Each class is defined once, in this module, except the provider errors (and UnknownProvider): they
+are raised and caught only on the worker side, at the HTTP boundary, so they live in
 ``smsq.workers.providers.errors`` (producers import no worker code) under this same root.
 tests/producers/test_errors.py checks that this drawing matches the classes, and that every raise in
 the package raises a class of this tree.

@@ -21,9 +21,7 @@ from smsq.producers.campaigns.batches import Batches
 from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
-from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
-from smsq.workers.providers.messente.omnichannel import MessenteClient
-from smsq.workers.providers.smsapi.sms import SmsapiClient
+from smsq.workers.providers import registry
 from smsq.workers.sending.recovery import LaneWatch, release_batches
 from smsq.workers.sending.release import run_release_loop
 from smsq.workers.status.claimer import start_poll_claimer
@@ -33,8 +31,7 @@ log = logging.getLogger(__name__)
 
 def idempotent_providers() -> frozenset[str]:
     """Providers that refuse a repeated send of the same smsq id, so a lost lease can be resent."""
-    clients = (MessenteClient, SmsapiClient, DirectMessengerClient)
-    return frozenset(str(client.name) for client in clients if client.idempotent_send)
+    return frozenset(entry.name for entry in registry.ENTRIES if entry.idempotent_send)
 
 
 def lane_watch(settings: Settings) -> LaneWatch:

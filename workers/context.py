@@ -20,10 +20,8 @@ from smsq.producers.publisher import CeleryPublisher
 from smsq.workers.campaigns.messages import CampaignTemplates
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
 from smsq.workers.limits.ratelimit import Adapt, Limit, RateLimiter
+from smsq.workers.providers import registry
 from smsq.workers.providers.base import Provider
-from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
-from smsq.workers.providers.messente.omnichannel import MessenteClient
-from smsq.workers.providers.smsapi.sms import SmsapiClient
 from smsq.workers.sending.single import Sender
 from smsq.workers.status.followup import Followup
 
@@ -46,45 +44,20 @@ class WorkerContext:
 def build_providers(
     settings: Settings, *, transport: httpx.BaseTransport | None = None
 ) -> dict[str, Provider]:
-    """One client per enabled provider, each with its own connection pool and explicit timeouts."""
-    providers: dict[str, Provider] = {}
-    if settings.messente.enabled:
-        messente = settings.messente
-        providers["messente"] = MessenteClient.from_settings(
-            messente, transport=transport, native_schedule=settings.schedule.at_provider
-        )
-    if settings.smsapi.enabled:
-        smsapi = settings.smsapi
-        providers["smsapi"] = SmsapiClient.from_settings(
-            smsapi,
-            transport=transport,
-            sender=smsapi.sender,
-            fast_for_high=smsapi.fast_for_high,
-            native_schedule=settings.schedule.at_provider,
-        )
-    if settings.direct_messenger.enabled:
-        dm = settings.direct_messenger
-        providers["direct_messenger"] = DirectMessengerClient.from_settings(
-            dm,
-            transport=transport,
-            sender=dm.sender,
-            conversion=dm.conversion,
-            native_schedule=settings.schedule.at_provider,
-            delivery_timezone=dm.delivery_timezone,
-        )
-    return providers
+    """One client per enabled provider (smsq.workers.providers.registry), each with its own
+    connection pool and explicit timeouts."""
+    return registry.build_clients(settings, transport=transport)
 
 
 def build_limiter(settings: Settings, client: redis.Redis) -> RateLimiter:
     """One limit per provider account, shared through Redis by every worker process."""
     reserve, pacing = settings.lanes.high_reserve, settings.pacing
     limits = {
-        name: Limit(block.rate_per_second, burst=block.burst, high_reserve=reserve, margin=pacing.margin)
-        for name, block in (
-            ("messente", settings.messente),
-            ("smsapi", settings.smsapi),
-            ("direct_messenger", settings.direct_messenger),
+        entry.name: Limit(
+            block.rate_per_second, burst=block.burst, high_reserve=reserve, margin=pacing.margin
         )
+        for entry in registry.ENTRIES
+        for block in (entry.settings(settings),)
     }
     adapt = Adapt(pacing.decrease, pacing.recover, pacing.floor, pacing.hold_seconds)
     return RateLimiter(client, limits, prefix=settings.key_prefix, adapt=adapt)

@@ -5,18 +5,18 @@ throughput"). The worker's main thread stays synchronous: it takes rate-limit to
 messages per Redis round trip and hands each granted group to the loop in one hop, then records the
 answers of the previous chunk while this one is in flight (``start_singles`` returns at once).
 
-Only Messente single sends go this way (SMSQ_CAMPAIGNS__ASYNC_SEND=true, use_bulk=false). Answers
-are turned into httpx responses and read with the same parse and error rules as the sync client
-(workers/providers/http.py); aiohttp's errors are translated at this boundary into the httpx errors
-those rules know. Given an httpx transport (tests: httpx.MockTransport) the loop sends through
-httpx.AsyncClient over it instead, so the HTTP seam stays the one every other test fakes.
+Singles of a provider that is a ``LoopSingles`` go this way (SMSQ_CAMPAIGNS__ASYNC_SEND=true,
+use_bulk=false; Messente's today). The provider gives each body and reads each answer with the same
+parse and error rules as its sync client (workers/providers/http.py); aiohttp's errors are
+translated at this boundary into the httpx errors those rules know. Given an httpx transport (tests:
+httpx.MockTransport) the loop sends through httpx.AsyncClient over it instead, so the HTTP seam stays
+the one every other test fakes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import random
 import threading
@@ -35,10 +35,8 @@ from smsq.producers.core.records import ATTEMPTS
 from smsq.producers.messages.models import Omnimessage
 from smsq.workers.limits.ratelimit import Grant
 from smsq.workers.providers import http
-from smsq.workers.providers.base import Provider, SendResult
+from smsq.workers.providers.base import LoopSingles, SendResult
 from smsq.workers.providers.errors import ProviderError
-from smsq.workers.providers.messente.omnichannel import NAME as MESSENTE
-from smsq.workers.providers.messente.omnichannel import created_result, parse_send, send_body
 from smsq.workers.sending.single import Decision, Outcome, Sender, decide, outbound_for, record_outcomes
 
 TOKENS_PER_TRIP = 50  # rate-limit tokens asked for in one Redis round trip
@@ -302,16 +300,12 @@ def as_httpx_error(exc: Exception, request: httpx.Request) -> Exception:
     return exc
 
 
-def answer_of(provider: str, answer: Reply | httpx.HTTPError) -> SendResult | ProviderError:
+def answer_of(provider: LoopSingles, answer: Reply | httpx.HTTPError) -> SendResult | ProviderError:
     """The provider's answer to one send, read like the sync client reads it."""
     if isinstance(answer, httpx.HTTPError):
-        return http.transport_error(provider, answer)
-    if answer.status == 201:
-        # The usual answer, read as parse_send reads a success; anything odd goes the whole way below.
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            return created_result(json.loads(answer.content))
+        return http.transport_error(provider.name, answer)
     try:
-        return parse_send(http.checked(provider, answer.as_httpx()))
+        return provider.read_single(answer.status, answer.content, answer.as_httpx)
     except ProviderError as exc:
         return exc
 
@@ -326,7 +320,7 @@ class InFlight:
     """A chunk's singles on their way: ``finish`` waits for the answers and decides each message."""
 
     items: Sequence[Item]
-    provider: str
+    provider: LoopSingles
     sender: Sender
     client: AsyncHttp
     groups: list[tuple[int, Future[list[Answer]]]]  # (messages, their answers to come)
@@ -341,7 +335,7 @@ class InFlight:
                 answers.extend([httpx.ReadTimeout("no answer from the event loop in time")] * size)
         decisions = [self._decide(item, answer) for item, answer in zip(self.items, answers, strict=False)]
         # One health count and at most one pause for the whole chunk, not a round trip per call.
-        record_outcomes(self.sender, self.provider, decisions)
+        record_outcomes(self.sender, self.provider.name, decisions)
         return decisions + self.later
 
     def _decide(self, item: Item, answer: Answer) -> Decision:
@@ -350,12 +344,12 @@ class InFlight:
         mid, record, message = item
         attempt = int(record.get(ATTEMPTS, 0)) + 1
         answered = answer_of(self.provider, answer)
-        return decide(mid, record, message, self.provider, attempt, answered, self.sender)
+        return decide(mid, record, message, self.provider.name, attempt, answered, self.sender)
 
 
 def start_singles(
     items: Sequence[Item],
-    provider: Provider,
+    provider: LoopSingles,
     sender: Sender,
     priority: str,
     client: AsyncHttp,
@@ -364,7 +358,6 @@ def start_singles(
     """Hand each message to the loop as soon as its token is granted, to leave at its token's slot,
     and return without waiting for the answers; what gets no token within the inline wait goes back
     to wait (no attempt spent). ``mark``: see ``AsyncHttp.post_many``."""
-    native = bool(getattr(provider, "native_schedule", False))
     groups: list[tuple[int, Future[list[Answer]]]] = []
     later: list[Decision] = []
     waited = 0.0
@@ -379,12 +372,12 @@ def start_singles(
             base = time.monotonic()
             chosen = items[sent : sent + granted]
             bodies = [
-                send_body(outbound_for(sender, provider.name, mid, message), native_schedule=native)
+                provider.single_body(outbound_for(sender, provider.name, mid, message))
                 for mid, _, message in chosen
             ]
             slots = [base + grant.slot(k) for k in range(granted)] if grant.interval else None
             answers = client.post_many(
-                "omnimessage", bodies, slots=slots, mark=mark, ids=[mid for mid, _, _ in chosen]
+                provider.single_path, bodies, slots=slots, mark=mark, ids=[mid for mid, _, _ in chosen]
             )
             groups.append((granted, answers))
             sent += granted
@@ -397,14 +390,10 @@ def start_singles(
             break
         sender.sleep(grant.wait)
         waited += grant.wait
-    return InFlight(items, provider.name, sender, client, groups, later)
+    return InFlight(items, provider, sender, client, groups, later)
 
 
 def take_tokens(sender: Sender, provider: str, priority: str, count: int) -> Grant:
     if sender.limiter is None:
         return Grant(count, 0.0, 0.0, 0.0)
     return sender.limiter.take(provider, priority, count)
-
-
-def usable(provider: Provider) -> bool:
-    return provider.name == MESSENTE
