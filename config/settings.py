@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from smsq.config.api_settings import ApiSettings
+from smsq.config.callback_settings import CallbackSettings
 from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import LimitSettings
 from smsq.config.pacing import PacingSettings
@@ -238,6 +239,7 @@ class Settings(BaseSettings):
     amqp: AmqpSettings = AmqpSettings()  # RabbitMQ as the broker (config/scale_settings.py)
     sentinel: SentinelSettings = SentinelSettings()  # the state store through Redis Sentinel
     api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
+    callbacks: CallbackSettings = CallbackSettings()  # callbacks to the app (config/callback_settings.py)
     cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
     # Finished records expire after this long.
