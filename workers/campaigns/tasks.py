@@ -43,6 +43,7 @@ def async_http_for(context: WorkerContext) -> AsyncHttp | None:
             on_done=(lambda seconds: telemetry.send_seconds(MESSENTE, seconds))
             if telemetry.enabled
             else None,
+            late_after=settings.pacing.late_after,
         )
     return _async[pid]
 
