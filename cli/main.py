@@ -17,6 +17,7 @@ from smsq.cli.blacklist import app as blacklist_app
 from smsq.cli.callbacks import app as callbacks_app
 from smsq.cli.campaign import app as campaign_app
 from smsq.cli.keys import app as keys_app
+from smsq.cli.metrics import metrics as metrics_command
 from smsq.cli.segments import segments
 from smsq.cli.two_factor import app as two_factor_app
 from smsq.config import contract as names
@@ -130,6 +131,14 @@ def summary(
 
 
 @app.command()
+def limits(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Show each provider's rate limit as the workers use it now (lowered by a 429, climbing back)."""
+    from smsq.cli.limits import show_limits
+
+    show_limits(console, load_settings(), as_json=as_json)
+
+
+@app.command()
 def webhooks(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8026,
     host: Annotated[str, typer.Option(help="0.0.0.0 to listen on every interface")] = "127.0.0.1",
@@ -185,6 +194,7 @@ app.command()(segments)
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")
+app.command("metrics")(metrics_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(callbacks_app, name="callbacks")
 app.command("api")(api_command)

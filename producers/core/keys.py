@@ -18,7 +18,8 @@ installations can share a Redis.
     <p>:campaign-schedule          zset    campaign id -> when it starts (ms)
     <p>:campaign-idem:<key>        string  idempotency key -> campaign id
     <p>:blacklist:<part>           the local blacklist and its sync (``BlacklistKeys``)
-    <p>:rate:<provider>            string  the provider's rate limiter (GCRA arrival time)
+    <p>:rate:<provider>            string  the provider's rate limiter (GCRA: its next free slot)
+    <p>:rate-cut:<provider>        hash    the rate a 429 cut it to, and when (until it is back)
     <p>:circuit:<provider>         string  present while the provider's circuit is open
     <p>:health:<provider>:<n>      hash    the provider's outcomes in time bucket n
     <p>:2fa:<session>              string  a two-factor session's Direct Messenger pin_id
@@ -31,6 +32,7 @@ installations can share a Redis.
     <p>:rate:apikey:<key_id>       string  an API key's own rate limiter (GCRA arrival time)
     <p>:api-idem:<key_id>:<digest> hash    an HTTP Idempotency-Key's request digest and first answer
     <p>:callbacks:<part>           callbacks to the app: events, their due times, log (``CallbackKeys``)
+    <p>:metrics:<metric>           hash    a counter or histogram of ``smsq.telemetry`` (series -> value)
 
 The record scripts (``lua/records.lua``) are given ``record_prefix``, ``campaign_prefix`` and
 ``stats_prefix`` and append the id, ``CAMPAIGN_COUNTS_SUFFIX`` or the hour themselves, so a chunk of
@@ -136,6 +138,9 @@ class Keys:
     def rate(self, provider: str) -> str:
         return f"{self.prefix}:rate:{provider}"
 
+    def rate_cut(self, provider: str) -> str:
+        return f"{self.prefix}:rate-cut:{provider}"
+
     def circuit(self, provider: str) -> str:
         return f"{self.prefix}:circuit:{provider}"
 
@@ -181,6 +186,12 @@ class Keys:
     def api_idempotency(self, key_id: str, digest: str) -> str:
         """One Idempotency-Key of one API key (``digest``: sha256 of the header's value)."""
         return f"{self.prefix}:api-idem:{key_id}:{digest}"
+
+    # -- telemetry --------------------------------------------------------------------------------
+
+    def metrics(self, metric: str) -> str:
+        """One metric's series (``smsq.telemetry.recorder``): durable, bounded by its labels."""
+        return f"{self.prefix}:metrics:{metric}"
 
 
 @dataclass(frozen=True)
