@@ -24,6 +24,6 @@ CLAIM_EXPIRED_LEASES: Final = read(__name__, "claim_expired_leases.lua")
 MARK_PUBLISHED: Final = read(__name__, "mark_published.lua")
 MARK_CALLING: Final = read(__name__, "mark_calling.lua")
 LANE_MARKS: Final = read(__name__, "lane_marks.lua")
-# GCRA: the providers' limiters (smsq.workers.limits) and the API keys' (smsq.producers.keys.limits)
-# share this script, so both sides are limited the same way and producers import no worker code.
+# GCRA: the API keys' limits (smsq.producers.keys.limits). The providers' limiters pace requests at
+# slots and adapts to 429s in their own script (smsq.workers.limits, pace.lua).
 GCRA: Final = read(__name__, "gcra.lua")
