@@ -14,7 +14,7 @@ from smsq.api.problems import problems
 from smsq.api.services import Services, services
 from smsq.producers.client import checked_message_id
 from smsq.producers.core.records import KEY_ID
-from smsq.producers.core.results import MessageResult
+from smsq.producers.core.results import MessageResult, SmsCost
 from smsq.producers.errors import InvalidInput, MessageNotFound
 from smsq.producers.keys.store import READ, SEND, ApiKey
 
@@ -28,6 +28,8 @@ AUTH = (401, 403, 503)
     response_model=Accepted,
     responses=problems(*AUTH, 413, 422, 429),
     openapi_extra=json_request("Omnimessage", "one omnimessage, as the Python producer API takes it"),
+    # 429 also: a spend cap or the pumping guard's rate (Retry-After: when it resets); 403: a
+    # country the pumping guard does not allow.
 )
 async def send_message(
     request: Request,
@@ -39,7 +41,8 @@ async def send_message(
     data = await json_body(request)
     receipt = await run_in_threadpool(found.smsq.send, data, key_id=key.key_id, test=key.test)
     response.headers["Location"] = f"/v1/messages/{receipt.message_id}"
-    return Accepted(id=receipt.message_id, status=receipt.status, duplicate=receipt.duplicate)
+    sms = SmsCost(**receipt.sms.as_dict()) if receipt.sms else None
+    return Accepted(id=receipt.message_id, status=receipt.status, duplicate=receipt.duplicate, sms=sms)
 
 
 @router.get("/{message_id}", response_model=MessageResult, responses=problems(*AUTH, 404, 422))

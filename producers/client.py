@@ -42,7 +42,9 @@ from smsq.producers.core.records import (
 )
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
-from smsq.producers.cost.prices import load_prices
+from smsq.producers.cost.caps import Charge, cap_charges
+from smsq.producers.cost.prices import MICROS, country_of, load_prices
+from smsq.producers.cost.pumping import pumping_charges
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from smsq.producers.messages.idempotency import checked_idempotency_key
 from smsq.producers.messages.models import Omnimessage, check_segments, parse_omnimessage
@@ -163,15 +165,33 @@ class Smsq:
             )
         outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
         assert outbox_ms is not None
+        charges = self.charges(omnimessage, sms, key_id=key_id, now_s=now_ms / 1000)
         created, message_id = self.store.create(
-            message_id, fields, idempotency_key=idempotency_key, due_ms=outbox_ms
-        )
+            message_id, fields, idempotency_key=idempotency_key, due_ms=outbox_ms, charges=charges,
+            warn_at=self.cost.warn_at,
+        )  # fmt: skip
         if not created:
             existing = self.store.get(message_id)
             return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
         if not scheduled:
             self._publish(message_id, names.LANE_FOR_PRIORITY[omnimessage.priority], outbox_ms)
         return Receipt(message_id, str(fields[STATUS]), duplicate=False, sms=sms)
+
+    def charges(
+        self, message: Omnimessage, sms: Segments | None, *, key_id: str | None, now_s: float
+    ) -> list[Charge]:
+        """The caps and pumping-guard counters accepting this message charges (none without SMS)."""
+        if sms is None:
+            return []
+        price = self.prices.price(self.sms_provider, country_of(message.to)) if self.prices.priced else None
+        cost_micros = round(price * sms.segments * MICROS) if price else 0
+        keys = self.store.keys
+        return [
+            *pumping_charges(self.cost.pumping, keys, to=message.to, priority=message.priority, now_s=now_s),
+            *cap_charges(
+                self.cost, keys, key_id=key_id, segments=sms.segments, cost_micros=cost_micros, now_s=now_s
+            ),
+        ]
 
     def sms_segments(self, message: Omnimessage, limits: LimitSettings | None = None) -> Segments | None:
         """The SMS part's encoding and parts (None without one), refused past the parts limit (a

@@ -12,6 +12,9 @@ SmsqError
   TwoFactorFailed       Direct Messenger 2FA refused the request or is not configured; .code says which
   UnsendableRecord      worker side: a stored record cannot become a message (corrupt, bad template)
   StoreUnavailable      Redis did not answer in time; .server, .reason (never a hang, never the password)
+  PolicyRefused         a policy refuses valid input; .limit, .resets_at (UTC); nothing stored
+    CapExceeded         a spend cap (parts or cost, daily or monthly, global or a key's) would be passed
+    PumpingGuard        SMS-pumping guard: a country not allowed for OTP, or a number or range too fast
   ApiRefused            the HTTP API refused a request (key, scope, size, rate, conflict); .status
   ProviderError         any failure talking to a provider; .provider, .code, .detail, .status_code
     PermanentError      retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -160,6 +164,23 @@ class UnsendableRecord(SmsqError):
         self.code = code
         self.detail = detail
         super().__init__(detail)
+
+
+class PolicyRefused(SmsqError):
+    """A policy refuses valid input (a cap, the pumping guard); nothing was stored or queued."""
+
+    def __init__(self, message: str, *, limit: str, resets_at: datetime | None = None) -> None:
+        self.limit = limit
+        self.resets_at = resets_at
+        super().__init__(message)
+
+
+class CapExceeded(PolicyRefused):
+    """Accepting this would pass a spend cap; ``resets_at`` is when its period ends."""
+
+
+class PumpingGuard(PolicyRefused):
+    """The SMS-pumping guard refused it: a country not allowed, or a number or range over its rate."""
 
 
 class StoreUnavailable(SmsqError, ConnectionError):

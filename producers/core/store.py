@@ -14,6 +14,7 @@ from smsq.producers.core import lua
 from smsq.producers.core.keys import HOUR_MS, Keys
 from smsq.producers.core.records import CREATED_MS, FINAL_MS, ID, STATUS, stamp
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
+from smsq.producers.cost.caps import Charge, charge_args, settle, warn
 
 Clock = Callable[[], float]
 Fields = Mapping[str, str | int | float]
@@ -88,10 +89,19 @@ class MessageStore:
     # -- records --------------------------------------------------------------------------------
 
     def create(
-        self, message_id: str, fields: Fields, *, idempotency_key: str | None, due_ms: int | None
+        self,
+        message_id: str,
+        fields: Fields,
+        *,
+        idempotency_key: str | None,
+        due_ms: int | None,
+        charges: Sequence[Charge] = (),
+        warn_at: float = 0.8,
     ) -> tuple[bool, str]:
         """Store a new record (and, with ``due_ms``, its schedule entry) unless the idempotency key is
-        taken. Returns (created, message id): the existing id when the key was seen before."""
+        taken. Returns (created, message id): the existing id when the key was seen before. With
+        ``charges`` (caps, velocity limits), they are charged in the same script: a refusal raises
+        the charge's error (CapExceeded, PumpingGuard) and nothing is written."""
         if fields.get(STATUS) not in INITIAL:
             raise ValueError(f"a new record must start in one of {sorted(INITIAL)}")
         record_key = self.keys.record(message_id)
@@ -103,9 +113,16 @@ class MessageStore:
         args: list[Any] = ["create", message_id, idem_ttl]
         args.extend(("" if due_ms is None else due_ms, self.keys.stats_prefix, self.stats_ttl_seconds))
         args.append(self.retention_seconds if fields[STATUS] in FINAL else "")
+        charge_keys, charge_values = charge_args(charges)
+        args.append(len(charges))
+        args.extend(charge_values)
         args.extend(_flatten(fields))
-        created, existing_id = self.records_script(keys=[record_key, idem_key, self.keys.schedule], args=args)
-        return bool(created), str(existing_id)
+        reply = self.records_script(keys=[record_key, idem_key, self.keys.schedule, *charge_keys], args=args)
+        if int(reply[0]) == -1:
+            settle(charges, reply[1:], warn_at)  # raises the refusal
+        if int(reply[0]) == 1 and charges:
+            warn(charges, [int(value) for value in reply[2]], warn_at)
+        return int(reply[0]) == 1, str(reply[1])
 
     def get(self, message_id: str) -> dict[str, str] | None:
         record: dict[str, str] = self.redis.hgetall(self.keys.record(message_id))  # type: ignore[assignment]
