@@ -15,14 +15,17 @@ SmsqError
   PolicyRefused         a policy refuses valid input; .limit, .resets_at (UTC); nothing stored
     CapExceeded         a spend cap (parts or cost, daily or monthly, global or a key's) would be passed
     PumpingGuard        SMS-pumping guard: a country not allowed for OTP, or a number or range too fast
+  BrokerUnavailable     RabbitMQ did not take or confirm a publish in time; .server, .reason
   ApiRefused            the HTTP API refused a request (key, scope, size, rate, conflict); .status
+  UnknownProvider       worker side: no provider of that name is registered; .name
   ProviderError         any failure talking to a provider; .provider, .code, .detail, .status_code
     PermanentError      retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
+      UnknownToProvider  a status call for a message the provider does not hold (Messente 101)
     TransientError      5xx, 999, timeouts, connection errors -> retry with backoff; .maybe_sent
       RateLimited       429 -> wait (.retry_after); never counted as a failed attempt
 
-Each class is defined once, in this module, except the provider errors: they are raised and
-caught only on the worker side, at the HTTP boundary, so they live in
+Each class is defined once, in this module, except the provider errors (and UnknownProvider): they
+are raised and caught only on the worker side, at the HTTP boundary, so they live in
 ``smsq.workers.providers.errors`` (producers import no worker code) under this same root.
 tests/producers/test_errors.py checks that this drawing matches the classes, and that every raise in
 the package raises a class of this tree.
@@ -195,6 +198,20 @@ class StoreUnavailable(SmsqError, ConnectionError):
         self.reason = reason
         super().__init__(
             f"Redis at {server} is unreachable ({reason}); check SMSQ_REDIS_URL and that it runs"
+        )
+
+
+class BrokerUnavailable(SmsqError, ConnectionError):
+    """RabbitMQ (``SMSQ_BROKER_URL`` amqp://) did not accept a publish, or did not confirm it within
+    ``SMSQ_AMQP__CONFIRM_TIMEOUT``. As with StoreUnavailable, the record and its outbox entry were
+    already written: the release loop publishes the message once the broker is back."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = reason
+        super().__init__(
+            f"RabbitMQ at {server} did not take the publish ({reason}); "
+            "check SMSQ_BROKER_URL and that it runs"
         )
 
 

@@ -92,6 +92,8 @@ class FakeBlacklistProvider:
 class Delivered:
     """A status source that reports every message delivered."""
 
+    name = "messente"  # a StatusProvider has a name: the poller checks the Protocol with isinstance
+
     def status(self, provider_message_id: str) -> DeliveryStatus:
         return DeliveryStatus(
             provider_message_id, "+37251234567", (ChannelStatus("sms", provider_message_id, "DELIVRD"),)

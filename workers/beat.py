@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import redis
 from celery import Celery
 
 from smsq.config.settings import Settings
@@ -19,11 +18,10 @@ from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.campaigns.batches import Batches
 from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
-from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
-from smsq.workers.providers.messente.omnichannel import MessenteClient
-from smsq.workers.providers.smsapi.sms import SmsapiClient
+from smsq.workers.providers import registry
 from smsq.workers.sending.recovery import LaneWatch, release_batches
 from smsq.workers.sending.release import run_release_loop
 from smsq.workers.status.claimer import start_poll_claimer
@@ -33,18 +31,11 @@ log = logging.getLogger(__name__)
 
 def idempotent_providers() -> frozenset[str]:
     """Providers that refuse a repeated send of the same smsq id, so a lost lease can be resent."""
-    clients = (MessenteClient, SmsapiClient, DirectMessengerClient)
-    return frozenset(str(client.name) for client in clients if client.idempotent_send)
-
-
-def lane_watch(settings: Settings) -> LaneWatch:
-    url = settings.effective_broker_url
-    broker = redis.Redis.from_url(url) if url.startswith(("redis://", "rediss://", "unix://")) else None
-    return LaneWatch(broker, settings.recovery)
+    return frozenset(entry.name for entry in registry.ENTRIES if entry.idempotent_send)
 
 
 def start_release_thread(app: Celery, settings: Settings, stop: threading.Event) -> threading.Thread:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = state_client(settings)
     store = MessageStore(
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
     )
@@ -57,7 +48,8 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
         max_queued_batches=settings.campaigns.max_queued_batches,
         recovery=settings.recovery,
     )
-    watch = lane_watch(settings)
+    # The broker's queues as the publisher sees them: Redis lists, or RabbitMQ's depths and smsq's marks.
+    watch = LaneWatch(publisher, settings.recovery)
     batches = Batches(store)
 
     def publish_batches() -> int:

@@ -15,15 +15,14 @@ from celery import Celery
 from smsq.config.settings import Settings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.client import Smsq
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
 from smsq.workers.campaigns.messages import CampaignTemplates
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
 from smsq.workers.limits.ratelimit import Limit, RateLimiter
+from smsq.workers.providers import registry
 from smsq.workers.providers.base import Provider
-from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
-from smsq.workers.providers.messente.omnichannel import MessenteClient
-from smsq.workers.providers.smsapi.sms import SmsapiClient
 from smsq.workers.sending.single import Sender
 from smsq.workers.status.followup import Followup
 
@@ -46,51 +45,24 @@ class WorkerContext:
 def build_providers(
     settings: Settings, *, transport: httpx.BaseTransport | None = None
 ) -> dict[str, Provider]:
-    """One client per enabled provider, each with its own connection pool and explicit timeouts."""
-    providers: dict[str, Provider] = {}
-    if settings.messente.enabled:
-        messente = settings.messente
-        providers["messente"] = MessenteClient.from_settings(
-            messente, transport=transport, native_schedule=settings.schedule.at_provider
-        )
-    if settings.smsapi.enabled:
-        smsapi = settings.smsapi
-        providers["smsapi"] = SmsapiClient.from_settings(
-            smsapi,
-            transport=transport,
-            sender=smsapi.sender,
-            fast_for_high=smsapi.fast_for_high,
-            native_schedule=settings.schedule.at_provider,
-        )
-    if settings.direct_messenger.enabled:
-        dm = settings.direct_messenger
-        providers["direct_messenger"] = DirectMessengerClient.from_settings(
-            dm,
-            transport=transport,
-            sender=dm.sender,
-            conversion=dm.conversion,
-            native_schedule=settings.schedule.at_provider,
-            delivery_timezone=dm.delivery_timezone,
-        )
-    return providers
+    """One client per enabled provider (smsq.workers.providers.registry), each with its own
+    connection pool and explicit timeouts."""
+    return registry.build_clients(settings, transport=transport)
 
 
 def build_limiter(settings: Settings, client: redis.Redis) -> RateLimiter:
     """One limit per provider account, shared through Redis by every worker process."""
     reserve = settings.lanes.high_reserve
     limits = {
-        name: Limit(block.rate_per_second, burst=block.burst, high_reserve=reserve)
-        for name, block in (
-            ("messente", settings.messente),
-            ("smsapi", settings.smsapi),
-            ("direct_messenger", settings.direct_messenger),
-        )
+        entry.name: Limit(block.rate_per_second, burst=block.burst, high_reserve=reserve)
+        for entry in registry.ENTRIES
+        for block in (entry.settings(settings),)
     }
     return RateLimiter(client, limits, prefix=settings.key_prefix)
 
 
 def build_context(settings: Settings, app: Celery) -> WorkerContext:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = state_client(settings)
     store = MessageStore(
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
     )

@@ -25,6 +25,7 @@ from typing import Any, Final, Literal
 import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from smsq.config.settings import PROVIDER_NAMES, ProviderName
 from smsq.producers.blacklist import lua as blacklist_lua
 from smsq.producers.core.keys import BlacklistKeys, Keys
 from smsq.producers.core.store import Clock, to_ms
@@ -32,8 +33,9 @@ from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import PhoneNumber, UtcDatetime
 from smsq.producers.messages.numbers import search_digits, to_e164
 
-Source = Literal["api", "cli", "csv", "messente", "smsapi", "direct_messenger"]
-SOURCES: Final[tuple[str, ...]] = ("api", "cli", "csv", "messente", "smsapi", "direct_messenger")
+# Who listed a number: smsq's own entry points, or a provider's list (the sync), by the provider's name.
+Source = Literal["api", "cli", "csv", ProviderName]  # one Literal (one error when bad)
+SOURCES: Final[tuple[str, ...]] = ("api", "cli", "csv", *PROVIDER_NAMES)
 EXPIRY: Final = "expiry"  # the source of a removal made because the entry expired
 MAX_REASON = 500
 MAX_PAGE = 1000

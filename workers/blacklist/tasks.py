@@ -28,10 +28,8 @@ from smsq.producers.publisher import Publisher
 from smsq.workers.blacklist.records import SyncRecords
 from smsq.workers.blacklist.sync import SyncOptions, run_sync
 from smsq.workers.context import WorkerContext, build_limiter
+from smsq.workers.providers import registry
 from smsq.workers.providers.base import BlacklistProvider
-from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
-from smsq.workers.providers.messente.phonebook import MessentePhonebookClient
-from smsq.workers.providers.smsapi.sms import SmsapiClient
 from smsq.workers.tasks import smsq_task
 
 log = logging.getLogger(__name__)
@@ -43,24 +41,11 @@ def blacklist_providers(
 ) -> Iterator[dict[str, BlacklistProvider]]:
     """Blacklist clients of every enabled provider, for one run. Their own connection pools: a run
     holds many calls in flight and must not crowd the send path's connections."""
-    clients: dict[str, MessentePhonebookClient | SmsapiClient | DirectMessengerClient] = {}
+    clients = registry.build_blacklist_clients(settings, transport=transport)
     try:
-        if settings.messente.enabled:
-            clients["messente"] = MessentePhonebookClient.from_settings(
-                settings.messente, transport=transport
-            )
-        if settings.smsapi.enabled:
-            smsapi = SmsapiClient.from_settings(settings.smsapi, transport=transport)
-            smsapi.page_size = settings.blacklist.smsapi_page_size
-            clients["smsapi"] = smsapi
-        if settings.direct_messenger.enabled:
-            clients["direct_messenger"] = DirectMessengerClient.from_settings(
-                settings.direct_messenger, transport=transport
-            )
         yield dict(clients)
     finally:
-        for client in clients.values():
-            client.close()
+        registry.close_all(clients.values())
 
 
 def sync_blacklists(
@@ -104,7 +89,7 @@ def queue_due_retries(
     blacklist = Blacklist(client, prefix=settings.key_prefix, clock=clock)
     records = SyncRecords(client, blacklist.keys)
     now_ms = blacklist.now_ms()
-    due = [name for name in records.due_retries(now_ms) if _enabled(settings, name)]
+    due = [name for name in records.due_retries(now_ms) if _keeps_blacklist(settings, name)]
     if due:
         # Claimed until the lock could have expired: a retry lost on the way is queued again after that.
         records.postpone_retries(due, now_ms + int(settings.blacklist.lock_seconds * 1000))
@@ -114,6 +99,7 @@ def queue_due_retries(
     return due
 
 
-def _enabled(settings: Settings, name: str) -> bool:
-    block = getattr(settings, name, None)
-    return bool(getattr(block, "enabled", False))
+def _keeps_blacklist(settings: Settings, name: str) -> bool:
+    """A retry recorded for a provider since disabled (or removed) is not queued."""
+    entry = registry.find(name)
+    return entry is not None and entry.blacklist is not None and entry.enabled(settings)

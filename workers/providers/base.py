@@ -1,11 +1,20 @@
-"""What every provider client offers. One module per provider API implements these."""
+"""What provider clients offer, as Protocols. Every send client is a ``Provider``; what else it can do
+(poll a status, cancel, send in bulk, be sent by the event loop) is one more Protocol each, declared
+in its registry entry (``smsq.workers.providers.registry``) and checked with ``isinstance``, never by
+probing for methods."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from smsq.producers.messages.models import Omnimessage
+
+if TYPE_CHECKING:
+    import httpx
+
+    from smsq.workers.providers.errors import ProviderError
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class BlacklistEntry:
     expires_at: str | None = None
 
 
+@runtime_checkable
 class BlacklistProvider(Protocol):
     """Blacklist operations. ``add`` returns False when the number was already listed (409);
     ``remove`` returns False when it was not listed (404): both are outcomes, not errors."""
@@ -73,6 +83,8 @@ class BlacklistProvider(Protocol):
     def blacklist_add(self, phone: str) -> bool: ...
 
     def blacklist_remove(self, entry: BlacklistEntry) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -94,13 +106,17 @@ class DeliveryStatus:
     channels: tuple[ChannelStatus, ...]
 
 
+@runtime_checkable
 class StatusProvider(Protocol):
+    """Answers a status call for a message it sent (polled by ``smsq.workers.status.polling``)."""
+
     @property
     def name(self) -> str: ...
 
     def status(self, provider_message_id: str) -> DeliveryStatus: ...
 
 
+@runtime_checkable
 class CancelProvider(Protocol):
     """``cancel`` returns False when the provider says the message was already sent or is unknown."""
 
@@ -108,3 +124,34 @@ class CancelProvider(Protocol):
     def name(self) -> str: ...
 
     def cancel(self, provider_message_id: str) -> bool: ...
+
+
+@runtime_checkable
+class BulkProvider(Protocol):
+    """Sends many messages in one request. One result per input, in order: a SendResult or that
+    entry's error; a request-level failure raises for the whole batch."""
+
+    @property
+    def name(self) -> str: ...
+
+    def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ProviderError]: ...
+
+
+@runtime_checkable
+class LoopSingles(Protocol):
+    """A provider whose single send is one JSON POST that the worker's event loop makes itself
+    (``smsq.workers.sending.event_loop``): the body of ``single_body`` to ``single_path``, the answer
+    read by ``read_single`` (status and content first, so the usual answer costs no httpx.Response;
+    ``response`` builds one for the rest). ``read_single`` raises the provider's ProviderError."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def single_path(self) -> str: ...
+
+    def single_body(self, message: OutboundMessage) -> object: ...
+
+    def read_single(
+        self, status: int, content: bytes, response: Callable[[], httpx.Response]
+    ) -> SendResult: ...

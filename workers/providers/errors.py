@@ -3,8 +3,10 @@
 Their branch of the one error tree, drawn whole in ``smsq.producers.errors``:
 
 SmsqError
+  UnknownProvider        no provider of that name is registered (smsq.workers.providers.registry)
   ProviderError          any failure talking to a provider; keeps provider, code, detail, HTTP status
     PermanentError       retrying cannot fix it (invalid number, bad sender, auth) -> failed at once
+      UnknownToProvider  a status call for a message the provider does not hold (Messente 101/404)
     TransientError       5xx, 999, timeouts, connection errors -> retry with backoff
       RateLimited        429 -> wait (Retry-After when given); never counted as a failed attempt
 """
@@ -14,6 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from smsq.producers.errors import SmsqError
+
+
+class UnknownProvider(SmsqError, LookupError):
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        self.name = name
+        super().__init__(f"no provider named {name!r} is registered (known: {', '.join(known)})")
 
 
 class ProviderError(SmsqError):
@@ -38,6 +46,11 @@ class ProviderError(SmsqError):
 
 class PermanentError(ProviderError):
     """The provider refused the request; sending it again would be refused again."""
+
+
+class UnknownToProvider(PermanentError):
+    """The provider does not know the message a status call asked about: cancelled there (it held
+    it for later) or not known yet; ``smsq.workers.status.polling`` decides which."""
 
 
 class TransientError(ProviderError):

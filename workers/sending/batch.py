@@ -28,10 +28,9 @@ from smsq.producers.core.records import (
 from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
 from smsq.workers.campaigns.messages import message_from_record
-from smsq.workers.providers.base import Provider, SendResult
+from smsq.workers.providers.base import BulkProvider, LoopSingles, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, TransientError
 from smsq.workers.sending.event_loop import AsyncHttp, start_singles
-from smsq.workers.sending.event_loop import usable as async_usable
 from smsq.workers.sending.single import (
     CLAIM_FIELDS,
     Decision,
@@ -186,10 +185,10 @@ def _deliver(
     calling(ready, provider.name)
     priority = ready[0][1].get(PRIORITY, "low")
     # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
-    send_many = getattr(provider, "send_many", None) if options.use_bulk and len(ready) > 1 else None
-    if send_many is None and options.async_http is not None and async_usable(provider):
+    bulk = provider if options.use_bulk and len(ready) > 1 and isinstance(provider, BulkProvider) else None
+    if bulk is None and options.async_http is not None and isinstance(provider, LoopSingles):
         return start_singles(ready, provider, sender, priority, options.async_http).finish
-    return _ready(_send_now(ready, provider, send_many, sender, options, pool, priority))
+    return _ready(_send_now(ready, provider, bulk, sender, options, pool, priority))
 
 
 def _ready(decisions: list[Decision]) -> Callable[[], list[Decision]]:
@@ -226,15 +225,16 @@ def _provider_for(
 def _send_now(
     ready: list[tuple[str, dict[str, str], Omnimessage]],
     provider: Provider,
-    send_many: Any,
+    bulk: BulkProvider | None,
     sender: Sender,
     options: BatchOptions,
     pool: ThreadPoolExecutor | None,
     priority: str,
 ) -> list[Decision]:
-    size = options.bulk_size if send_many is not None else 1
+    """``bulk``: the same provider, to be called with send_many (None: one send per message)."""
+    size = options.bulk_size if bulk is not None else 1
     groups = [ready[i : i + size] for i in range(0, len(ready), size)]
-    if send_many is None and pool is not None and len(groups) > 1:
+    if bulk is None and pool is not None and len(groups) > 1:
         # Parallel singles: each thread takes its own token right before its call. Taking a chunk's
         # tokens one after another first (one Redis round trip each) left every thread idle until the
         # last one was granted: bench/throughput.py measured that as most of a chunk's overhead.
@@ -252,19 +252,19 @@ def _send_now(
             ] * waiting
             break
         granted.append(group)
-    if send_many is not None:
-        sent = [decision for group in granted for decision in _bulk(group, provider, send_many, sender)]
+    if bulk is not None:
+        sent = [decision for group in granted for decision in _bulk(group, bulk, sender)]
     else:
         sent = [_single(group[0], provider, sender) for group in granted]
     return sent + later
 
 
 def _bulk(
-    group: list[tuple[str, dict[str, str], Omnimessage]], provider: Provider, send_many: Any, sender: Sender
+    group: list[tuple[str, dict[str, str], Omnimessage]], provider: BulkProvider, sender: Sender
 ) -> list[Decision]:
     outbound = [outbound_for(sender, provider.name, mid, message) for mid, _, message in group]
     try:
-        answers: list[SendResult | ProviderError] = send_many(outbound)
+        answers = provider.send_many(outbound)
         healthy = True
     except ProviderError as exc:
         answers = [exc] * len(group)

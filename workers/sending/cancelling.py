@@ -8,7 +8,7 @@ from typing import Any
 
 from smsq.producers.core.records import PROVIDER, PROVIDER_MESSAGE_ID, PROVIDER_SCHEDULED, STATUS
 from smsq.producers.core.store import MessageStore
-from smsq.workers.providers.base import Provider
+from smsq.workers.providers.base import CancelProvider, Provider
 
 
 def cancel_at_provider(
@@ -22,10 +22,9 @@ def cancel_at_provider(
     if status != "sent" or record.get(PROVIDER_SCHEDULED) != "1":
         return {"cancelled": False, "status": status, "reason": f"it is {status}, not held by a provider"}
     provider = providers.get(record.get(PROVIDER, ""))
-    cancel = getattr(provider, "cancel", None)
-    if cancel is None:
+    if not isinstance(provider, CancelProvider):
         return {"cancelled": False, "status": status, "reason": f"{record.get(PROVIDER)} cannot cancel"}
-    if not cancel(record[PROVIDER_MESSAGE_ID]):
+    if not provider.cancel(record[PROVIDER_MESSAGE_ID]):
         return {"cancelled": False, "status": status, "reason": "the provider already sent it"}
     moved = store.transition(message_id, "cancelled", allowed_from={"sent"})
     return {

@@ -5,18 +5,18 @@ throughput"). The worker's main thread stays synchronous: it takes rate-limit to
 messages per Redis round trip and hands each granted group to the loop in one hop, then records the
 answers of the previous chunk while this one is in flight (``start_singles`` returns at once).
 
-Only Messente single sends go this way (SMSQ_CAMPAIGNS__ASYNC_SEND=true, use_bulk=false). Answers
-are turned into httpx responses and read with the same parse and error rules as the sync client
-(workers/providers/http.py); aiohttp's errors are translated at this boundary into the httpx errors
-those rules know. Given an httpx transport (tests: httpx.MockTransport) the loop sends through
-httpx.AsyncClient over it instead, so the HTTP seam stays the one every other test fakes.
+Singles of a provider that is a ``LoopSingles`` go this way (SMSQ_CAMPAIGNS__ASYNC_SEND=true,
+use_bulk=false; Messente's today). The provider gives each body and reads each answer with the same
+parse and error rules as its sync client (workers/providers/http.py); aiohttp's errors are
+translated at this boundary into the httpx errors those rules know. Given an httpx transport (tests:
+httpx.MockTransport) the loop sends through httpx.AsyncClient over it instead, so the HTTP seam stays
+the one every other test fakes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import random
 import threading
@@ -33,10 +33,8 @@ from smsq.config.settings import MessenteSettings, Timeouts
 from smsq.producers.core.records import ATTEMPTS
 from smsq.producers.messages.models import Omnimessage
 from smsq.workers.providers import http
-from smsq.workers.providers.base import Provider, SendResult
+from smsq.workers.providers.base import LoopSingles, SendResult
 from smsq.workers.providers.errors import ProviderError
-from smsq.workers.providers.messente.omnichannel import NAME as MESSENTE
-from smsq.workers.providers.messente.omnichannel import created_result, parse_send, send_body
 from smsq.workers.sending.single import Decision, Outcome, Sender, decide, outbound_for, record_outcomes
 
 TOKENS_PER_TRIP = 50  # rate-limit tokens asked for in one Redis round trip
@@ -190,16 +188,12 @@ def as_httpx_error(exc: Exception, request: httpx.Request) -> Exception:
     return exc
 
 
-def answer_of(provider: str, answer: Answer) -> SendResult | ProviderError:
+def answer_of(provider: LoopSingles, answer: Answer) -> SendResult | ProviderError:
     """The provider's answer to one send, read like the sync client reads it."""
     if isinstance(answer, httpx.HTTPError):
-        return http.transport_error(provider, answer)
-    if answer.status == 201:
-        # The usual answer, read as parse_send reads a success; anything odd goes the whole way below.
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            return created_result(json.loads(answer.content))
+        return http.transport_error(provider.name, answer)
     try:
-        return parse_send(http.checked(provider, answer.as_httpx()))
+        return provider.read_single(answer.status, answer.content, answer.as_httpx)
     except ProviderError as exc:
         return exc
 
@@ -209,7 +203,7 @@ class InFlight:
     """A chunk's singles on their way: ``finish`` waits for the answers and decides each message."""
 
     items: Sequence[Item]
-    provider: str
+    provider: LoopSingles
     sender: Sender
     client: AsyncHttp
     groups: list[tuple[int, Future[list[Answer]]]]  # (messages, their answers to come)
@@ -222,22 +216,22 @@ class InFlight:
                 answers.extend(group.result(timeout=self.client.answer_timeout))
             except TimeoutError:  # the loop stopped: unanswered, so maybe sent
                 answers.extend([httpx.ReadTimeout("no answer from the event loop in time")] * size)
+        name = self.provider.name
         decisions = [
-            decide(mid, record, message, self.provider, int(record.get(ATTEMPTS, 0)) + 1,
+            decide(mid, record, message, name, int(record.get(ATTEMPTS, 0)) + 1,
                    answer_of(self.provider, answer), self.sender)
             for (mid, record, message), answer in zip(self.items, answers, strict=False)
         ]  # fmt: skip
         # One health count and at most one pause for the whole chunk, not a round trip per call.
-        record_outcomes(self.sender, self.provider, decisions)
+        record_outcomes(self.sender, name, decisions)
         return decisions + self.later
 
 
 def start_singles(
-    items: Sequence[Item], provider: Provider, sender: Sender, priority: str, client: AsyncHttp
+    items: Sequence[Item], provider: LoopSingles, sender: Sender, priority: str, client: AsyncHttp
 ) -> InFlight:
     """Hand each message to the loop as soon as its token is granted and return without waiting for
     the answers; what gets no token within the inline wait goes back to wait (no attempt spent)."""
-    native = bool(getattr(provider, "native_schedule", False))
     groups: list[tuple[int, Future[list[Answer]]]] = []
     later: list[Decision] = []
     waited = 0.0
@@ -248,10 +242,10 @@ def start_singles(
         granted = sum(1 for wait in waits if wait == 0)
         if granted:
             bodies = [
-                send_body(outbound_for(sender, provider.name, mid, message), native_schedule=native)
+                provider.single_body(outbound_for(sender, provider.name, mid, message))
                 for mid, _, message in items[sent : sent + granted]
             ]
-            groups.append((granted, client.post_many("omnimessage", bodies)))
+            groups.append((granted, client.post_many(provider.single_path, bodies)))
             sent += granted
         if granted == wanted:
             continue
@@ -265,14 +259,10 @@ def start_singles(
             break
         sender.sleep(wait)
         waited += wait
-    return InFlight(items, provider.name, sender, client, groups, later)
+    return InFlight(items, provider, sender, client, groups, later)
 
 
 def take_tokens(sender: Sender, provider: str, priority: str, count: int) -> list[float]:
     if sender.limiter is None:
         return [0.0] * count
     return sender.limiter.acquire_many(provider, priority, count)
-
-
-def usable(provider: Provider) -> bool:
-    return provider.name == MESSENTE

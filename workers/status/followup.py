@@ -8,6 +8,7 @@ import hmac
 from dataclasses import dataclass
 
 from smsq.config.status_settings import PollingSettings, WebhookSettings
+from smsq.workers.providers import registry
 from smsq.workers.status.schedule import first_poll_ms
 
 CALLBACK_PATH = "dlr"
@@ -46,4 +47,4 @@ class Followup:
         return base + callback_path(self.webhooks.secret.get_secret_value(), provider, message_id)
 
     def first_poll_at_ms(self, provider: str, base_ms: int) -> int:
-        return first_poll_ms(base_ms, self.polling, pollable=provider in self.polling.providers)
+        return first_poll_ms(base_ms, self.polling, pollable=registry.polled(provider, self.polling))

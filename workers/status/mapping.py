@@ -1,5 +1,5 @@
-"""Provider delivery statuses -> smsq statuses, as data; and the rule that turns the results of an
-omnimessage's channels into one message status.
+"""Provider delivery statuses -> smsq statuses (each provider's own table, read through its registry
+entry); and the rule that turns the results of an omnimessage's channels into one message status.
 
 A channel result's *rank* orders what we know about that channel, so reports and polls that arrive
 late, twice or out of order never replace better knowledge with worse:
@@ -11,24 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from smsq.workers.providers.direct_messenger import sms as direct_messenger
-from smsq.workers.providers.smsapi import sms as smsapi
-
-# Messente DeliveryResult.status -> smsq status; None = still in progress. A value missing here
-# (a status Messente adds later) is in progress too, never a crash.
-MESSENTE_STATUSES: Final[dict[str, str | None]] = {
-    "DELIVRD": "delivered",
-    "SEEN": "delivered",
-    "UNDELIV": "undeliverable",
-    "REJECTD": "undeliverable",
-    "FAILED": "failed",
-    "EXPIRED": "expired",
-    "DELETED": "cancelled",
-    "ACK": None,
-    "ACCEPTD": None,
-    "UNKNOWN": None,
-    "NACK": None,
-}
+from smsq.workers.providers import registry
 
 # Message statuses a channel result can settle a message in.
 SETTLED: Final = frozenset({"delivered", "failed", "undeliverable", "expired", "cancelled", "unknown"})
@@ -38,15 +21,10 @@ NOTHING, IN_PROGRESS, UNSURE, FINAL, SEEN = 0, 1, 2, 3, 4
 
 def smsq_status(provider: str, raw: str | None) -> str | None:
     """One channel's provider status -> smsq status, or None while in progress (or not understood)."""
-    if raw is None:
+    entry = registry.find(provider)  # a record's provider may be one since removed
+    if raw is None or entry is None:
         return None
-    if provider == "messente":
-        return MESSENTE_STATUSES.get(raw.upper())
-    if provider == "smsapi":
-        return smsapi.smsq_status(raw)
-    if provider == "direct_messenger":
-        return direct_messenger.smsq_status(raw)
-    return None
+    return entry.statuses(raw)
 
 
 def rank(raw: str | None, status: str | None) -> int:

@@ -24,9 +24,9 @@ from smsq.producers.core.records import (
 )
 from smsq.producers.core.store import MessageStore, to_ms
 from smsq.workers.limits.ratelimit import wait_for_token
-from smsq.workers.providers.base import ChannelStatus, DeliveryStatus
-from smsq.workers.providers.errors import PermanentError, ProviderError, RateLimited
-from smsq.workers.providers.messente import omnichannel as messente
+from smsq.workers.providers import registry
+from smsq.workers.providers.base import ChannelStatus, Provider, StatusProvider
+from smsq.workers.providers.errors import ProviderError, RateLimited, UnknownToProvider
 from smsq.workers.status.schedule import PollSchedule, gave_up, next_poll_ms, poll_base_ms
 from smsq.workers.status.settle import Settler
 
@@ -34,10 +34,6 @@ log = logging.getLogger(__name__)
 
 RATE_TIER = "status"  # below every send lane in the provider's rate limit
 DEFAULT_RATE_LIMIT_WAIT = 1.0
-
-
-class StatusSource(Protocol):
-    def status(self, provider_message_id: str) -> DeliveryStatus: ...
 
 
 class Limiter(Protocol):
@@ -51,7 +47,7 @@ class Poller:
     """Everything a poll needs, passed in (no global settings are read here)."""
 
     store: MessageStore
-    providers: Mapping[str, object]  # provider name -> client; those with .status() can be polled
+    providers: Mapping[str, Provider]  # provider name -> client; the StatusProviders can be polled
     polling: PollingSettings
     limiter: Limiter | None = None
     max_inline_wait: float = 0.5  # a token wait up to this long is slept; longer defers the rest
@@ -124,10 +120,8 @@ class _Run:
                     self.poller.limiter.pause(provider, wait)
                 self._defer(message_id, self._hold(wait))
                 return
-            except PermanentError as exc:
-                moved = messente.is_not_found(exc) and _settle_not_found(
-                    self.store, message_id, record, self.store.now_ms(), polling
-                )
+            except UnknownToProvider as exc:
+                moved = _settle_not_found(self.store, message_id, record, self.store.now_ms(), polling, exc)
                 if moved:
                     self._count("settled", moved)
                     return
@@ -167,11 +161,11 @@ class _Run:
                 setattr(self.report, what, getattr(self.report, what) + 1)
 
 
-def _source(poller: Poller, provider: str) -> StatusSource | None:
-    if provider not in poller.polling.providers:
+def _source(poller: Poller, provider: str) -> StatusProvider | None:
+    if not registry.polled(provider, poller.polling):
         return None
     client = poller.providers.get(provider)
-    return client if client is not None and callable(getattr(client, "status", None)) else None  # type: ignore[return-value]
+    return client if isinstance(client, StatusProvider) else None
 
 
 def _take_token(poller: Poller, provider: str) -> float:
@@ -182,16 +176,22 @@ def _take_token(poller: Poller, provider: str) -> float:
 
 
 def _settle_not_found(
-    store: MessageStore, message_id: str, record: Mapping[str, str], now_ms: int, polling: PollingSettings
+    store: MessageStore,
+    message_id: str,
+    record: Mapping[str, str],
+    now_ms: int,
+    polling: PollingSettings,
+    error: UnknownToProvider,
 ) -> str | None:
-    """Messente answers 404 for an omnimessage it does not have. One it held for a later time_to_send
-    and no longer has was cancelled there (DELETE). Any other stays `sent` for ``not_found_grace``
-    (the provider may not know it yet), then ends `unknown`. Returns the status it moved to, if any."""
+    """The provider does not have the message (Messente's 404 for an omnimessage). One it held for a
+    later time_to_send and no longer has was cancelled there (DELETE). Any other stays `sent` for
+    ``not_found_grace`` (the provider may not know it yet), then ends `unknown`. Returns the status
+    it moved to, if any."""
     if record.get(PROVIDER_SCHEDULED) == "1":
         to, detail = "cancelled", "the provider no longer holds this scheduled message"
     elif now_ms - poll_base_ms(record) >= to_ms(polling.not_found_grace):
         to, detail = "unknown", "the provider does not know this message"
     else:
         return None
-    fields = {LAST_ERROR_CODE: messente.NOT_FOUND, LAST_ERROR_DETAIL: detail}
+    fields = {LAST_ERROR_CODE: error.code or "not-found", LAST_ERROR_DETAIL: detail}
     return to if store.transition(message_id, to, allowed_from={"sent"}, fields=fields).ok else None

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from smsq.config.contract import DeliveryReport
 from smsq.config.status_settings import PollingSettings
 from smsq.producers.core.store import MessageStore, to_ms
+from smsq.workers.providers import registry
 from smsq.workers.providers.base import ChannelStatus
 from smsq.workers.status.schedule import PollSchedule
 from smsq.workers.status.settle import Settler
@@ -41,7 +42,9 @@ def apply_report(report: DeliveryReport, store: MessageStore, polling: PollingSe
     message_id = str(report.message_id)
     # Messente reports name their omnimessage: one from another omnimessage (a resend of the same
     # smsq message that we did not record) must not settle this one.
-    expected = report.provider_message_id if report.provider == "messente" else None
+    entry = registry.find(report.provider)
+    names_send = entry is not None and entry.reports is not None and entry.reports.names_send
+    expected = report.provider_message_id if names_send else None
     settled = Settler(store).settle(
         message_id,
         report.provider,

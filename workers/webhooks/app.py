@@ -14,8 +14,6 @@ Applying the report (and dropping one for an unknown message) is the task's job,
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -30,18 +28,13 @@ from smsq.config.contract import DeliveryReport
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.status_settings import WebhookSettings
 from smsq.producers.errors import InvalidInput
+from smsq.workers.providers import registry
+from smsq.workers.providers.entry import ReportReader, ReportRequest
 from smsq.workers.status.followup import CALLBACK_PATH, token_matches
-from smsq.workers.webhooks import parsing
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "x-messente-signature"
 Publish = Callable[[DeliveryReport], None]
-
-
-def messente_signature(key: str, body: bytes) -> str:
-    """Messente documents X-Messente-Signature as HMAC_SHA256(shared secret, HTTP request body), hex."""
-    return hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
 async def read_body(request: Request, most: int) -> bytes | None:
@@ -66,9 +59,6 @@ def create_webhook_app(
     Bad requests get 400/401/404/405/413 and never a 5xx: a 5xx makes the provider retry."""
     most = limits.webhook_body_bytes
     secret = webhooks.secret.get_secret_value()
-    signature_key = (
-        webhooks.messente_signature_key.get_secret_value() if webhooks.messente_signature_key else ""
-    )
 
     async def receive(request: Request) -> Response:
         provider = request.path_params["provider"]
@@ -80,11 +70,21 @@ def create_webhook_app(
         if body is None:
             why = f"body: larger than {most} bytes (SMSQ_LIMITS__WEBHOOK_BODY_BYTES)"
             return JSONResponse({"error": why}, status_code=413)
-        if provider == "messente" and signature_key and not _signed(request, body, signature_key):
-            log.warning("delivery report from messente refused: bad X-Messente-Signature")
+        reader = _reader(provider)
+        assert reader is not None  # _only_known_methods answered 404 for any other
+        report_request = ReportRequest(
+            method=request.method,
+            body=body,
+            query=dict(request.query_params),
+            content_type=request.headers.get("content-type", ""),
+            headers=request.headers,
+            limits=limits,
+        )
+        if reader.authentic is not None and not reader.authentic(webhooks, report_request):
+            log.warning("delivery report from %s refused: not authentic (signature)", provider)
             return _unauthorized()
         try:
-            reports = await _read(provider, message_id, request, body, limits)
+            reports = reader.read(message_id, report_request)
         except InvalidInput as error:
             log.warning("unreadable delivery report from %s for %s: %s", provider, message_id, error)
             return JSONResponse({"error": str(error)}, status_code=400)
@@ -109,41 +109,24 @@ def create_webhook_app(
     )
 
 
-READERS = {"messente": "POST", "smsapi": None, "direct_messenger": "GET"}  # None: GET or POST
+def _reader(provider: str) -> ReportReader | None:
+    entry = registry.find(provider)
+    return entry.reports if entry is not None else None
 
 
 def _only_known_methods(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
     async def guarded(request: Request) -> Response:
         provider = request.path_params["provider"]
-        if provider not in READERS:
+        reader = _reader(provider)
+        if reader is None:
             return JSONResponse({"error": "unknown provider"}, status_code=404)
-        expected = READERS[provider]
+        expected = reader.method
         if expected is not None and request.method != expected:
             return JSONResponse({"error": f"{provider} reports are {expected} requests"}, status_code=405)
         response: Response = await handler(request)
         return response
 
     return guarded
-
-
-async def _read(
-    provider: str, message_id: str, request: Request, body: bytes, limits: LimitSettings
-) -> list[DeliveryReport]:
-    if provider == "messente":
-        return parsing.messente_reports(message_id, body, limits.json_depth)
-    params = dict(request.query_params)
-    if request.method == "POST" and body:
-        params.update(parsing.form_fields(request.headers.get("content-type", ""), body))
-    if provider == "smsapi":
-        return parsing.smsapi_reports(message_id, params)
-    return parsing.direct_messenger_reports(message_id, params)
-
-
-def _signed(request: Request, body: bytes, key: str) -> bool:
-    given = request.headers.get(SIGNATURE_HEADER, "").strip().lower()
-    # Bytes: a non-ASCII header (latin-1 decoded by the server) would make compare_digest raise.
-    expected = messente_signature(key, body).encode()
-    return bool(given) and hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected)
 
 
 def _unauthorized() -> Response:

@@ -55,6 +55,7 @@ class ScriptedStatus:
 
     answer: Callable[[str], tuple[ChannelStatus, ...] | Exception]
     asked: list[str] = field(default_factory=list)
+    name: str = "messente"  # a StatusProvider has a name; the poller checks it with isinstance
 
     def status(self, provider_message_id: str) -> DeliveryStatus:
         self.asked.append(provider_message_id)

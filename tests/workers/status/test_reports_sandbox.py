@@ -26,11 +26,12 @@ from smsq.producers.core.store import MessageStore
 from smsq.workers.providers.base import Provider
 from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
 from smsq.workers.providers.messente.omnichannel import MessenteClient
+from smsq.workers.providers.messente.reports import messente_signature
 from smsq.workers.providers.smsapi.sms import SmsapiClient
 from smsq.workers.sending.single import send_message
 from smsq.workers.status.followup import Followup
 from smsq.workers.status.reports import apply_report
-from smsq.workers.webhooks.app import create_webhook_app, messente_signature
+from smsq.workers.webhooks.app import create_webhook_app
 from tests.support.fakes import FakeClock, RecordingPublisher
 from tests.support.sending import make_sender
 from tests.workers.status.helpers import polling, serving

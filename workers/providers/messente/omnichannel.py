@@ -4,7 +4,9 @@ Request shapes, the error table and pure parse functions live here; the HTTP cal
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -14,7 +16,7 @@ from smsq.config.settings import MessenteSettings
 from smsq.producers.messages.numbers import listed_number
 from smsq.workers.providers import http
 from smsq.workers.providers.base import ChannelStatus, DeliveryStatus, OutboundMessage, SendResult, SentPart
-from smsq.workers.providers.errors import PermanentError, ProviderError, TransientError
+from smsq.workers.providers.errors import PermanentError, ProviderError, TransientError, UnknownToProvider
 
 NAME: Final = "messente"
 
@@ -48,6 +50,21 @@ KNOWN_STATUSES: Final = frozenset(
     }
 )
 FINAL_STATUSES: Final = frozenset({"DELIVRD", "UNDELIV", "FAILED", "REJECTD", "DELETED", "EXPIRED", "SEEN"})
+# DeliveryResult.status -> smsq status; None = still in progress. A value missing here (a status
+# Messente adds later) is in progress too, never a crash.
+STATUSES: Final[dict[str, str | None]] = {
+    "DELIVRD": "delivered",
+    "SEEN": "delivered",
+    "UNDELIV": "undeliverable",
+    "REJECTD": "undeliverable",
+    "FAILED": "failed",
+    "EXPIRED": "expired",
+    "DELETED": "cancelled",
+    "ACK": None,
+    "ACCEPTD": None,
+    "UNKNOWN": None,
+    "NACK": None,
+}
 TEMPORARY_ERR: Final = 999  # DeliveryResult.err: general temporary error
 # DeliveryResult.err -> its documented meaning. Only 999 is temporary; an undocumented value is kept
 # as given (ChannelStatus.err) and described as unknown, never a crash.
@@ -69,6 +86,10 @@ DELIVERY_ERRORS: Final[dict[int, str]] = {
 
 def is_final(status: str | None) -> bool:
     return status in FINAL_STATUSES
+
+
+def smsq_status(status: str) -> str | None:
+    return STATUSES.get(status.upper())
 
 
 def delivery_error(err: int | None) -> str | None:
@@ -179,7 +200,7 @@ def parse_status(response: httpx.Response) -> DeliveryStatus:
     """GET /omnimessage/{id}/status. 404 always carries code 101, whatever the body says."""
     if response.status_code == 404:
         missing = error_from(response)
-        raise PermanentError(NAME, missing.detail, code=NOT_FOUND, status_code=404, field=missing.field)
+        raise UnknownToProvider(NAME, missing.detail, code=NOT_FOUND, status_code=404, field=missing.field)
     if not response.is_success:
         raise error_from(response)
     data = http.json_body(NAME, response)
@@ -251,6 +272,7 @@ class MessenteClient:
     name: Final = NAME
     channels: Final = frozenset({"sms", "viber", "whatsapp", "telegram"})
     idempotent_send: Final = False
+    single_path: Final = "omnimessage"  # LoopSingles: the event loop POSTs single_body here
 
     def __init__(self, client: httpx.Client, *, native_schedule: bool = False) -> None:
         self.http = client
@@ -268,7 +290,18 @@ class MessenteClient:
 
     def send(self, message: OutboundMessage) -> SendResult:
         body = send_body(message, native_schedule=self.native_schedule)
-        return parse_send(http.request(self.http, NAME, "POST", "omnimessage", json=body))
+        return parse_send(http.request(self.http, NAME, "POST", self.single_path, json=body))
+
+    def single_body(self, message: OutboundMessage) -> dict[str, Any]:
+        return send_body(message, native_schedule=self.native_schedule)
+
+    def read_single(self, status: int, content: bytes, response: Callable[[], httpx.Response]) -> SendResult:
+        """An answer the event loop got, read as ``send`` reads one."""
+        if status == 201:
+            # The usual answer, read as parse_send reads a success; anything odd goes the whole way below.
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                return created_result(json.loads(content))
+        return parse_send(http.checked(NAME, response()))
 
     def send_many(self, messages: Sequence[OutboundMessage]) -> list[SendResult | ProviderError]:
         """Send a batch in one request. Entry errors come back in place (retry or fail each one);
