@@ -47,8 +47,8 @@ class CostSettings(BaseModel):
     # A TOML file of prices per provider and country (config/prices.example.toml); none: unpriced.
     prices_file: Path | None = None
     caps: CapSettings = CapSettings()  # all traffic
-    key_caps: CapSettings = CapSettings()  # each API key not listed in caps_per_key
-    caps_per_key: dict[str, CapSettings] = Field(default_factory=dict)  # API key id -> its caps
+    key_caps: CapSettings = CapSettings()  # each API key not listed in key_caps_by_id
+    key_caps_by_id: dict[str, CapSettings] = Field(default_factory=dict)  # API key id -> its caps
     warn_at: float = Field(0.8, gt=0, le=1)  # a warning (log + event) when a cap crosses this share
     pumping: PumpingSettings = PumpingSettings()
 

@@ -100,7 +100,7 @@ def cap_charges(
     now = datetime.fromtimestamp(now_s, tz=UTC)
     scopes: list[tuple[str, str, CapSettings]] = [("global", "the global", settings.caps)]
     if key_id:
-        caps = settings.caps_per_key.get(key_id, settings.key_caps)
+        caps = settings.key_caps_by_id.get(key_id, settings.key_caps)
         scopes.append((f"key:{key_id}", f"key {key_id}'s", caps))
     out = []
     for scope, whose, caps in scopes:

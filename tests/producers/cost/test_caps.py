@@ -80,9 +80,9 @@ def test_the_monthly_cap_resets_on_the_first(
     smsq.send(sms())
 
 
-def test_caps_per_key(store: MessageStore, redis_client: redis.Redis) -> None:
+def test_key_caps_by_id(store: MessageStore, redis_client: redis.Redis) -> None:
     smsq = smsq_with(
-        store, key_caps=CapSettings(daily_segments=2), caps_per_key={"big": CapSettings(daily_segments=6)}
+        store, key_caps=CapSettings(daily_segments=2), key_caps_by_id={"big": CapSettings(daily_segments=6)}
     )
     smsq.send(sms(), key_id="k1")
     assert "key k1's daily SMS-parts cap of 2" in refused(smsq, redis_client, sms(), key_id="k1")
