@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import smsq
-from smsq.api import health, messages, openapi, problems
+from smsq.api import health, messages, openapi, problems, sending
 from smsq.api.limits import BodyLimit
 from smsq.api.services import Services
+from smsq.telemetry.exporter import metrics_endpoint
 
 DESCRIPTION = """Send and follow SMS, Viber, WhatsApp and Telegram messages through smsq.
 
@@ -28,7 +29,10 @@ def create_app(found: Services) -> FastAPI:
     app.state.services = found
     problems.install(app, unavailable_retry_after=found.settings.api.unavailable_retry_after)
     app.include_router(health.router)
+    app.include_router(sending.router)
     app.include_router(messages.router)
+    # Prometheus metrics of the whole system, read from Redis at each scrape (smsq.telemetry).
+    app.add_route("/metrics", metrics_endpoint(found.settings), include_in_schema=False)
     openapi.install(app)
     options = found.settings.api
     json_limit = (options.body_bytes, "SMSQ_API__BODY_BYTES")

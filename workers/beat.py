@@ -21,6 +21,8 @@ from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
 from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.telemetry.hooks import build_telemetry
+from smsq.workers.callbacks.claimer import start_callback_claimer
 from smsq.workers.providers import registry
 from smsq.workers.sending.recovery import LaneWatch, release_batches
 from smsq.workers.sending.release import run_release_loop
@@ -51,9 +53,12 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
     # The broker's queues as the publisher sees them: Redis lists, or RabbitMQ's depths and smsq's marks.
     watch = LaneWatch(publisher, settings.recovery)
     batches = Batches(store)
+    telemetry = build_telemetry(settings.metrics, client, settings.key_prefix)
 
     def publish_batches() -> int:
-        return release_batches(batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches)
+        return release_batches(
+            batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches, telemetry=telemetry
+        )
 
     def tidy() -> Tidied:
         return tidy_campaigns(
@@ -74,6 +79,7 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
             "idempotent": idempotent_providers(),
             "stop": stop,
             "also": [publish_batches, campaigns.release_due, every(settings.recovery.janitor_interval, tidy)],
+            "telemetry": telemetry,
         },
         daemon=True,
     )
@@ -98,6 +104,7 @@ def every(seconds: float, step: Callable[[], object]) -> Callable[[], object]:
 def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None:
     stop = threading.Event()
     threads = [start_release_thread(app, settings, stop), start_poll_claimer(app, settings, stop)]
+    threads.append(start_callback_claimer(app, settings, stop))
     schedule_file = Path(tempfile.gettempdir()) / f"smsq-beat-{settings.key_prefix}"
     try:
         app.Beat(loglevel=loglevel, schedule=str(schedule_file)).run()

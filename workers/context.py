@@ -18,9 +18,10 @@ from smsq.producers.client import Smsq
 from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.telemetry.hooks import Telemetry, build_telemetry
 from smsq.workers.campaigns.messages import CampaignTemplates
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
-from smsq.workers.limits.ratelimit import Limit, RateLimiter
+from smsq.workers.limits.ratelimit import Adapt, Limit, RateLimiter
 from smsq.workers.providers import registry
 from smsq.workers.providers.base import Provider
 from smsq.workers.sending.single import Sender
@@ -35,8 +36,10 @@ class WorkerContext:
     providers: dict[str, Provider]
     sender: Sender
     producer: Smsq
+    telemetry: Telemetry
 
     def close(self) -> None:
+        self.telemetry.close()  # the last counts, before the connection goes
         for provider in self.providers.values():
             provider.close()
         self.redis.close()
@@ -52,13 +55,16 @@ def build_providers(
 
 def build_limiter(settings: Settings, client: redis.Redis) -> RateLimiter:
     """One limit per provider account, shared through Redis by every worker process."""
-    reserve = settings.lanes.high_reserve
+    reserve, pacing = settings.lanes.high_reserve, settings.pacing
     limits = {
-        entry.name: Limit(block.rate_per_second, burst=block.burst, high_reserve=reserve)
+        entry.name: Limit(
+            block.rate_per_second, burst=block.burst, high_reserve=reserve, margin=pacing.margin
+        )
         for entry in registry.ENTRIES
         for block in (entry.settings(settings),)
     }
-    return RateLimiter(client, limits, prefix=settings.key_prefix)
+    adapt = Adapt(pacing.decrease, pacing.recover, pacing.floor, pacing.hold_seconds)
+    return RateLimiter(client, limits, prefix=settings.key_prefix, adapt=adapt)
 
 
 def build_context(settings: Settings, app: Celery) -> WorkerContext:
@@ -68,6 +74,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
     )
     providers = build_providers(settings)
     blacklist = Blacklist(client, prefix=settings.key_prefix)
+    telemetry = build_telemetry(settings.metrics, client, settings.key_prefix)
     sender = Sender(
         store=store,
         providers=providers,
@@ -86,6 +93,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         is_blacklisted=blacklist.is_blocked,
         blocked_among=blacklist.blocked_among,
         templates=CampaignTemplates(client, store.keys, limits=settings.limits),
+        telemetry=telemetry,
     )
     producer = Smsq(
         store,
@@ -94,7 +102,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         schedule_at_provider=settings.schedule.at_provider,
         limits=settings.limits,
     )
-    return WorkerContext(settings, client, store, providers, sender, producer)
+    return WorkerContext(settings, client, store, providers, sender, producer, telemetry)
 
 
 _lock = threading.Lock()

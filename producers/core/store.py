@@ -11,13 +11,16 @@ from typing import Any
 import redis
 
 from smsq.producers.core import lua
-from smsq.producers.core.keys import HOUR_MS, Keys
+from smsq.producers.core.keys import HOUR_MS, CallbackKeys, Keys
 from smsq.producers.core.records import CREATED_MS, FINAL_MS, ID, STATUS, stamp
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
 from smsq.producers.cost.caps import Charge, charge_args, settle, warn
+from smsq.producers.errors import PolicyRefused
+from smsq.telemetry.names import DEAD_LETTERS_TOTAL
 
 Clock = Callable[[], float]
 Fields = Mapping[str, str | int | float]
+NewRecord = tuple[str, Fields, str | None, int | None]  # message id, fields, idempotency key, due ms
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,40 @@ class MessageStore:
         taken. Returns (created, message id): the existing id when the key was seen before. With
         ``charges`` (caps, velocity limits), they are charged in the same script: a refusal raises
         the charge's error (CapExceeded, PumpingGuard) and nothing is written."""
+        keys, args = self._create_call(message_id, fields, idempotency_key, due_ms, charges)
+        return _created(self.records_script(keys=keys, args=args), charges, warn_at)
+
+    def create_many(
+        self,
+        records: Sequence[NewRecord],
+        charges: Sequence[Sequence[Charge]] | None = None,
+        warn_at: float = 0.8,
+    ) -> list[tuple[bool, str] | PolicyRefused]:
+        """``create`` for many (message id, fields, idempotency key, due ms), in one round trip; each
+        is created (or found by its idempotency key) on its own, with its own ``charges``: one a
+        charge refuses is its PolicyRefused in the answer, and nothing is written for it."""
+        each = list(charges) if charges is not None else [()] * len(records)
+        calls = [self._create_call(*record, item) for record, item in zip(records, each, strict=True)]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                self.records_script(keys=keys, args=args, client=pipe)
+            replies = pipe.execute()
+        answers: list[tuple[bool, str] | PolicyRefused] = []
+        for reply, item in zip(replies, each, strict=True):
+            try:
+                answers.append(_created(reply, item, warn_at))
+            except PolicyRefused as refused:
+                answers.append(refused)
+        return answers
+
+    def _create_call(
+        self,
+        message_id: str,
+        fields: Fields,
+        idempotency_key: str | None,
+        due_ms: int | None,
+        charges: Sequence[Charge] = (),
+    ) -> tuple[list[str], list[Any]]:
         if fields.get(STATUS) not in INITIAL:
             raise ValueError(f"a new record must start in one of {sorted(INITIAL)}")
         record_key = self.keys.record(message_id)
@@ -117,12 +154,7 @@ class MessageStore:
         args.append(len(charges))
         args.extend(charge_values)
         args.extend(_flatten(fields))
-        reply = self.records_script(keys=[record_key, idem_key, self.keys.schedule, *charge_keys], args=args)
-        if int(reply[0]) == -1:
-            settle(charges, reply[1:], warn_at)  # raises the refusal
-        if int(reply[0]) == 1 and charges:
-            warn(charges, [int(value) for value in reply[2]], warn_at)
-        return int(reply[0]) == 1, str(reply[1])
+        return [record_key, idem_key, self.keys.schedule, *charge_keys], args
 
     def get(self, message_id: str) -> dict[str, str] | None:
         record: dict[str, str] = self.redis.hgetall(self.keys.record(message_id))  # type: ignore[assignment]
@@ -160,7 +192,15 @@ class MessageStore:
         return [keys.record_prefix, keys.campaign_prefix, keys.stats_prefix, self.stats_ttl_seconds]
 
     def _schedules(self) -> list[str]:
-        return [self.keys.leases, self.keys.schedule, self.keys.polls]
+        """The KEYS of records.lua's transition and claim_due (the last two: callback prefixes)."""
+        callbacks = CallbackKeys(self.keys)
+        return [
+            self.keys.leases,
+            self.keys.schedule,
+            self.keys.polls,
+            callbacks.base,
+            callbacks.api_key_prefix,
+        ]
 
     def _transition_args(
         self,
@@ -272,11 +312,23 @@ class MessageStore:
             pipe.rpush(self.keys.dead_letters, json.dumps(entry, default=repr))
             pipe.ltrim(self.keys.dead_letters, -DEAD_LETTERS_KEPT, -1)
             pipe.expire(self.keys.dead_letters, self.retention_seconds)
+            # The list keeps the newest 10,000; this counter says how many were ever written.
+            pipe.hincrby(self.keys.metrics(DEAD_LETTERS_TOTAL.name), "", 1)
             pipe.execute()
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         raw: list[str] = self.redis.lrange(self.keys.dead_letters, 0, limit - 1)  # type: ignore[assignment]
         return [json.loads(entry) for entry in raw]
+
+
+def _created(reply: Sequence[Any], charges: Sequence[Charge], warn_at: float) -> tuple[bool, str]:
+    """records.lua create's reply: {1, id, counters after}, {0, existing id}, or {-1, refusing charge,
+    its value} (raised as the charge's PolicyRefused)."""
+    if int(reply[0]) == -1:
+        settle(charges, reply[1:], warn_at)  # raises the refusal
+    if int(reply[0]) == 1 and charges:
+        warn(charges, [int(value) for value in reply[2]], warn_at)
+    return int(reply[0]) == 1, str(reply[1])
 
 
 def _flatten(fields: Fields) -> list[str | int | float]:

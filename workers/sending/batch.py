@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -140,6 +141,7 @@ def start_chunk(
             finish(
                 mid, "blocked", {"fields": error_fields("blacklisted", "the recipient is on the blacklist")}
             )
+            sender.telemetry.message("blocked", None, message.messages[0].channel)
     ready = [item for item in ready if item[2].to not in blocked]
 
     # One delivery per channel chain and priority: a chunk from the schedule may mix them.
@@ -154,8 +156,8 @@ def start_chunk(
         )
         groups.setdefault(key, []).append(item)
 
-    def calling(group: list[tuple[str, dict[str, str], Omnimessage]], provider: str) -> None:
-        sender.store.mark_calling([mid for mid, _, _ in group], token, provider)
+    def calling(ids: list[str], provider: str) -> None:
+        sender.store.mark_calling(ids, token, provider)
 
     deliveries = [(group, _deliver(group, sender, options, pool, calling)) for group in groups.values()]
 
@@ -174,20 +176,24 @@ def _deliver(
     sender: Sender,
     options: BatchOptions,
     pool: ThreadPoolExecutor | None,
-    calling: Callable[[list[tuple[str, dict[str, str], Omnimessage]], str], None],
+    calling: Callable[[list[str], str], None],
 ) -> Callable[[], list[Decision]]:
     """The step giving one decision per message, in order: async singles are still in flight when
     this returns; every other way has its answers already."""
     provider = _provider_for(ready, sender)
     if isinstance(provider, list):  # no provider to use: already decided
         return _ready(provider)
-    # From here on requests may leave: a lease lost after this point means "maybe sent".
-    calling(ready, provider.name)
+    name = provider.name
     priority = ready[0][1].get(PRIORITY, "low")
     # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
     bulk = provider if options.use_bulk and len(ready) > 1 and isinstance(provider, BulkProvider) else None
     if bulk is None and options.async_http is not None and isinstance(provider, LoopSingles):
-        return start_singles(ready, provider, sender, priority, options.async_http).finish
+        # The loop marks each record when its request is about to leave (a connection and its slot):
+        # one still waiting for either when the worker dies goes back to `queued`, not `unknown`.
+        client = options.async_http
+        return start_singles(ready, provider, sender, priority, client, lambda ids: calling(ids, name)).finish
+    # From here on requests may leave: a lease lost after this point means "maybe sent".
+    calling([mid for mid, _, _ in ready], name)
     return _ready(_send_now(ready, provider, bulk, sender, options, pool, priority))
 
 
@@ -263,12 +269,14 @@ def _bulk(
     group: list[tuple[str, dict[str, str], Omnimessage]], provider: BulkProvider, sender: Sender
 ) -> list[Decision]:
     outbound = [outbound_for(sender, provider.name, mid, message) for mid, _, message in group]
+    started = time.perf_counter()
     try:
         answers = provider.send_many(outbound)
         healthy = True
     except ProviderError as exc:
         answers = [exc] * len(group)
         healthy = not isinstance(exc, TransientError)
+    sender.telemetry.send_seconds(provider.name, time.perf_counter() - started)
     decisions = [
         decide(mid, record, message, provider.name, int(record.get(ATTEMPTS, 0)) + 1, answer, sender)
         for (mid, record, message), answer in zip(group, answers, strict=True)
@@ -290,10 +298,12 @@ def _single_with_token(
 
 def _single(item: tuple[str, dict[str, str], Omnimessage], provider: Provider, sender: Sender) -> Decision:
     mid, record, message = item
+    started = time.perf_counter()
     try:
         answer: SendResult | ProviderError = provider.send(outbound_for(sender, provider.name, mid, message))
     except ProviderError as exc:
         answer = exc
+    sender.telemetry.send_seconds(provider.name, time.perf_counter() - started)
     decision = decide(mid, record, message, provider.name, int(record.get(ATTEMPTS, 0)) + 1, answer, sender)
     apply_side_effects(sender, provider.name, decision)
     return decision

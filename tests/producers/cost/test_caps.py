@@ -200,3 +200,13 @@ def test_a_campaign_is_checked_whole_at_creation(campaigns: Campaigns, store: Me
     smsq = Smsq(store, RecordingPublisher(), cost=campaigns.cost)
     with pytest.raises(CapExceeded):
         smsq.send(sms("hi"))
+
+
+def test_send_many_refuses_each_message_over_the_cap_on_its_own(
+    store: MessageStore, redis_client: redis.Redis
+) -> None:
+    smsq = smsq_with(store, caps=CapSettings(daily_segments=5))
+    answers = smsq.send_many([sms(), sms(), sms(), sms("hi")])
+    kinds = [type(answer).__name__ for answer in answers]
+    assert kinds == ["Receipt", "Receipt", "CapExceeded", "Receipt"]  # 2 + 2 + (2 refused) + 1 = 5
+    assert messages(redis_client) == 3
