@@ -17,6 +17,7 @@ from smsq.config.limits import LimitSettings
 from smsq.config.scale_settings import (
     SENTINEL_SCHEME,
     AmqpSettings,
+    BeatSettings,
     SentinelSettings,
     is_amqp_url,
     is_redis_url,
@@ -235,6 +236,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
     amqp: AmqpSettings = AmqpSettings()  # RabbitMQ as the broker (config/scale_settings.py)
     sentinel: SentinelSettings = SentinelSettings()  # the state store through Redis Sentinel
+    beat: BeatSettings = BeatSettings()  # one active beat among many (workers/lease.py)
     api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
     cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
