@@ -14,6 +14,7 @@ import pytest
 
 from smsq.cli.processes import Child, smsq_command, wait_until
 from smsq.cli.redis_server import RedisServer
+from smsq.producers.client import Smsq
 from smsq.producers.core.keys import Keys
 from tests.integration.faults import received_per_number, settle
 from tests.integration.stack import Running, db_url, stack_settings, started_stack
@@ -44,13 +45,10 @@ def holder(running: Running, beats: tuple[Child, ...]) -> Child | None:
     return None
 
 
-def scheduled(smsq: object, numbers: range, seconds: float) -> list[str]:
+def scheduled(smsq: Smsq, numbers: range, seconds: float) -> list[str]:
     due = (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
-    return [
-        smsq.send({"to": f"+3725600{n:04d}", "time_to_send": due,  # type: ignore[attr-defined]
-                   "messages": [{"channel": "sms", "text": "later"}]}).message_id  # fmt: skip
-        for n in numbers
-    ]
+    message = {"time_to_send": due, "messages": [{"channel": "sms", "text": "later"}]}
+    return [smsq.send({**message, "to": f"+3725600{n:04d}"}).message_id for n in numbers]
 
 
 def test_two_beats_send_nothing_twice_and_the_standby_takes_over_a_killed_holder(
