@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from smsq.config.api_settings import ApiSettings
+from smsq.config.callback_settings import CallbackSettings
 from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import LimitSettings
 from smsq.config.scale_settings import (
@@ -238,6 +239,7 @@ class Settings(BaseSettings):
     sentinel: SentinelSettings = SentinelSettings()  # the state store through Redis Sentinel
     beat: BeatSettings = BeatSettings()  # one active beat among many (workers/lease.py)
     api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
+    callbacks: CallbackSettings = CallbackSettings()  # callbacks to the app (config/callback_settings.py)
     cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
     # Finished records expire after this long.

@@ -23,6 +23,7 @@ from smsq.producers.core.connection import state_client
 from smsq.producers.core.keys import Keys
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.workers.callbacks.claimer import start_callback_claimer
 from smsq.workers.lease import BeatLease, leased_scheduler, start_lease_thread
 from smsq.workers.providers import registry
 from smsq.workers.sending.recovery import LaneWatch, release_batches
@@ -111,6 +112,7 @@ def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None
         start_lease_thread(lease, stop),
         start_release_thread(app, settings, stop, active=lease.held),
         start_poll_claimer(app, settings, stop, active=lease.held),
+        start_callback_claimer(app, settings, stop, active=lease.held),
     ]
     # A schedule file of this process's own: beats on one host would share (and break) one shelve, and
     # a new file starts each periodic task one interval on, not with a backlog from an old file.

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from smsq.producers.core import lua
-from smsq.producers.core.keys import HOUR_MS, Keys
+from smsq.producers.core.keys import HOUR_MS, CallbackKeys, Keys
 from smsq.producers.core.records import CREATED_MS, FINAL_MS, ID, STATUS, stamp
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
 
@@ -143,7 +143,15 @@ class MessageStore:
         return [keys.record_prefix, keys.campaign_prefix, keys.stats_prefix, self.stats_ttl_seconds]
 
     def _schedules(self) -> list[str]:
-        return [self.keys.leases, self.keys.schedule, self.keys.polls]
+        """The KEYS of records.lua's transition and claim_due (the last two: callback prefixes)."""
+        callbacks = CallbackKeys(self.keys)
+        return [
+            self.keys.leases,
+            self.keys.schedule,
+            self.keys.polls,
+            callbacks.base,
+            callbacks.api_key_prefix,
+        ]
 
     def _transition_args(
         self,
