@@ -2,7 +2,8 @@
 
 For each broker and each number of worker nodes: a campaign of --recipients singles (use_bulk off, so
 every message is one provider request) against the stub answering after --latency-ms, with an OTP
-(priority high) sent every --otp-interval-ms while the campaign's backlog is queued. Printed per run:
+(priority high) sent every --otp-interval-ms while the campaign's backlog is queued, served by a
+high-lane node of its own (as docker-compose runs `worker-high`). Printed per run:
 the campaign's throughput (messages/s from creation to the last one final) and the OTPs' latency
 (producer call to the stub receiving the request, p50/p99). Each node is one `smsq worker` process
 with --per-node parallel requests; the provider's limit is smsq's own rate limiter at --provider-rate,
@@ -61,6 +62,7 @@ def run_once(args: argparse.Namespace, kind: str, nodes: int, workdir: Path) -> 
         env = smsq_env(redis.url, stub, broker_url=broker, campaigns__use_bulk="false",
                        campaigns__concurrency=str(args.per_node), messente__burst="10",
                        messente__rate_per_second=str(args.provider_rate),
+                       campaigns__batch_size=str(args.batch_size),
                        blacklist__periodic_sync="false")  # fmt: skip
         full = child_env(**env)
         for n in range(nodes):
@@ -68,16 +70,22 @@ def run_once(args: argparse.Namespace, kind: str, nodes: int, workdir: Path) -> 
                 "worker", "--name", f"node{n}@%h", "--concurrency", "1", "--loglevel", "WARNING"
             )
             stack.start(f"node{n}", argv, full)
+        # The high lane's own node, as docker-compose runs one: OTPs never wait for a bulk batch to end.
+        high = smsq_command("worker", "--name", "high@%h", "--lanes", "high", "--concurrency", "1")
+        stack.start("high", [*high, "--loglevel", "WARNING"], full)
         stack.start("beat", smsq_command("beat", "--loglevel", "WARNING"), full)
         settings = Settings(_env_file=None, **env)  # type: ignore[arg-type]
         app = make_celery(settings)
-        wait_until(lambda: len(app.control.ping(timeout=0.5) or []) >= nodes, timeout=120, what="the nodes")
+        wait_until(
+            lambda: len(app.control.ping(timeout=0.5) or []) >= nodes + 1, timeout=120, what="the nodes"
+        )
         smsq = Smsq.from_settings(settings)
         recipients = [f"+3725{n:07d}" for n in range(args.recipients)]
         template = {"priority": "low", "messages": [{"channel": "sms", "text": "sale"}]}
         started = time.monotonic()
         campaign = smsq.campaigns.create(name="bench", template=template, recipients=recipients)
         otp_sent: dict[str, float] = {}
+        otp_ids: list[str] = []
         stop = threading.Event()
 
         def otps() -> None:
@@ -85,7 +93,8 @@ def run_once(args: argparse.Namespace, kind: str, nodes: int, workdir: Path) -> 
             while not stop.wait(args.otp_interval_ms / 1000):
                 to = f"{OTP_PREFIX}{n:07d}"
                 otp_sent[to] = time.time()
-                smsq.send({"to": to, "priority": "high", "messages": [{"channel": "sms", "text": "1234"}]})
+                otp = {"to": to, "priority": "high", "messages": [{"channel": "sms", "text": "1234"}]}
+                otp_ids.append(smsq.send(otp).message_id)
                 n += 1
 
         sender = threading.Thread(target=otps, daemon=True)
@@ -95,7 +104,8 @@ def run_once(args: argparse.Namespace, kind: str, nodes: int, workdir: Path) -> 
         elapsed = time.monotonic() - started
         stop.set()
         sender.join()
-        time.sleep(1)  # the last OTP's request reaches the stub
+        wait_until(lambda: all(r and r.status == "sent" for r in smsq.results(otp_ids).values()), timeout=60,
+                   what="the OTPs")  # fmt: skip
         arrivals = httpx.get(f"{stub}/_stats", timeout=10).json()["arrivals"]
         latencies = [arrivals[to][0] - at for to, at in otp_sent.items() if arrivals.get(to)]
         counts = smsq.campaigns.progress(campaign.id).counts
@@ -134,6 +144,7 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--per-node", type=int, default=8, help="parallel provider requests per node")
+    parser.add_argument("--batch-size", type=int, default=50, help="messages per campaign batch task")
     parser.add_argument("--provider-rate", type=float, default=250.0, help="the provider's limit, per second")
     parser.add_argument("--otp-interval-ms", type=float, default=250.0)
     parser.add_argument("--timeout", type=float, default=600.0)
