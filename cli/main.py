@@ -130,6 +130,14 @@ def summary(
 
 
 @app.command()
+def limits(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Show each provider's rate limit as the workers use it now (lowered by a 429, climbing back)."""
+    from smsq.cli.limits import show_limits
+
+    show_limits(console, load_settings(), as_json=as_json)
+
+
+@app.command()
 def webhooks(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8026,
     host: Annotated[str, typer.Option(help="0.0.0.0 to listen on every interface")] = "127.0.0.1",

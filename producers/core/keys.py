@@ -18,7 +18,8 @@ installations can share a Redis.
     <p>:campaign-schedule          zset    campaign id -> when it starts (ms)
     <p>:campaign-idem:<key>        string  idempotency key -> campaign id
     <p>:blacklist:<part>           the local blacklist and its sync (``BlacklistKeys``)
-    <p>:rate:<provider>            string  the provider's rate limiter (GCRA arrival time)
+    <p>:rate:<provider>            string  the provider's rate limiter (GCRA: its next free slot)
+    <p>:rate-cut:<provider>        hash    the rate a 429 cut it to, and when (until it is back)
     <p>:circuit:<provider>         string  present while the provider's circuit is open
     <p>:health:<provider>:<n>      hash    the provider's outcomes in time bucket n
     <p>:2fa:<session>              string  a two-factor session's Direct Messenger pin_id
@@ -135,6 +136,9 @@ class Keys:
 
     def rate(self, provider: str) -> str:
         return f"{self.prefix}:rate:{provider}"
+
+    def rate_cut(self, provider: str) -> str:
+        return f"{self.prefix}:rate-cut:{provider}"
 
     def circuit(self, provider: str) -> str:
         return f"{self.prefix}:circuit:{provider}"
