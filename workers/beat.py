@@ -23,6 +23,7 @@ from smsq.producers.core.connection import state_client
 from smsq.producers.core.keys import Keys
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.telemetry.hooks import build_telemetry
 from smsq.workers.callbacks.claimer import start_callback_claimer
 from smsq.workers.lease import BeatLease, leased_scheduler, start_lease_thread
 from smsq.workers.providers import registry
@@ -57,9 +58,12 @@ def start_release_thread(
     # The broker's queues as the publisher sees them: Redis lists, or RabbitMQ's depths and smsq's marks.
     watch = LaneWatch(publisher, settings.recovery)
     batches = Batches(store)
+    telemetry = build_telemetry(settings.metrics, client, settings.key_prefix)
 
     def publish_batches() -> int:
-        return release_batches(batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches)
+        return release_batches(
+            batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches, telemetry=telemetry
+        )
 
     def tidy() -> Tidied:
         return tidy_campaigns(
@@ -81,6 +85,7 @@ def start_release_thread(
             "stop": stop,
             "also": [publish_batches, campaigns.release_due, every(settings.recovery.janitor_interval, tidy)],
             "active": active,
+            "telemetry": telemetry,
         },
         daemon=True,
     )
