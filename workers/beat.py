@@ -107,7 +107,9 @@ def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None
     threads.append(start_callback_claimer(app, settings, stop))
     schedule_file = Path(tempfile.gettempdir()) / f"smsq-beat-{settings.key_prefix}"
     try:
-        app.Beat(loglevel=loglevel, schedule=str(schedule_file)).run()
+        # Under JSON logs no banner: every line of output is a log line.
+        quiet = settings.log.format == "json"
+        app.Beat(loglevel=loglevel, schedule=str(schedule_file), quiet=quiet).run()
     finally:
         stop.set()
         for thread in threads:
