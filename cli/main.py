@@ -19,6 +19,7 @@ from smsq.cli.campaign import app as campaign_app
 from smsq.cli.keys import app as keys_app
 from smsq.cli.metrics import metrics as metrics_command
 from smsq.cli.segments import segments
+from smsq.cli.top import top as top_command
 from smsq.cli.two_factor import app as two_factor_app
 from smsq.config import contract as names
 from smsq.config.settings import load_settings
@@ -201,6 +202,7 @@ app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")
 app.command("metrics")(metrics_command)
+app.command("top")(top_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(callbacks_app, name="callbacks")
 app.command("api")(api_command)

@@ -44,4 +44,5 @@ def register_callback_tasks(app: Celery) -> None:
     @smsq_task(app, names.CALLBACK_DELIVER_TASK)
     def callback_deliver(context: WorkerContext, payload: CallbackDeliverPayload) -> None:
         claimed = [Claimed(event.id, event.claim, event.url_id) for event in payload.events]
-        deliver(deliverer_for(context), claimed)
+        for finished in deliver(deliverer_for(context), claimed):
+            context.telemetry.callback(finished.outcome)  # delivered, retry or dead (smsq.telemetry)
