@@ -16,8 +16,8 @@ from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import LimitSettings
 from smsq.config.status_settings import PollingSettings, WebhookSettings
 
-ProviderName = Literal["messente", "smsapi", "direct_messenger"]
-PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger")
+ProviderName = Literal["messente", "smsapi", "direct_messenger", "simulated"]
+PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger", "simulated")
 
 
 class Timeouts(BaseModel):
@@ -63,6 +63,17 @@ class DirectMessengerSettings(BaseModel):
     sender: str | None = None
     conversion: Literal[0, 1, 2] | None = None
     delivery_timezone: str = "UTC"  # DM does not document the zone of deliverytime
+
+
+class SimulatedSettings(BaseModel):
+    """The simulated provider (workers/providers/simulated/): sends nothing; the outcome of a message
+    comes from the last digits of its number. Test API keys send through it alone."""
+
+    enabled: bool = True  # harmless: only test messages, or a routing list naming it, reach it
+    rate_per_second: float = Field(1000.0, gt=0)
+    burst: int = Field(100, ge=1)
+    # How long after the send a "delivered late" number (ending 0004) reports delivered.
+    late_seconds: float = Field(60.0, ge=0)
 
 
 class RetrySettings(BaseModel):
@@ -195,8 +206,8 @@ class Routing(BaseModel):
     @field_validator("viber", "whatsapp", "telegram")
     @classmethod
     def _messente_only(cls, value: list[ProviderName]) -> list[ProviderName]:
-        if any(name != "messente" for name in value):
-            raise ValueError("only messente delivers this channel")
+        if any(name not in ("messente", "simulated") for name in value):
+            raise ValueError("only messente (or the simulated provider) delivers this channel")
         return value
 
 
@@ -213,6 +224,7 @@ class Settings(BaseSettings):
     messente: MessenteSettings = MessenteSettings()
     smsapi: SmsapiSettings = SmsapiSettings()
     direct_messenger: DirectMessengerSettings = DirectMessengerSettings()
+    simulated: SimulatedSettings = SimulatedSettings()
     routing: Routing = Routing()
 
     retry: RetrySettings = RetrySettings()

@@ -25,6 +25,7 @@ from smsq.producers.core.records import (
     PROVIDER_PARTS,
     PROVIDER_SCHEDULED,
     RESEND_VIA,
+    TEST,
     error_fields,
 )
 from smsq.producers.core.store import MessageStore
@@ -33,6 +34,7 @@ from smsq.producers.messages.models import Omnimessage
 from smsq.workers.campaigns.messages import CampaignTemplates, message_from_record
 from smsq.workers.limits.health import ProviderHealth
 from smsq.workers.limits.ratelimit import RateLimiter
+from smsq.workers.providers import registry
 from smsq.workers.providers.base import OutboundMessage, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, RateLimited, TransientError
 from smsq.workers.sending.backoff import backoff_delay
@@ -119,9 +121,9 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         finish("blocked", error_fields("blacklisted", "the recipient is on the blacklist"))
         return Outcome("blocked")
 
-    capable = capable_providers(message, sender.providers, sender.routing)
+    capable = capable_providers(message, sender.providers, sender.routing, test=is_test(record))
     if not capable:
-        detail = f"no enabled provider can deliver {'/'.join(message.channels)}"
+        detail = no_provider_detail(message, test=is_test(record))
         finish("failed", error_fields("no-provider", detail))
         return Outcome("failed", detail)
     failing = sender.health.open_circuits([p.name for p in capable]) if sender.health else set()
@@ -242,12 +244,23 @@ def after_transient(
 
 
 def capable_providers(
-    message: Omnimessage, providers: Mapping[str, Provider], routing: Routing
+    message: Omnimessage, providers: Mapping[str, Provider], routing: Routing, *, test: bool = False
 ) -> list[Provider]:
-    """Enabled providers that can deliver the whole chain, in the configured order for its first channel."""
-    names = getattr(routing, message.messages[0].channel)
+    """Enabled providers that can deliver the whole chain, in the configured order for its first
+    channel. A test message (accepted by a test API key) goes to the simulated provider only."""
+    names = [registry.TEST_PROVIDER] if test else getattr(routing, message.messages[0].channel)
     found = [providers.get(name) for name in names]
     return [p for p in found if p is not None and set(message.channels) <= p.channels]
+
+
+def is_test(record: Mapping[str, str]) -> bool:
+    return record.get(TEST) == "1"
+
+
+def no_provider_detail(message: Omnimessage, *, test: bool) -> str:
+    if test:
+        return f"a test message goes to the {registry.TEST_PROVIDER} provider only, and it is disabled"
+    return f"no enabled provider can deliver {'/'.join(message.channels)}"
 
 
 def pick(
