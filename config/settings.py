@@ -18,6 +18,10 @@ from smsq.config.status_settings import PollingSettings, WebhookSettings
 
 ProviderName = Literal["messente", "smsapi", "direct_messenger", "simulated"]
 PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger", "simulated")
+# Those with a status call an operator may poll (SMSQ_POLLING__PROVIDERS). Direct Messenger has none:
+# it only pushes reports. The simulated provider is polled always. The registry's test holds this to
+# the providers' declared capabilities (workers/providers/registry.py).
+POLLABLE: tuple[ProviderName, ...] = ("messente", "smsapi")
 
 
 class Timeouts(BaseModel):
@@ -252,6 +256,15 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// , rediss:// or unix:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _only_pollable_providers_are_polled(self) -> Settings:
+        other = [name for name in self.polling.providers if name not in POLLABLE]
+        if other:
+            raise ValueError(
+                f"SMSQ_POLLING__PROVIDERS: {other[0]!r} cannot be polled (pollable: {', '.join(POLLABLE)})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _enabled_providers_are_configured(self) -> Settings:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from smsq.config.settings import PROVIDER_NAMES, Settings
+from smsq.config.settings import POLLABLE, PROVIDER_NAMES, Settings
 from smsq.producers.errors import SmsqError
 from smsq.workers.providers import registry
 from smsq.workers.providers.base import (
@@ -73,6 +73,12 @@ def test_the_providers_that_keep_a_blacklist_webhooks_and_polls() -> None:
     assert [e.name for e in registry.ENTRIES if e.reports] == ["messente", "smsapi", "direct_messenger"]
     assert [e.name for e in registry.ENTRIES if e.always_polled] == ["simulated"]
     assert registry.TEST_PROVIDER == "simulated"
+
+
+def test_the_pollable_names_of_the_settings_are_the_status_providers_not_always_polled() -> None:
+    # The settings check SMSQ_POLLING__PROVIDERS at load time, before any worker code is imported.
+    status = [e.name for e in registry.ENTRIES if StatusProvider in e.capabilities and not e.always_polled]
+    assert list(POLLABLE) == status
 
 
 @pytest.mark.parametrize(
