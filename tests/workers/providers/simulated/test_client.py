@@ -12,9 +12,10 @@ from smsq.producers.core.records import PROVIDER, PROVIDER_MESSAGE_ID
 from smsq.producers.core.store import MessageStore
 from smsq.producers.messages.models import parse_omnimessage
 from smsq.workers.providers import registry
-from smsq.workers.providers.base import OutboundMessage
+from smsq.workers.providers.base import OutboundMessage, SendResult
 from smsq.workers.providers.errors import UnknownToProvider
 from smsq.workers.providers.simulated.client import SimulatedClient
+from smsq.workers.sending.batch import BatchOptions, BatchOutcome, send_chunk
 from smsq.workers.sending.single import send_message
 from tests.support.fakes import FakeClock, RecordingPublisher
 from tests.support.sending import make_sender
@@ -116,3 +117,31 @@ def test_a_test_message_with_the_simulated_provider_disabled_fails_saying_so(sto
     outcome = send_message(test_id, sender)
     assert outcome.status == "failed"
     assert outcome.detail == "a test message goes to the simulated provider only, and it is disabled"
+
+
+class Accepting(Refusing):
+    """A live provider that takes what it is given."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, message: OutboundMessage) -> SendResult:  # type: ignore[override]
+        self.sent.append(message.message_id)
+        return SendResult(provider=self.name, provider_message_id=f"live-{message.message_id}")
+
+
+def test_in_one_chunk_test_messages_go_to_the_simulated_provider_and_the_others_follow_the_routing(
+    store: MessageStore, clock: FakeClock
+) -> None:
+    live = Accepting()
+    sender = make_sender(store, live, SimulatedClient(clock=clock))  # type: ignore[arg-type]
+    sender.routing = Routing(sms=["messente"])
+    smsq = Smsq(store, RecordingPublisher())
+    sms = [{"channel": "sms", "text": "hi"}]
+    ids = [
+        smsq.send({"to": f"+3725123000{n}", "messages": sms}, test=n % 2 == 1).message_id for n in range(4)
+    ]
+    send_chunk(ids, sender, BatchOptions(), None, BatchOutcome())
+    providers = [(store.get(mid) or {}).get(PROVIDER) for mid in ids]
+    assert providers == ["messente", "simulated", "messente", "simulated"]
+    assert live.sent == [ids[0], ids[2]]
