@@ -14,19 +14,49 @@ from smsq.config import contract as names
 from smsq.config.settings import Settings
 
 
+def queue_arguments(settings: Settings) -> dict[str, Any] | None:
+    """The lanes' declaration arguments: a quorum queue on RabbitMQ unless told otherwise. Workers and
+    publishers declare with the same arguments (RabbitMQ refuses a redeclaration that differs)."""
+    if settings.broker_is_redis or settings.amqp.queue_type == "classic":
+        return None
+    return {"x-queue-type": "quorum"}
+
+
+def broker_config(settings: Settings) -> dict[str, Any]:
+    if settings.broker_is_redis:
+        return {
+            "broker_transport_options": {
+                # BRPOP the lane queues in the order given, so high always wins (not round-robin).
+                "queue_order_strategy": "priority",
+                # Unacked (acks_late) tasks come back after this; it must exceed every task's run time.
+                # Long waits never use ETA/countdown (kombu#337): they go through smsq's own schedule.
+                "visibility_timeout": settings.visibility_timeout,
+            },
+        }
+    return {
+        # Celery's own publishes (beat's periodic tasks, `call`) wait for RabbitMQ's confirm; smsq's
+        # lane publishes confirm in batches (smsq.producers.amqp_lanes).
+        "broker_transport_options": {"confirm_publish": True},
+        # RabbitMQ hands a lost consumer's unacked tasks back when its connection closes: at once for
+        # a killed process, within the heartbeat for a vanished host.
+        "broker_heartbeat": settings.amqp.heartbeat,
+        "broker_connection_timeout": settings.amqp.connect_timeout,
+        # Quorum queues have no global QoS: prefetch is per consumer (per lane), so a high task never
+        # waits behind prefetched bulk; Celery detects them and says so at start-up.
+        "worker_detect_quorum_queues": True,
+    }
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
+    arguments = queue_arguments(settings)
     return {
         "broker_url": settings.effective_broker_url,
         "result_backend": settings.effective_result_backend,
-        "broker_transport_options": {
-            # BRPOP the lane queues in the order given, so high always wins (not round-robin).
-            "queue_order_strategy": "priority",
-            # Unacked (acks_late) tasks come back after this; it must exceed every task's run time.
-            # Long waits never use ETA/countdown (kombu#337): they go through smsq's own schedule.
-            "visibility_timeout": settings.visibility_timeout,
-        },
+        **broker_config(settings),
         "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
-        "task_queues": [Queue(name, routing_key=name) for name in names.ALL_QUEUES],
+        "task_queues": [
+            Queue(name, routing_key=name, queue_arguments=arguments) for name in names.ALL_QUEUES
+        ],
         "task_default_queue": names.REGULAR,
         "task_routes": names.TASK_ROUTES,
         "task_serializer": "json",
@@ -71,4 +101,7 @@ def blacklist_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 def make_celery(settings: Settings, main: str = "smsq") -> Celery:
     app = Celery(main, set_as_current=False)
     app.conf.update(celery_config(settings))
+    # smsq's publishers read the broker's and the state store's settings from the app: on RabbitMQ
+    # they count what they publish into each lane in the state store (smsq.producers.amqp_lanes).
+    app.smsq_settings = settings  # type: ignore[attr-defined]
     return app

@@ -14,6 +14,13 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 from smsq.config.api_settings import ApiSettings
 from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import LimitSettings
+from smsq.config.scale_settings import (
+    SENTINEL_SCHEME,
+    AmqpSettings,
+    SentinelSettings,
+    is_amqp_url,
+    is_redis_url,
+)
 from smsq.config.status_settings import PollingSettings, WebhookSettings
 
 ProviderName = Literal["messente", "smsapi", "direct_messenger", "simulated"]
@@ -242,6 +249,8 @@ class Settings(BaseSettings):
     recovery: RecoverySettings = RecoverySettings()
     redis_client: RedisClientSettings = RedisClientSettings()
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
+    amqp: AmqpSettings = AmqpSettings()  # RabbitMQ as the broker (config/scale_settings.py)
+    sentinel: SentinelSettings = SentinelSettings()  # the state store through Redis Sentinel
     api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
     cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows
 
@@ -250,12 +259,36 @@ class Settings(BaseSettings):
     # Must exceed any countdown the code uses and any task's run time; long waits use the schedule.
     visibility_timeout: int = Field(3600, ge=1)
 
-    @field_validator("redis_url", "broker_url", "result_backend")
+    @field_validator("result_backend")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+        if value is not None and not is_redis_url(value):
             raise ValueError("must be a redis:// , rediss:// or unix:// URL")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _store_scheme(cls, value: str) -> str:
+        if not is_redis_url(value) and not value.startswith(SENTINEL_SCHEME):
+            raise ValueError("must be a redis:// , rediss:// , unix:// or redis+sentinel:// URL")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not (is_redis_url(value) or is_amqp_url(value)):
+            raise ValueError("must be a redis:// , rediss:// , unix:// or amqp:// (RabbitMQ) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _sentinel_needs_a_broker(self) -> Settings:
+        # The state store behind Sentinel: the broker and Celery's result backend are named on their own.
+        behind_sentinel = self.sentinel.enabled or self.redis_url.startswith(SENTINEL_SCHEME)
+        if behind_sentinel and (self.broker_url is None or self.result_backend is None):
+            raise ValueError(
+                "with the state store behind Sentinel, set SMSQ_BROKER_URL and SMSQ_RESULT_BACKEND too"
+            )
+        return self
 
     @model_validator(mode="after")
     def _only_pollable_providers_are_polled(self) -> Settings:
@@ -275,6 +308,11 @@ class Settings(BaseSettings):
     @property
     def effective_broker_url(self) -> str:
         return self.broker_url or self.redis_url
+
+    @property
+    def broker_is_redis(self) -> bool:
+        """True: smsq writes task messages straight into the broker's Redis lists (the fast path)."""
+        return is_redis_url(self.effective_broker_url)
 
     @property
     def effective_result_backend(self) -> str:

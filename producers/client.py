@@ -19,7 +19,7 @@ from smsq.config.settings import CampaignSettings, RecoverySettings, Settings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.core import queries
-from smsq.producers.core.connection import store_client
+from smsq.producers.core.connection import state_client, store_client
 from smsq.producers.core.records import (
     ATTEMPTS,
     BODY,
@@ -101,14 +101,18 @@ class Smsq:
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Smsq:
         # Bounded timeouts: with Redis unreachable every call raises StoreUnavailable, never hangs.
-        client = store_client(settings.redis_url, settings.redis_client)
+        client = state_client(settings, bounded=True)
         store = MessageStore(
             client,
             prefix=settings.key_prefix,
             clock=clock,
             retention_seconds=int(settings.retention_days * 86400),
         )
-        broker = store_client(settings.effective_broker_url, settings.redis_client, decode_responses=False)
+        broker = (
+            store_client(settings.effective_broker_url, settings.redis_client, decode_responses=False)
+            if settings.broker_is_redis
+            else None  # RabbitMQ: the publisher's own confirm-mode channel (smsq.producers.amqp_lanes)
+        )
         publisher = CeleryPublisher(make_celery(settings), broker=broker, clock=clock)
         return cls(
             store,

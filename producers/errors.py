@@ -12,6 +12,7 @@ SmsqError
   TwoFactorFailed       Direct Messenger 2FA refused the request or is not configured; .code says which
   UnsendableRecord      worker side: a stored record cannot become a message (corrupt, bad template)
   StoreUnavailable      Redis did not answer in time; .server, .reason (never a hang, never the password)
+  BrokerUnavailable     RabbitMQ did not take or confirm a publish in time; .server, .reason
   ApiRefused            the HTTP API refused a request (key, scope, size, rate, conflict); .status
   UnknownProvider       worker side: no provider of that name is registered; .name
   ProviderError         any failure talking to a provider; .provider, .code, .detail, .status_code
@@ -176,6 +177,20 @@ class StoreUnavailable(SmsqError, ConnectionError):
         self.reason = reason
         super().__init__(
             f"Redis at {server} is unreachable ({reason}); check SMSQ_REDIS_URL and that it runs"
+        )
+
+
+class BrokerUnavailable(SmsqError, ConnectionError):
+    """RabbitMQ (``SMSQ_BROKER_URL`` amqp://) did not accept a publish, or did not confirm it within
+    ``SMSQ_AMQP__CONFIRM_TIMEOUT``. As with StoreUnavailable, the record and its outbox entry were
+    already written: the release loop publishes the message once the broker is back."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = reason
+        super().__init__(
+            f"RabbitMQ at {server} did not take the publish ({reason}); "
+            "check SMSQ_BROKER_URL and that it runs"
         )
 
 

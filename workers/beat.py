@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import redis
 from celery import Celery
 
 from smsq.config.settings import Settings
@@ -19,6 +18,7 @@ from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.campaigns.batches import Batches
 from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
 from smsq.workers.providers import registry
@@ -34,14 +34,8 @@ def idempotent_providers() -> frozenset[str]:
     return frozenset(entry.name for entry in registry.ENTRIES if entry.idempotent_send)
 
 
-def lane_watch(settings: Settings) -> LaneWatch:
-    url = settings.effective_broker_url
-    broker = redis.Redis.from_url(url) if url.startswith(("redis://", "rediss://", "unix://")) else None
-    return LaneWatch(broker, settings.recovery)
-
-
 def start_release_thread(app: Celery, settings: Settings, stop: threading.Event) -> threading.Thread:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = state_client(settings)
     store = MessageStore(
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
     )
@@ -54,7 +48,8 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
         max_queued_batches=settings.campaigns.max_queued_batches,
         recovery=settings.recovery,
     )
-    watch = lane_watch(settings)
+    # The broker's queues as the publisher sees them: Redis lists, or RabbitMQ's depths and smsq's marks.
+    watch = LaneWatch(publisher, settings.recovery)
     batches = Batches(store)
 
     def publish_batches() -> int:

@@ -15,6 +15,7 @@ from celery import Celery
 from smsq.config.settings import Settings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.client import Smsq
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
 from smsq.workers.campaigns.messages import CampaignTemplates
@@ -61,7 +62,7 @@ def build_limiter(settings: Settings, client: redis.Redis) -> RateLimiter:
 
 
 def build_context(settings: Settings, app: Celery) -> WorkerContext:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = state_client(settings)
     store = MessageStore(
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
     )

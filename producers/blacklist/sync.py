@@ -21,6 +21,7 @@ from smsq.config import contract as names
 from smsq.config.celery import make_celery
 from smsq.config.contract import Trigger
 from smsq.config.settings import PROVIDER_NAMES, Settings
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.keys import BlacklistKeys, Keys
 from smsq.producers.errors import InvalidInput, SyncNotFinished
 from smsq.producers.publisher import CeleryPublisher, Publisher
@@ -100,7 +101,7 @@ class BlacklistSyncs:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BlacklistSyncs:
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        client = state_client(settings)
         return cls(make_celery(settings), client, prefix=settings.key_prefix)
 
     def request(

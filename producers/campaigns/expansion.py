@@ -34,7 +34,7 @@ from smsq.producers.cost.tally import Tally
 from smsq.producers.csv_input import BOM, checked_rows
 from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.numbers import to_e164
-from smsq.producers.publisher import Publisher
+from smsq.producers.publisher import Publisher, queue_depth
 
 CHUNK = 20_000  # rows handed to the pool at once
 PARALLEL_FROM = 50_000  # fewer rows than this are parsed in-process: a pool costs more than it saves
@@ -315,7 +315,7 @@ class Expander:
         Returns how many were published here."""
         batches = ranges(campaign_id, first, last, self.batch_size)
         self.batches.register(batches, due_ms=self.store.now_ms() + OUTBOX_GRACE_MS)
-        room = max(0, self.max_queued_batches - int(self.store.redis.llen(lane)))
+        room = max(0, self.max_queued_batches - queue_depth(self.publisher, lane))
         now = batches[:room]
         if now:
             self.publisher.publish_many([(names.SEND_BATCH_TASK, batch_payload(b), lane) for b in now])

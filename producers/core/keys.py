@@ -22,6 +22,9 @@ installations can share a Redis.
     <p>:circuit:<provider>         string  present while the provider's circuit is open
     <p>:health:<provider>:<n>      hash    the provider's outcomes in time bucket n
     <p>:2fa:<session>              string  a two-factor session's Direct Messenger pin_id
+    <p>:lane:<lane>:published      hash    RabbitMQ only: tasks smsq published into the lane (total, floor)
+    <p>:lane:<lane>:marks          zset    RabbitMQ only: "<total>:<ms>" per publish, the last LANE_MARKS kept
+    <p>:beat:lease                 string  the beat that runs the release loop now, until its lease runs out
     <p>:apikey:<key_id>            hash    an API key (fields: ``smsq.producers.keys.store``; no secret)
     <p>:apikey-hashes              hash    sha256 of an API key's secret -> its key id
     <p>:apikeys                    zset    API key id -> created ms
@@ -141,6 +144,20 @@ class Keys:
 
     def two_factor_session(self, session_id: str) -> str:
         return f"{self.prefix}:2fa:{session_id}"
+
+    # -- scale-out: RabbitMQ lanes, the beat lease -----------------------------------------------
+
+    def lane_published(self, lane: str) -> str:
+        """RabbitMQ only: how many tasks smsq published into ``lane`` (smsq.producers.amqp_lanes)."""
+        return f"{self.prefix}:lane:{lane}:published"
+
+    def lane_marks(self, lane: str) -> str:
+        return f"{self.prefix}:lane:{lane}:marks"
+
+    @property
+    def beat_lease(self) -> str:
+        """Held by the beat whose release loop runs (smsq.workers.lease)."""
+        return f"{self.prefix}:beat:lease"
 
     # -- the HTTP API: keys, their limits, idempotency -----------------------------------------------
 

@@ -24,7 +24,7 @@ from typing import Any, Final
 import redis
 
 from smsq.config.settings import Settings
-from smsq.producers.core.connection import store_client
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.keys import Keys
 from smsq.producers.core.store import Clock, to_ms
 from smsq.producers.errors import InvalidInput
@@ -121,7 +121,7 @@ class KeyStore:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyStore:
-        return cls(store_client(settings.redis_url, settings.redis_client), prefix=settings.key_prefix)
+        return cls(state_client(settings, bounded=True), prefix=settings.key_prefix)
 
     def create(
         self,

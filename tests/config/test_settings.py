@@ -81,8 +81,9 @@ def test_the_bound_table_reaches_every_group_and_both_ends() -> None:
     } <= ids
     groups = {case.id.split("__")[0] for case in BOUND_CASES if "__" in case.id}
     assert groups == {f"SMSQ_{name.upper()}" for name in
-                      ("messente", "smsapi", "direct_messenger", "simulated", "retry", "lanes", "health", "campaigns",
-                       "schedule", "blacklist", "polling", "recovery", "redis_client", "limits", "api")}  # fmt: skip
+                      ("messente", "smsapi", "direct_messenger", "simulated", "retry", "lanes", "health",
+                       "campaigns", "schedule", "blacklist", "polling", "recovery", "redis_client", "limits",
+                       "api", "amqp", "sentinel")}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -142,12 +143,20 @@ def test_only_messente_may_deliver_the_chat_channels(problem: Problem, load: Loa
     assert getattr(load(**{variable: '["simulated"]'}).routing, channel) == ["simulated"]
 
 
-@pytest.mark.parametrize("variable", ["SMSQ_REDIS_URL", "SMSQ_BROKER_URL", "SMSQ_RESULT_BACKEND"])
+REFUSED_SCHEME = {
+    "SMSQ_REDIS_URL": ("amqp://guest:hunter2@127.0.0.1:5672//", "must be a redis:// , rediss:// , unix:// or redis+sentinel:// URL"),
+    "SMSQ_BROKER_URL": ("http://guest:hunter2@127.0.0.1:5672//", "must be a redis:// , rediss:// , unix:// or amqp:// (RabbitMQ) URL"),
+    "SMSQ_RESULT_BACKEND": ("amqp://guest:hunter2@127.0.0.1:5672//", "must be a redis:// , rediss:// or unix:// URL"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("variable", list(REFUSED_SCHEME))
 def test_redis_urls_must_name_a_redis_scheme_and_the_error_never_echoes_the_url(
     problem: Problem, load: Load, variable: str
 ) -> None:
-    message = problem(**{variable: "amqp://guest:hunter2@127.0.0.1:5672//"})
-    assert message == f"invalid settings: {variable}: must be a redis:// , rediss:// or unix:// URL"
+    url, expected = REFUSED_SCHEME[variable]
+    message = problem(**{variable: url})
+    assert message == f"invalid settings: {variable}: {expected}"
     assert "hunter2" not in message
     for good in (
         "redis://127.0.0.1:6390/2",

@@ -1,4 +1,6 @@
-"""Starting a real smsq stack (workers and beat as subprocesses) with a given configuration."""
+"""Starting a real smsq stack (workers and beat as subprocesses) with a given configuration, on either
+broker: ``broker="redis"`` (the stack's Redis database holds the queues too) or ``"amqp"`` (a RabbitMQ
+vhost of the stack's own, deleted afterwards; the state store stays in Redis)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from smsq.cli.processes import Stack, child_env, smsq_command, wait_until
 from smsq.config.celery import make_celery
 from smsq.config.settings import Settings
 from smsq.producers.client import Smsq
+from tests.support.rabbitmq import own_vhost
+
+BROKERS = ("redis", "amqp")
 
 
 @dataclass
@@ -52,9 +57,24 @@ def started_stack(
     *,
     workers: Sequence[tuple[str, Sequence[str]]] = (("worker", ("--concurrency", "2")),),
     beat: bool = True,
+    broker: str = "redis",
 ) -> Iterator[Running]:
     """Start each (name, extra `smsq worker` args) worker and beat; wait until every worker answers
     ping; stop everything on exit."""
+    with contextlib.ExitStack() as resources:
+        if broker == "amqp":
+            smsq_settings = {**smsq_settings, "broker_url": resources.enter_context(own_vhost())}
+        yield resources.enter_context(_started(smsq_settings, log_dir, workers=workers, beat=beat))
+
+
+@contextlib.contextmanager
+def _started(
+    smsq_settings: dict[str, str],
+    log_dir: Path,
+    *,
+    workers: Sequence[tuple[str, Sequence[str]]],
+    beat: bool,
+) -> Iterator[Running]:
     env = child_env(**smsq_settings)
     # The test process reads the same values the children do.
     with pytest.MonkeyPatch.context() as patch:

@@ -1,18 +1,40 @@
-"""Campaigns through the real stack: producer or CLI -> batches -> worker -> sandbox (bulk calls)."""
+"""Campaigns through the real stack: producer or CLI -> batches -> worker -> sandbox (bulk calls), on
+the session's Redis-brokered stack and on one brokered by RabbitMQ."""
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from smsq.cli.processes import smsq_command, wait_until
+from smsq.cli.redis_server import RedisServer
 from smsq.producers.client import Smsq
 from tests.integration.conftest import Running
+from tests.integration.stack import BROKERS, db_url, stack_settings, started_stack
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", params=BROKERS)
+def running(
+    request: pytest.FixtureRequest,
+    running: Running,
+    redis_server: RedisServer,
+    sandbox_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Running]:
+    """The session's stack (Redis broker), or a stack of this module's brokered by RabbitMQ."""
+    if request.param == "redis":
+        yield running
+        return
+    settings = stack_settings(db_url(redis_server.url, 13), sandbox_url, "it-campaigns-amqp")
+    with started_stack(settings, tmp_path_factory.mktemp("campaigns-amqp"), broker="amqp") as on_amqp:
+        yield on_amqp
+
 
 TEMPLATE = {"messages": [{"channel": "sms", "text": "Hi %firstName%", "sender": "Shop"}]}
 AUTH = ("sandbox", "sandbox")

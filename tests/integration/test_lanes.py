@@ -1,4 +1,6 @@
-"""A high-priority message does not wait behind queued bulk work: queues are consumed high first."""
+"""A high-priority message does not wait behind queued bulk work, on either broker: on Redis the lanes
+are consumed high first (BRPOP in order); on RabbitMQ each lane's consumer has its own prefetch (quorum
+queues have no global QoS), so a high task never waits behind a prefetched bulk one."""
 
 from __future__ import annotations
 
@@ -10,19 +12,25 @@ import pytest
 from smsq.cli.redis_server import RedisServer
 from smsq.producers.client import Smsq
 from tests.integration.conftest import wait_for
-from tests.integration.stack import Running, db_url, stack_settings, started_stack
+from tests.integration.stack import BROKERS, Running, db_url, stack_settings, started_stack
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BROKERS)
 def one_worker(
-    redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    sandbox_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Running]:
     """A single general worker process: the hardest case, no dedicated high-lane worker."""
-    settings = stack_settings(db_url(redis_server.url, 4), sandbox_url, "it-lanes")
+    settings = stack_settings(db_url(redis_server.url, 4), sandbox_url, f"it-lanes-{request.param}")
     with started_stack(
-        settings, tmp_path_factory.mktemp("lanes"), workers=[("all", ("--concurrency", "1"))]
+        settings,
+        tmp_path_factory.mktemp("lanes"),
+        workers=[("all", ("--concurrency", "1"))],
+        broker=request.param,
     ) as running:
         yield running
 

@@ -1,5 +1,5 @@
 """time_to_send held by smsq beyond the broker's visibility timeout is sent exactly once; and, with
-scheduling at the provider, cancel asks the provider."""
+scheduling at the provider, cancel asks the provider. On Redis and on RabbitMQ."""
 
 from __future__ import annotations
 
@@ -14,32 +14,40 @@ from smsq.cli.redis_server import RedisServer
 from smsq.producers.client import Smsq
 from smsq.producers.errors import CannotCancel
 from tests.integration.conftest import received, wait_for
-from tests.integration.stack import Running, db_url, stack_settings, started_stack
+from tests.integration.stack import BROKERS, Running, db_url, stack_settings, started_stack
 
 pytestmark = pytest.mark.integration
 
 VISIBILITY_TIMEOUT = 2
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BROKERS)
 def short_visibility(
-    redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    sandbox_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Running]:
+    prefix = f"it-vt-{request.param}"
     settings = stack_settings(
-        db_url(redis_server.url, 7), sandbox_url, "it-vt", visibility_timeout=str(VISIBILITY_TIMEOUT)
+        db_url(redis_server.url, 7), sandbox_url, prefix, visibility_timeout=str(VISIBILITY_TIMEOUT)
     )
-    with started_stack(settings, tmp_path_factory.mktemp("vt")) as running:
+    with started_stack(settings, tmp_path_factory.mktemp("vt"), broker=request.param) as running:
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BROKERS)
 def at_provider(
-    redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    sandbox_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Running]:
-    settings = stack_settings(
-        db_url(redis_server.url, 8), sandbox_url, "it-native", schedule__at_provider="true"
-    )
-    with started_stack(settings, tmp_path_factory.mktemp("native"), beat=False) as running:
+    prefix = f"it-native-{request.param}"
+    settings = stack_settings(db_url(redis_server.url, 8), sandbox_url, prefix, schedule__at_provider="true")
+    with started_stack(
+        settings, tmp_path_factory.mktemp("native"), beat=False, broker=request.param
+    ) as running:
         yield running
 
 

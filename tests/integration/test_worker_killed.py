@@ -1,6 +1,8 @@
 """A worker killed (SIGKILL) in the middle of a provider call: its lease expires and the lane's
 policy decides. An OTP (high) is sent again by another worker; a bulk message becomes `unknown`,
-never silently lost and never stuck in `sending`."""
+never silently lost and never stuck in `sending`. On Redis and on RabbitMQ (which hands a killed
+consumer's unacknowledged tasks back as soon as its connection drops; smsq's recovery check is the
+second line there)."""
 
 from __future__ import annotations
 
@@ -16,18 +18,24 @@ from smsq.cli.redis_server import RedisServer
 from smsq.producers.campaigns.model import message_id
 from tests.integration.conftest import wait_for
 from tests.integration.faults import received_per_number, replace, settle
-from tests.integration.stack import Running, db_url, stack_settings, started_stack
+from tests.integration.stack import BROKERS, Running, db_url, stack_settings, started_stack
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
+@pytest.fixture(params=BROKERS)
 def short_leases(
-    redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    sandbox_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Running]:
     settings = stack_settings(db_url(redis_server.url, 9), sandbox_url, "it-kill", lanes__lease_seconds="2")
     with started_stack(
-        settings, tmp_path_factory.mktemp("kill"), workers=[("doomed", ("--concurrency", "2"))]
+        settings,
+        tmp_path_factory.mktemp("kill"),
+        workers=[("doomed", ("--concurrency", "2"))],
+        broker=request.param,
     ) as running:
         running.smsq().store.redis.flushdb()
         yield running
@@ -67,9 +75,12 @@ CRASH_WORKERS = (("general-a", ("--concurrency", "2")), ("general-b", ("--concur
                  ("high", ("--lanes", "high", "--concurrency", "1")))  # fmt: skip
 
 
-@pytest.fixture
+@pytest.fixture(params=BROKERS)
 def crash_stack(
-    redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    sandbox_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Running]:
     settings = stack_settings(
         db_url(redis_server.url, 10), sandbox_url, "it-crash",
@@ -77,7 +88,9 @@ def crash_stack(
         recovery__low_seconds="3", campaigns__use_bulk="false", campaigns__concurrency="4",
         campaigns__batch_size="20", campaigns__chunk="10",
     )  # fmt: skip
-    with started_stack(settings, tmp_path_factory.mktemp("crash"), workers=CRASH_WORKERS) as running:
+    with started_stack(
+        settings, tmp_path_factory.mktemp("crash"), workers=CRASH_WORKERS, broker=request.param
+    ) as running:
         running.smsq().store.redis.flushdb()
         yield running
 

@@ -27,7 +27,9 @@ def install(app: Celery, settings: Settings) -> DeadLetters:
     store's list (``<prefix>:dead``), which ``smsq dead-letters`` shows."""
     letters = DeadLetters.from_settings(settings)
     app.conf.worker_consumer = CONSUMER
-    app.conf.broker_transport = TRANSPORT
+    if settings.broker_is_redis:
+        # RabbitMQ delivers only what a publisher sent as a message: the consumer's checks suffice.
+        app.conf.broker_transport = TRANSPORT
     options: dict[str, Any] = dict(app.conf.broker_transport_options or {})
     options[LETTERS_OPTION] = letters
     app.conf.broker_transport_options = options

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import redis
@@ -12,6 +14,7 @@ import redis
 from smsq.config.contract import SECRET_FIELDS
 from smsq.config.limits import LimitSettings
 from smsq.config.settings import Settings
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.keys import Keys
 from smsq.workers.poison.checks import shown_body
 
@@ -41,9 +44,15 @@ class DeadLetters:
     The Redis client is made on first use (in the process that writes: the consumer's)."""
 
     def __init__(
-        self, redis_url: str, key: str, limits: LimitSettings, retention_seconds: int = 30 * 86400
+        self,
+        redis_url: str,
+        key: str,
+        limits: LimitSettings,
+        retention_seconds: int = 30 * 86400,
+        connect: Callable[[], redis.Redis] | None = None,
     ) -> None:
         self.redis_url = redis_url
+        self.connect = connect or partial(redis.Redis.from_url, redis_url)  # Sentinel: state_client
         self.key = key
         self.limits = limits
         self.retention_seconds = retention_seconds
@@ -52,7 +61,10 @@ class DeadLetters:
     @classmethod
     def from_settings(cls, settings: Settings) -> DeadLetters:
         retention = int(settings.retention_days * 86400)
-        return cls(settings.redis_url, Keys(settings.key_prefix).dead_letters, settings.limits, retention)
+        connect = partial(state_client, settings, decode_responses=False)
+        return cls(
+            settings.redis_url, Keys(settings.key_prefix).dead_letters, settings.limits, retention, connect
+        )
 
     def __repr__(self) -> str:  # shown in Celery's config dumps: no URL (it may hold a password)
         return f"DeadLetters({self.key!r})"
@@ -64,7 +76,7 @@ class DeadLetters:
                  "size": size, **about}  # fmt: skip
         log.error("dead-lettered a broker message (%s): %s", task[:200], reason)
         try:
-            client = self._client or redis.Redis.from_url(self.redis_url)
+            client = self._client or self.connect()
             self._client = client
             with client.pipeline(transaction=False) as pipe:
                 pipe.rpush(self.key, json.dumps(entry, default=repr))

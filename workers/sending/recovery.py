@@ -18,15 +18,18 @@ nothing (tests/workers/sending/test_recovery.py). Celery's visibility timeout st
 
 The oldest waiting task's publish time is read off its envelope (the ``smsq_published_ms`` header
 every smsq publish stamps). A task without it (published by another application's Celery) tells
-nothing, so nothing is judged lost while it is the oldest; with a broker other than Redis nothing is
-judged lost either (that broker hands a lost consumer's tasks back itself).
+nothing, so nothing is judged lost while it is the oldest. On RabbitMQ, whose queues cannot be read
+without taking from them, the same time comes from the queue's depth and smsq's own count of what it
+published into the lane (smsq.producers.amqp_lanes explains why that can only err towards "still
+waiting"); RabbitMQ also hands a lost consumer's unacknowledged tasks back itself, as soon as its
+connection closes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
+from typing import Protocol
 
 import redis
 
@@ -34,19 +37,28 @@ from smsq.config import contract as names
 from smsq.config.settings import RecoverySettings
 from smsq.producers.campaigns.batches import Batch, Batches
 from smsq.producers.campaigns.expansion import batch_payload
-from smsq.producers.core.store import NOTHING_WAITING, WATCHED_LANES, Watch
-from smsq.producers.publisher import PUBLISHED_HEADER, Publisher
+from smsq.producers.core.store import WATCHED_LANES, Watch
+from smsq.producers.publisher import Publisher, oldest_waiting_in_list
 
 log = logging.getLogger(__name__)
 # A batch the lane has no room for yet is looked at again this soon (the lane drains continuously).
 BACK_PRESSURE_MS = 1000
 
 
+class BrokerQueues(Protocol):
+    """What the recovery check reads from the broker (``CeleryPublisher`` answers both)."""
+
+    def queue_depth(self, queue: str) -> int: ...
+
+    def oldest_waiting_ms(self, queue: str) -> int: ...
+
+
 class LaneWatch:
     """Looks at the lanes' queues in the broker: how long they are, and the publish time of the oldest
-    task waiting in each."""
+    task waiting in each. ``broker``: the Redis broker's client (its lists are read), an object that
+    answers for another broker (RabbitMQ: ``smsq.producers.amqp_lanes``), or None (nothing known)."""
 
-    def __init__(self, broker: redis.Redis | None, recovery: RecoverySettings) -> None:
+    def __init__(self, broker: redis.Redis | BrokerQueues | None, recovery: RecoverySettings) -> None:
         self.broker = broker
         self.recovery = recovery
 
@@ -56,16 +68,16 @@ class LaneWatch:
     def oldest_waiting_ms(self, lane: str) -> int:
         if self.broker is None:
             return 0
-        raw = self.broker.lindex(lane, -1)  # LPUSH + BRPOP: the tail is the oldest
-        if raw is None:
-            return NOTHING_WAITING
-        try:
-            return int(json.loads(raw)["headers"][PUBLISHED_HEADER])
-        except (ValueError, KeyError, TypeError):
-            return 0
+        if isinstance(self.broker, redis.Redis):
+            return oldest_waiting_in_list(self.broker, lane)
+        return self.broker.oldest_waiting_ms(lane)
 
     def queued(self, lane: str) -> int:
-        return int(self.broker.llen(lane)) if self.broker is not None else 0
+        if self.broker is None:
+            return 0
+        if isinstance(self.broker, redis.Redis):
+            return int(self.broker.llen(lane))
+        return self.broker.queue_depth(lane)
 
     def snapshot(self) -> Watch:
         return Watch(

@@ -13,12 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 
-import redis
 from celery import Celery
 
 from smsq.config import contract as names
 from smsq.config.settings import Settings
 from smsq.config.status_settings import PollingSettings
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher, Publisher
 from smsq.workers.status.schedule import PollSchedule
@@ -72,20 +72,19 @@ def run_poll_claimer(
 
 
 def start_poll_claimer(app: Celery, settings: Settings, stop: threading.Event) -> threading.Thread:
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = state_client(settings)
     store = MessageStore(
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
     )
-    broker = redis.Redis.from_url(settings.effective_broker_url)
+    publisher = CeleryPublisher(app)
 
     def queued_tasks() -> int:
-        # The Redis transport keeps a queue as a list named after it.
-        return int(broker.llen(names.STATUS))
+        return publisher.queue_depth(names.STATUS)
 
     thread = threading.Thread(
         target=run_poll_claimer,
         name="smsq-poll-claimer",
-        args=(PollSchedule(store, settings.polling), CeleryPublisher(app), settings.polling),
+        args=(PollSchedule(store, settings.polling), publisher, settings.polling),
         kwargs={"queued_tasks": queued_tasks, "stop": stop},
         daemon=True,
     )
