@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import smsq
-from smsq.api import health, messages, openapi, problems
+from smsq.api import health, messages, openapi, problems, sending
 from smsq.api.limits import BodyLimit
 from smsq.api.services import Services
 
@@ -28,6 +28,7 @@ def create_app(found: Services) -> FastAPI:
     app.state.services = found
     problems.install(app, unavailable_retry_after=found.settings.api.unavailable_retry_after)
     app.include_router(health.router)
+    app.include_router(sending.router)
     app.include_router(messages.router)
     openapi.install(app)
     options = found.settings.api

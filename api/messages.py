@@ -1,45 +1,25 @@
-"""/v1/messages: send one, read one or many, cancel one. A key reads and cancels only its own."""
+"""/v1/messages: read one or many, cancel one (sending: ``smsq.api.sending``). A key reads and cancels
+only its own messages."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from smsq.api.auth import scoped
-from smsq.api.bodies import json_body, json_request
-from smsq.api.models import Accepted, MessageList
+from smsq.api.models import MessageList
 from smsq.api.problems import problems
 from smsq.api.services import Services, services
-from smsq.producers.client import checked_message_id
 from smsq.producers.core.records import KEY_ID
 from smsq.producers.core.results import MessageResult
 from smsq.producers.errors import InvalidInput, MessageNotFound
 from smsq.producers.keys.store import READ, SEND, ApiKey
+from smsq.producers.messages.record import checked_message_id
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
 AUTH = (401, 403, 503)
-
-
-@router.post(
-    "",
-    status_code=202,
-    response_model=Accepted,
-    responses=problems(*AUTH, 413, 422, 429),
-    openapi_extra=json_request("Omnimessage", "one omnimessage, as the Python producer API takes it"),
-)
-async def send_message(
-    request: Request,
-    response: Response,
-    key: Annotated[ApiKey, Depends(scoped(SEND))],
-    found: Annotated[Services, Depends(services)],
-) -> Accepted:
-    """Accept one message: 202 with its id and status (queued, or scheduled for its time_to_send)."""
-    data = await json_body(request)
-    receipt = await run_in_threadpool(found.smsq.send, data, key_id=key.key_id, test=key.test)
-    response.headers["Location"] = f"/v1/messages/{receipt.message_id}"
-    return Accepted(id=receipt.message_id, status=receipt.status, duplicate=receipt.duplicate)
 
 
 @router.get("/{message_id}", response_model=MessageResult, responses=problems(*AUTH, 404, 422))

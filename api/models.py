@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from smsq.api.problems import FieldProblem
 from smsq.producers.core.results import MessageResult
+from smsq.producers.messages.models import Omnimessage
 
 
 class Accepted(BaseModel):
@@ -29,3 +31,25 @@ class Readiness(BaseModel):
     redis: Literal["ok", "unreachable"]
     lanes: dict[str, list[str]] = Field(description="lane -> the worker nodes consuming it")
     missing: list[str] = Field(description="lanes no worker consumes right now")
+
+
+class BatchItem(BaseModel):
+    index: int = Field(description="the message's place in the request's list")
+    id: str | None = None
+    status: str = Field(description="queued or scheduled when accepted; refused otherwise")
+    duplicate: bool = False
+    errors: list[FieldProblem] | None = Field(None, description="why it was refused (nothing stored for it)")
+
+
+class BatchAnswer(BaseModel):
+    accepted: int
+    refused: int
+    results: list[BatchItem]
+
+
+class BatchRequest(BaseModel):
+    """Up to SMSQ_API__BATCH_MAX omnimessages, each accepted or refused on its own (documents the body
+    of POST /v1/messages/batch; the route hands each item to the producer API's own validation)."""
+
+    model_config = ConfigDict(extra="forbid")
+    messages: list[Omnimessage] = Field(min_length=1, max_length=1000)

@@ -9,15 +9,12 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from smsq.api.models import BatchRequest
 from smsq.producers.messages.models import Omnimessage
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 # Body models named by json_request(...): the name is the component's.
-BODY_MODELS: dict[str, type[BaseModel]] = {"Omnimessage": Omnimessage}
-
-
-def add_body_models(models: dict[str, type[BaseModel]]) -> None:
-    BODY_MODELS.update(models)
+BODY_MODELS: dict[str, type[BaseModel]] = {"Omnimessage": Omnimessage, "BatchRequest": BatchRequest}
 
 
 def install(app: FastAPI) -> None:

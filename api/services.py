@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from smsq.api.idempotency import IdempotencyStore
 from smsq.config.settings import Settings
 from smsq.producers.client import Smsq
+from smsq.producers.keys.limits import KeyLimiter
 from smsq.producers.keys.store import KeyStore
 
 # Lane -> the worker nodes consuming it now (for /readyz); raises or answers {} when none answer.
@@ -27,13 +29,19 @@ class Services:
     smsq: Smsq
     keys: KeyStore
     lanes: LaneProbe
+    limiter: KeyLimiter
+    idempotency: IdempotencyStore
 
     @classmethod
     def from_settings(cls, settings: Settings, *, lanes: LaneProbe | None = None) -> Services:
         smsq = Smsq.from_settings(settings)
-        keys = KeyStore(smsq.store.redis, prefix=settings.key_prefix, clock=smsq.store.clock)
+        client, prefix = smsq.store.redis, settings.key_prefix
+        keys = KeyStore(client, prefix=prefix, clock=smsq.store.clock)
         probe = lanes or cached(celery_lanes(smsq, settings.api.ready_worker_seconds), LANES_CACHE_SECONDS)
-        return cls(settings, smsq, keys, probe)
+        limiter = KeyLimiter(client, prefix=prefix)
+        return cls(
+            settings, smsq, keys, probe, limiter, IdempotencyStore(client, settings.api, prefix=prefix)
+        )
 
 
 def cached(probe: LaneProbe, seconds: float) -> LaneProbe:

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from smsq.config.settings import load_settings
+from smsq.producers.callbacks.targets import callback_signing_secret
+from smsq.producers.callbacks.urls import check_callback_url
 from smsq.producers.keys.store import SCOPE_NAMES, ApiKey, KeyStore
 
 app = typer.Typer(no_args_is_help=True, help="API keys for `smsq api` (Authorization: Bearer <key>).")
@@ -28,14 +30,24 @@ def create(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Create a key and print its secret (shown this once only)."""
-    created = KeyStore.from_settings(load_settings()).create(
-        name, scopes, rate=rate, test=test, callback_url=callback_url
-    )
+    settings = load_settings()
+    store = KeyStore.from_settings(settings)
+    created = store.create(
+        name, scopes, rate=rate, test=test, callback_url=callback_url,
+        check_callback_url=lambda url: check_callback_url(url, settings.callbacks),
+    )  # fmt: skip
+    # The callbacks' Standard Webhooks signing secret (whsec_...), made with the URL.
+    signing = callback_signing_secret(store.redis, store.keys, created.key.key_id) if callback_url else None
     if as_json:
-        console.print_json(json.dumps({**_as_dict(created.key), "secret": created.secret}))
+        console.print_json(
+            json.dumps({**_as_dict(created.key), "secret": created.secret, "callback_secret": signing})
+        )
         return
     console.print(f"key {created.key.key_id} ({created.key.name}) created; its secret, shown once:")
     console.print(created.secret, highlight=False, soft_wrap=True)
+    if signing:
+        console.print("callbacks are signed with (verify them with a standardwebhooks library):")
+        console.print(signing, highlight=False, soft_wrap=True)
 
 
 @app.command("list")

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from smsq.cli.api import api as api_command
 from smsq.cli.blacklist import app as blacklist_app
+from smsq.cli.callbacks import app as callbacks_app
 from smsq.cli.campaign import app as campaign_app
 from smsq.cli.keys import app as keys_app
 from smsq.cli.segments import segments
@@ -51,10 +52,10 @@ def worker(
 ) -> None:
     """Run a Celery worker on the given lanes (a high-only worker keeps OTP off the bulk queues)."""
     queues = [lane.strip() for lane in lanes.split(",") if lane.strip()]
-    unknown = [lane for lane in queues if lane not in names.ALL_QUEUES]
+    unknown = [lane for lane in queues if lane not in names.LANES]
     if unknown or not queues:
         raise SmsqError(
-            f"--lanes: unknown lane {', '.join(unknown) or '(none)'}; use {', '.join(names.ALL_QUEUES)}"
+            f"--lanes: unknown lane {', '.join(unknown) or '(none)'}; use {', '.join(names.LANES)}"
         )
     settings = load_settings()
     if nice:
@@ -129,6 +130,14 @@ def summary(
 
 
 @app.command()
+def limits(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Show each provider's rate limit as the workers use it now (lowered by a 429, climbing back)."""
+    from smsq.cli.limits import show_limits
+
+    show_limits(console, load_settings(), as_json=as_json)
+
+
+@app.command()
 def webhooks(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8026,
     host: Annotated[str, typer.Option(help="0.0.0.0 to listen on every interface")] = "127.0.0.1",
@@ -185,6 +194,7 @@ app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")
 app.add_typer(keys_app, name="keys")
+app.add_typer(callbacks_app, name="callbacks")
 app.command("api")(api_command)
 
 

@@ -54,9 +54,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend": settings.effective_result_backend,
         **broker_config(settings),
         "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout},
-        "task_queues": [
-            Queue(name, routing_key=name, queue_arguments=arguments) for name in names.ALL_QUEUES
-        ],
+        "task_queues": [Queue(name, routing_key=name, queue_arguments=arguments) for name in names.LANES],
         "task_default_queue": names.REGULAR,
         "task_routes": names.TASK_ROUTES,
         "task_serializer": "json",

@@ -24,9 +24,14 @@ REGULAR: Final = "regular"
 LOW: Final = "low"
 STATUS: Final = "status"
 SYNC: Final = "sync"
+# Callbacks to the app: consumed by `smsq worker --lanes callbacks` only, never by the general
+# workers, so a slow receiver never holds a process that sends.
+CALLBACKS: Final = "callbacks"
 
 # The order a general worker consumes in, with the `priority` queue-order strategy: first non-empty wins.
 ALL_QUEUES: Final = (HIGH, REGULAR, LOW, STATUS, SYNC)
+# Every queue a worker may be given (`smsq worker --lanes`).
+LANES: Final = (*ALL_QUEUES, CALLBACKS)
 
 Priority = Literal["low", "regular", "high"]
 LANE_FOR_PRIORITY: Final[dict[str, str]] = {"high": HIGH, "regular": REGULAR, "low": LOW}
@@ -51,6 +56,9 @@ TWO_FACTOR_SEND_TASK: Final = "smsq.two_factor_send"
 # Returns {"outcome", "detail"} or {"error", "detail"}.
 TWO_FACTOR_VERIFY_TASK: Final = "smsq.two_factor_verify"
 
+# Delivers claimed callback events to the app (workers/callbacks/); beat's callback claimer publishes it.
+CALLBACK_DELIVER_TASK: Final = "smsq.callback_deliver"
+
 TASK_ROUTES: Final[dict[str, dict[str, str]]] = {
     SEND_TASK: {"queue": REGULAR},
     SEND_MANY_TASK: {"queue": REGULAR},
@@ -65,6 +73,7 @@ TASK_ROUTES: Final[dict[str, dict[str, str]]] = {
     DELIVERY_REPORT_TASK: {"queue": STATUS},
     TWO_FACTOR_SEND_TASK: {"queue": HIGH},  # a user is waiting for the PIN, a caller for the answer
     TWO_FACTOR_VERIFY_TASK: {"queue": HIGH},
+    CALLBACK_DELIVER_TASK: {"queue": CALLBACKS},
 }
 
 # Tasks whose caller reads an answer from the result backend; every other task ignores results.
@@ -160,6 +169,16 @@ class TwoFactorVerifyPayload(Payload):
     pin: str = Field(pattern=r"^[0-9A-Za-z]{1,20}$")
 
 
+class ClaimedCallback(Payload):
+    id: str = Field(pattern=r"^[0-9A-Za-z_-]{1,80}:[0-9]{1,9}$")  # <message id>:<seq>, campaign-<id>:1
+    claim: int = Field(ge=1)  # only the latest claim of an event may record its outcome
+    url_id: str = Field("", pattern=r"^([0-9a-f]{40})?$")  # the URL's in-flight slot it holds
+
+
+class CallbackDeliverPayload(Payload):
+    events: list[ClaimedCallback] = Field(min_length=1, max_length=500)
+
+
 # Every task's payload model: what its producer publishes and its worker decodes.
 PAYLOADS: Final[Mapping[str, type[Payload]]] = {
     SEND_TASK: SendPayload,
@@ -175,4 +194,5 @@ PAYLOADS: Final[Mapping[str, type[Payload]]] = {
     DELIVERY_REPORT_TASK: DeliveryReport,
     TWO_FACTOR_SEND_TASK: TwoFactorSendPayload,
     TWO_FACTOR_VERIFY_TASK: TwoFactorVerifyPayload,
+    CALLBACK_DELIVER_TASK: CallbackDeliverPayload,
 }

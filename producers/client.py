@@ -21,24 +21,14 @@ from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.core import queries
 from smsq.producers.core.connection import state_client, store_client
 from smsq.producers.core.records import (
-    ATTEMPTS,
-    BODY,
-    CHANNELS,
-    CREATED_MS,
-    ID,
     IDEMPOTENCY_KEY,
     KEY_ID,
-    PRIORITY,
     PROVIDER_SCHEDULED,
-    QUEUED_MS,
-    SCHEDULED_FOR_MS,
     SMS_CHARACTERS,
     SMS_ENCODING,
     SMS_SEGMENTS,
     STATUS,
     TEST,
-    TO,
-    UPDATED_MS,
 )
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
@@ -46,6 +36,7 @@ from smsq.producers.cost.prices import load_prices
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
 from smsq.producers.messages.idempotency import checked_idempotency_key
 from smsq.producers.messages.models import Omnimessage, check_segments, parse_omnimessage
+from smsq.producers.messages.record import checked_message_id, record_fields
 from smsq.producers.messages.segments import Segments
 from smsq.producers.publisher import CeleryPublisher, Publisher
 from smsq.producers.two_factor import TwoFactor
@@ -55,6 +46,23 @@ from smsq.producers.two_factor import TwoFactor
 PUBLISH_GRACE_MS = 10_000
 
 log = logging.getLogger(__name__)
+
+
+# Messages published due now per SEND_MANY task by send_many: what the release loop hands a worker.
+SEND_GROUP = 50
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated message and the record to store for it (``Smsq._prepare``)."""
+
+    message_id: str
+    fields: dict[str, str | int]
+    idempotency_key: str | None
+    outbox_ms: int
+    scheduled: bool
+    lane: str
+    sms: Segments | None
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,62 @@ class Smsq:
         queues nothing. ``max_segments`` overrides SMSQ_LIMITS__TEXT__SMS_SEGMENTS for this message.
         ``key_id`` and ``test`` are the HTTP API's: the key that accepted it (only that key reads or
         cancels it there) and whether it is a test key's (the simulated provider sends it)."""
+        ready = self._prepare(message, idempotency_key, key_id, test, max_segments)
+        created, message_id = self.store.create(
+            ready.message_id, ready.fields, idempotency_key=ready.idempotency_key, due_ms=ready.outbox_ms
+        )
+        if not created:
+            existing = self.store.get(message_id)
+            return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
+        if not ready.scheduled:
+            self._publish(message_id, ready.lane, ready.outbox_ms)
+        return Receipt(message_id, str(ready.fields[STATUS]), duplicate=False, sms=ready.sms)
+
+    def send_many(
+        self,
+        messages: Sequence[Omnimessage | Mapping[str, Any]],
+        *,
+        idempotency_keys: Sequence[str | None] | None = None,
+        key_id: str | None = None,
+        test: bool = False,
+    ) -> list[Receipt | InvalidInput]:
+        """``send`` for many, each on its own: a Receipt for each accepted message, the InvalidInput of
+        each refused one (nothing stored for it), in order. The records are stored in one round trip and
+        the messages due now published to their lanes in groups (one task per ``SEND_GROUP``)."""
+        keys = list(idempotency_keys or [None] * len(messages))
+        answers: list[Receipt | InvalidInput] = []
+        ready: list[tuple[int, Prepared]] = []
+        for index, (message, idempotency_key) in enumerate(zip(messages, keys, strict=True)):
+            try:
+                ready.append((index, self._prepare(message, idempotency_key, key_id, test, None)))
+                answers.append(Receipt("", "", duplicate=False))  # replaced below
+            except InvalidInput as refused:
+                answers.append(refused)
+        stored = self.store.create_many(
+            [(item.message_id, item.fields, item.idempotency_key, item.outbox_ms) for _, item in ready]
+        )
+        due: list[Prepared] = []
+        for (index, item), (created, message_id) in zip(ready, stored, strict=True):
+            if created:
+                answers[index] = Receipt(message_id, str(item.fields[STATUS]), duplicate=False, sms=item.sms)
+                due += [] if item.scheduled else [item]
+            else:
+                existing = self.store.get(message_id)
+                answers[index] = Receipt(
+                    message_id, existing[STATUS] if existing else "unknown", duplicate=True
+                )
+        self._publish_many(due)
+        return answers
+
+    def _prepare(
+        self,
+        message: Omnimessage | Mapping[str, Any],
+        idempotency_key: str | None,
+        key_id: str | None,
+        test: bool,
+        max_segments: int | None,
+    ) -> Prepared:
+        """Validate one message and build its record; InvalidInput, with nothing stored, if it is bad."""
         limits = with_max_segments(self.limits, max_segments)
         omnimessage = parse_omnimessage(message, limits, self.cost.auto_replace)
         sms = self.sms_segments(omnimessage, limits)
@@ -167,15 +231,43 @@ class Smsq:
             )
         outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
         assert outbox_ms is not None
-        created, message_id = self.store.create(
-            message_id, fields, idempotency_key=idempotency_key, due_ms=outbox_ms
-        )
-        if not created:
-            existing = self.store.get(message_id)
-            return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
-        if not scheduled:
-            self._publish(message_id, names.LANE_FOR_PRIORITY[omnimessage.priority], outbox_ms)
-        return Receipt(message_id, str(fields[STATUS]), duplicate=False, sms=sms)
+        lane = names.LANE_FOR_PRIORITY[omnimessage.priority]
+        return Prepared(message_id, fields, idempotency_key, outbox_ms, scheduled, lane, sms)
+
+    def _publish_many(self, due: Sequence[Prepared]) -> None:
+        """Publish stored messages in groups per lane (SEND_MANY), then turn their outbox entries into
+        watches, as ``_publish`` does for one; a failed publish leaves them to the release loop."""
+        if not due:
+            return
+        by_lane: dict[str, list[Prepared]] = {}
+        for item in due:
+            by_lane.setdefault(item.lane, []).append(item)
+        try:
+            self.publisher.publish_many(
+                [
+                    (
+                        names.SEND_MANY_TASK,
+                        names.SendManyPayload(message_ids=[i.message_id for i in group]),
+                        lane,
+                    )
+                    for lane, items in by_lane.items()
+                    for group in (
+                        items[start : start + SEND_GROUP] for start in range(0, len(items), SEND_GROUP)
+                    )
+                ]
+            )
+            published_ms = self.store.now_ms()
+            self.store.mark_published(
+                [
+                    (i.message_id, i.outbox_ms, published_ms + int(self.recovery.limit_for(i.lane) * 1000))
+                    for i in due
+                ],
+                published_ms,
+            )
+        except Exception as error:  # the records and their outbox entries are already durable
+            log.warning(
+                "%d messages are stored; their publish failed (%s): the release loop does it", len(due), error
+            )
 
     def sms_segments(self, message: Omnimessage, limits: LimitSettings | None = None) -> Segments | None:
         """The SMS part's encoding and parts (None without one), refused past the parts limit (a
@@ -282,25 +374,6 @@ class Smsq:
         raise CannotCancel(message_id, outcome.previous)
 
 
-def record_fields(message_id: str, message: Omnimessage, now_ms: int, status: str) -> dict[str, str | int]:
-    fields: dict[str, str | int] = {
-        ID: message_id,
-        STATUS: status,
-        TO: message.to,
-        PRIORITY: message.priority,
-        CHANNELS: ",".join(message.channels),
-        BODY: message.model_dump_json(exclude_none=True),
-        CREATED_MS: now_ms,
-        UPDATED_MS: now_ms,
-        ATTEMPTS: 0,
-    }
-    if message.time_to_send is not None:
-        fields[SCHEDULED_FOR_MS] = to_ms(message.time_to_send.timestamp())
-    if status == "queued":
-        fields[QUEUED_MS] = now_ms
-    return fields
-
-
 def with_max_segments(limits: LimitSettings, max_segments: int | None) -> LimitSettings:
     """``limits`` with one message's own limit on SMS parts (1-255: a UDH counts at most 255)."""
     if max_segments is None:
@@ -309,10 +382,3 @@ def with_max_segments(limits: LimitSettings, max_segments: int | None) -> LimitS
         raise InvalidInput([("max_segments", f"must be a whole number 1-255, not {max_segments!r}")])
     text = limits.text.model_copy(update={"sms_segments": max_segments})
     return limits.model_copy(update={"text": text})
-
-
-def checked_message_id(message_id: str) -> str:
-    try:
-        return str(uuid.UUID(message_id))
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidInput([("message_id", f"{message_id!r} is not a message id (a UUID)")]) from None

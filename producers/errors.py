@@ -3,11 +3,13 @@
 SmsqError
   InvalidInput          bad input; .problems = [(field, message)]; nothing was stored, queued or sent
     MissingVariable     a template names a %variable% the caller did not give; .names
+    UnsafeCallbackUrl   a callback URL is not https, or points at a refused address; .url, .reason
   SettingsError         a setting has a bad value: named, its value never shown
   MessageNotFound       no record for that message id (or it expired)
   CannotCancel          the message was already released or finished; .status says which
   CampaignNotFound      no campaign with that id (or none of its messages is counted yet)
   CampaignStateError    pause, resume or cancel asked of a campaign whose state does not allow it
+  CallbackNotFound      no callback event with that id (or it expired)
   SyncNotFinished       a blacklist sync did not finish in time; .task_id reads its report later
   TwoFactorFailed       Direct Messenger 2FA refused the request or is not configured; .code says which
   UnsendableRecord      worker side: a stored record cannot become a message (corrupt, bad template)
@@ -106,6 +108,17 @@ class MissingVariable(InvalidInput):
         super().__init__([(f"variables.{name}", f"no value for %{name}%") for name in self.names])
 
 
+class UnsafeCallbackUrl(InvalidInput):
+    """A callback URL smsq will not call (server-side request forgery): not https, no host, or a host
+    that resolves to a loopback, private, link-local, multicast or reserved address. Raised when the
+    URL is set and, for the address, again when a callback worker connects (DNS rebinding)."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__([("callback_url", reason)])
+
+
 class SettingsError(SmsqError):
     """A setting has a bad value. The message names the setting and never echoes its value."""
 
@@ -136,6 +149,14 @@ class CampaignNotFound(SmsqError, LookupError):
 
 class CampaignStateError(SmsqError):
     """Pause, resume or cancel asked of a campaign in a state that does not allow it."""
+
+
+class CallbackNotFound(SmsqError, LookupError):
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        super().__init__(
+            f"no callback event with id {event_id} (unknown, or older than SMSQ_CALLBACKS__KEEP_DAYS)"
+        )
 
 
 class SyncNotFinished(SmsqError):

@@ -12,6 +12,7 @@ from smsq.config.celery import make_celery
 from smsq.config.settings import Settings
 from smsq.workers import poison, shutdown
 from smsq.workers.blacklist.tasks import register_blacklist_tasks
+from smsq.workers.callbacks.tasks import register_callback_tasks
 from smsq.workers.campaigns.tasks import register_campaign_tasks
 from smsq.workers.context import reset_contexts
 from smsq.workers.sending.tasks import register_tasks
@@ -31,6 +32,7 @@ def create_app(settings: Settings) -> Celery:
     register_campaign_tasks(app)
     register_status_tasks(app)
     register_two_factor_tasks(app)
+    register_callback_tasks(app)
     _connect_signals(app)
     # Messages no task can be given (wrong shapes, raw bytes, unknown tasks) are refused at the
     # consumer and the transport: dead-lettered, acknowledged, and the worker goes on.

@@ -21,6 +21,7 @@ from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
 from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.workers.callbacks.claimer import start_callback_claimer
 from smsq.workers.providers import registry
 from smsq.workers.sending.recovery import LaneWatch, release_batches
 from smsq.workers.sending.release import run_release_loop
@@ -98,6 +99,7 @@ def every(seconds: float, step: Callable[[], object]) -> Callable[[], object]:
 def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None:
     stop = threading.Event()
     threads = [start_release_thread(app, settings, stop), start_poll_claimer(app, settings, stop)]
+    threads.append(start_callback_claimer(app, settings, stop))
     schedule_file = Path(tempfile.gettempdir()) / f"smsq-beat-{settings.key_prefix}"
     try:
         app.Beat(loglevel=loglevel, schedule=str(schedule_file)).run()

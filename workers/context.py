@@ -20,7 +20,7 @@ from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
 from smsq.workers.campaigns.messages import CampaignTemplates
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
-from smsq.workers.limits.ratelimit import Limit, RateLimiter
+from smsq.workers.limits.ratelimit import Adapt, Limit, RateLimiter
 from smsq.workers.providers import registry
 from smsq.workers.providers.base import Provider
 from smsq.workers.sending.single import Sender
@@ -52,13 +52,16 @@ def build_providers(
 
 def build_limiter(settings: Settings, client: redis.Redis) -> RateLimiter:
     """One limit per provider account, shared through Redis by every worker process."""
-    reserve = settings.lanes.high_reserve
+    reserve, pacing = settings.lanes.high_reserve, settings.pacing
     limits = {
-        entry.name: Limit(block.rate_per_second, burst=block.burst, high_reserve=reserve)
+        entry.name: Limit(
+            block.rate_per_second, burst=block.burst, high_reserve=reserve, margin=pacing.margin
+        )
         for entry in registry.ENTRIES
         for block in (entry.settings(settings),)
     }
-    return RateLimiter(client, limits, prefix=settings.key_prefix)
+    adapt = Adapt(pacing.decrease, pacing.recover, pacing.floor, pacing.hold_seconds)
+    return RateLimiter(client, limits, prefix=settings.key_prefix, adapt=adapt)
 
 
 def build_context(settings: Settings, app: Celery) -> WorkerContext:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from smsq.producers.callbacks.events import CallbackEvents
 from smsq.producers.campaigns.expansion import Expander
 from smsq.producers.core.keys import CampaignKeys
 from smsq.producers.core.records import IDEMPOTENCY_KEY
@@ -54,9 +55,16 @@ def tidy_campaigns(
         elif status in ("running", "cancelled", "failed"):
             counts = store.redis.hmget(keys.counts, list(PENDING))
             if not any(int(count or 0) for count in counts):
+                _tell_the_app(store, campaign_id, record, now)
                 _expire(store, keys, record)
                 report.expired += 1
     return report
+
+
+def _tell_the_app(store: MessageStore, campaign_id: str, record: dict[str, str], now_ms: int) -> None:
+    """A campaign's end is a callback event for the key that created it (if it has a callback URL)."""
+    counts: dict[str, str] = store.redis.hgetall(store.keys.campaign_counts(campaign_id))  # type: ignore[assignment]
+    CallbackEvents(store.redis, store.keys).emit_campaign_end(campaign_id, record, counts, now_ms)
 
 
 def _expire(store: MessageStore, keys: CampaignKeys, record: dict[str, str]) -> None:

@@ -18,7 +18,8 @@ installations can share a Redis.
     <p>:campaign-schedule          zset    campaign id -> when it starts (ms)
     <p>:campaign-idem:<key>        string  idempotency key -> campaign id
     <p>:blacklist:<part>           the local blacklist and its sync (``BlacklistKeys``)
-    <p>:rate:<provider>            string  the provider's rate limiter (GCRA arrival time)
+    <p>:rate:<provider>            string  the provider's rate limiter (GCRA: its next free slot)
+    <p>:rate-cut:<provider>        hash    the rate a 429 cut it to, and when (until it is back)
     <p>:circuit:<provider>         string  present while the provider's circuit is open
     <p>:health:<provider>:<n>      hash    the provider's outcomes in time bucket n
     <p>:2fa:<session>              string  a two-factor session's Direct Messenger pin_id
@@ -30,6 +31,7 @@ installations can share a Redis.
     <p>:apikeys                    zset    API key id -> created ms
     <p>:rate:apikey:<key_id>       string  an API key's own rate limiter (GCRA arrival time)
     <p>:api-idem:<key_id>:<digest> hash    an HTTP Idempotency-Key's request digest and first answer
+    <p>:callbacks:<part>           callbacks to the app: events, their due times, log (``CallbackKeys``)
 
 The record scripts (``lua/records.lua``) are given ``record_prefix``, ``campaign_prefix`` and
 ``stats_prefix`` and append the id, ``CAMPAIGN_COUNTS_SUFFIX`` or the hour themselves, so a chunk of
@@ -40,7 +42,7 @@ for Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar, Final
 
 CAMPAIGN_COUNTS_SUFFIX: Final = ":counts"  # also appended by lua/records.lua
 HOUR_MS: Final = 3_600_000
@@ -135,6 +137,9 @@ class Keys:
     def rate(self, provider: str) -> str:
         return f"{self.prefix}:rate:{provider}"
 
+    def rate_cut(self, provider: str) -> str:
+        return f"{self.prefix}:rate-cut:{provider}"
+
     def circuit(self, provider: str) -> str:
         return f"{self.prefix}:circuit:{provider}"
 
@@ -204,6 +209,65 @@ class CampaignKeys:
     @property
     def held(self) -> str:
         return f"{self.campaign}:held"
+
+
+@dataclass(frozen=True)
+class CallbackKeys:
+    """Callbacks to the app (``smsq.producers.callbacks``): one hash per event, written by
+    ``lua/records.lua`` in the step that changes the message's status, which is handed ``base`` and
+    ``api_key_prefix`` and appends ``EVENT``, ``DUE`` and ``LOG`` itself.
+
+        <p>:callbacks:event:<event id>  hash    one status change to tell the app (``events.py`` fields)
+        <p>:callbacks:due               zset    event id -> when it is due, or its claim runs out (ms)
+        <p>:callbacks:log               zset    event id -> when it happened (ms), for list and replay
+        <p>:callbacks:dead              zset    dead-lettered event id -> when (ms)
+        <p>:callbacks:busy:<url id>     zset    event id -> claim deadline: requests in flight to a URL
+        <p>:callbacks:gone:<url id>     string  the URL answered 410: not called until it expires
+    """
+
+    keys: Keys
+
+    EVENT: ClassVar[str] = "event:"  # also spelled in lua/records.lua
+    DUE: ClassVar[str] = "due"
+    LOG: ClassVar[str] = "log"
+
+    @property
+    def base(self) -> str:
+        return f"{self.keys.prefix}:callbacks:"
+
+    @property
+    def api_key_prefix(self) -> str:
+        """API keys (``smsq.producers.keys``): ``<p>:apikey:<key id>``, with its ``callback_url``."""
+        return f"{self.keys.prefix}:apikey:"
+
+    def event(self, event_id: str) -> str:
+        return f"{self.base}{self.EVENT}{event_id}"
+
+    @property
+    def event_prefix(self) -> str:
+        return f"{self.base}{self.EVENT}"
+
+    @property
+    def due(self) -> str:
+        return f"{self.base}{self.DUE}"
+
+    @property
+    def log(self) -> str:
+        return f"{self.base}{self.LOG}"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.base}dead"
+
+    @property
+    def busy_prefix(self) -> str:
+        return f"{self.base}busy:"
+
+    def busy(self, url_id: str) -> str:
+        return f"{self.busy_prefix}{url_id}"
+
+    def gone(self, url_id: str) -> str:
+        return f"{self.base}gone:{url_id}"
 
 
 @dataclass(frozen=True)

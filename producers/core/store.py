@@ -11,12 +11,13 @@ from typing import Any
 import redis
 
 from smsq.producers.core import lua
-from smsq.producers.core.keys import HOUR_MS, Keys
+from smsq.producers.core.keys import HOUR_MS, CallbackKeys, Keys
 from smsq.producers.core.records import CREATED_MS, FINAL_MS, ID, STATUS, stamp
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
 
 Clock = Callable[[], float]
 Fields = Mapping[str, str | int | float]
+NewRecord = tuple[str, Fields, str | None, int | None]  # message id, fields, idempotency key, due ms
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,23 @@ class MessageStore:
     ) -> tuple[bool, str]:
         """Store a new record (and, with ``due_ms``, its schedule entry) unless the idempotency key is
         taken. Returns (created, message id): the existing id when the key was seen before."""
+        keys, args = self._create_call(message_id, fields, idempotency_key, due_ms)
+        created, existing_id = self.records_script(keys=keys, args=args)
+        return bool(created), str(existing_id)
+
+    def create_many(self, records: Sequence[NewRecord]) -> list[tuple[bool, str]]:
+        """``create`` for many (message id, fields, idempotency key, due ms), in one round trip; each
+        is created (or found by its idempotency key) on its own."""
+        calls = [self._create_call(*record) for record in records]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for keys, args in calls:
+                self.records_script(keys=keys, args=args, client=pipe)
+            replies = pipe.execute()
+        return [(bool(created), str(existing_id)) for created, existing_id in replies]
+
+    def _create_call(
+        self, message_id: str, fields: Fields, idempotency_key: str | None, due_ms: int | None
+    ) -> tuple[list[str], list[Any]]:
         if fields.get(STATUS) not in INITIAL:
             raise ValueError(f"a new record must start in one of {sorted(INITIAL)}")
         record_key = self.keys.record(message_id)
@@ -104,8 +122,7 @@ class MessageStore:
         args.extend(("" if due_ms is None else due_ms, self.keys.stats_prefix, self.stats_ttl_seconds))
         args.append(self.retention_seconds if fields[STATUS] in FINAL else "")
         args.extend(_flatten(fields))
-        created, existing_id = self.records_script(keys=[record_key, idem_key, self.keys.schedule], args=args)
-        return bool(created), str(existing_id)
+        return [record_key, idem_key, self.keys.schedule], args
 
     def get(self, message_id: str) -> dict[str, str] | None:
         record: dict[str, str] = self.redis.hgetall(self.keys.record(message_id))  # type: ignore[assignment]
@@ -143,7 +160,15 @@ class MessageStore:
         return [keys.record_prefix, keys.campaign_prefix, keys.stats_prefix, self.stats_ttl_seconds]
 
     def _schedules(self) -> list[str]:
-        return [self.keys.leases, self.keys.schedule, self.keys.polls]
+        """The KEYS of records.lua's transition and claim_due (the last two: callback prefixes)."""
+        callbacks = CallbackKeys(self.keys)
+        return [
+            self.keys.leases,
+            self.keys.schedule,
+            self.keys.polls,
+            callbacks.base,
+            callbacks.api_key_prefix,
+        ]
 
     def _transition_args(
         self,

@@ -38,6 +38,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     names.DELIVERY_REPORT_TASK: {"message_id": ID, "provider": "smsapi", "status": "DELIVRD"},
     names.TWO_FACTOR_SEND_TASK: {"number": "+37251234567", "pin_length": 6},
     names.TWO_FACTOR_VERIFY_TASK: {"session_id": "a" * 32, "pin": "123456"},
+    names.CALLBACK_DELIVER_TASK: {"events": [{"id": f"{ID}:1", "claim": 1, "url_id": "a" * 40}]},
 }
 
 

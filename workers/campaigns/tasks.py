@@ -36,7 +36,9 @@ def async_http_for(context: WorkerContext) -> AsyncHttp | None:
     pid = os.getpid()
     if pid not in _async:
         _async[pid] = AsyncHttp.for_messente(
-            settings.messente, max_connections=settings.campaigns.concurrency
+            settings.messente,
+            max_connections=settings.campaigns.concurrency,
+            late_after=settings.pacing.late_after,
         )
     return _async[pid]
 

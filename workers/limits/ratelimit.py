@@ -1,18 +1,28 @@
-"""A global rate limiter per provider account, shared by every worker process: GCRA in one Lua
-script on Redis server time, so all workers (and hosts) agree on one clock.
+"""A global rate limiter per provider account, shared by every worker process: GCRA in one Lua script
+(``pace.lua``) on Redis server time, so all workers (and hosts) agree on one clock.
 
-Tiers share the account's rate but not its burst headroom: a `high` send may use the whole burst,
-`regular` and `low` only the part not reserved for `high`, and `status` polls half of that, so
-bulk never takes the last tokens an OTP needs and polls always yield to sends.
+Pacing at the wire: a granted token is a slot, the moment its request may leave, one interval after
+the slot before it. Callers hold each request until its slot (``acquire`` sleeps for it; the event
+loop schedules each request at its own slot), so requests leave evenly spaced instead of in a clump
+when a group of tokens is granted at once. The interval is that of the configured rate less a safety
+margin (``Limit.margin``), the room the far end's limiter needs for the loop's and the network's
+jitter.
+
+Adapting (AIMD): a 429 from the provider cuts its rate for every worker (``Adapt.decrease``, at most
+once per ``Adapt.hold_seconds``) and the rate climbs back by ``Adapt.recover`` of the paced rate per
+second; ``rates()`` reads where it stands.
+
+Tiers share the account's rate but not how far ahead they may reserve slots: a `high` send the whole
+burst, `regular` and `low` only the part not reserved for `high`, and `status` polls half of that, so
+bulk never takes the slots an OTP needs and polls always yield to sends.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import redis
 
@@ -21,56 +31,118 @@ from smsq.producers.core.lua import read
 
 TIERS: Final = ("high", "regular", "low", "status")
 
-# Each script's KEYS and ARGV are named at its top; all run on Redis server time.
-_GCRA = read(__package__, "gcra.lua")  # cost tokens now, or the µs to wait
-_GCRA_MANY = read(__package__, "gcra_many.lua")  # up to N single tokens in one run
-_PAUSE = read(__package__, "pause.lua")  # nobody through for a while (a provider's 429)
+# KEYS and ARGV are named at the script's top; operations take / throttle / rate.
+_PACE = read(__package__, "pace.lua")
+US: Final = 1_000_000
 
 
 @dataclass(frozen=True)
 class Limit:
     rate_per_second: float
-    burst: int = 10  # requests that may go at once after a quiet spell
+    burst: int = 10  # how many intervals ahead the high tier may reserve slots
     high_reserve: float = 0.3  # fraction of the burst only `high` may use
+    margin: float = 0.0  # fraction below rate_per_second that requests are paced at
+
+    @property
+    def paced(self) -> float:
+        return self.rate_per_second * (1 - self.margin)
+
+
+@dataclass(frozen=True)
+class Adapt:
+    """How a provider's 429 moves its rate (AIMD), for every worker at once."""
+
+    decrease: float = 0.8  # the rate is multiplied by this on a 429
+    recover: float = 0.02  # fraction of the paced rate regained per second after a cut
+    floor: float = 0.1  # never below this fraction of the paced rate
+    hold_seconds: float = 1.0  # one cut per this long: a clump of 429s is one signal
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """``granted`` tokens: request k (0-based) may leave ``first_slot + k * interval`` seconds from the
+    moment the grant was read; ``wait``: seconds before asking for more (0 when all were granted)."""
+
+    granted: int
+    wait: float
+    first_slot: float
+    interval: float
+
+    def slot(self, k: int) -> float:
+        return self.first_slot + k * self.interval
+
+
+@dataclass(frozen=True)
+class RateNow:
+    """A provider's rate as every worker sees it now (``smsq limits``; the metrics)."""
+
+    provider: str
+    configured: float  # rate_per_second as set
+    paced: float  # less the safety margin: the most it is ever paced at
+    current: float  # the learned rate: paced, or lower while recovering from a 429
+    cut_at: float | None  # Unix time of the last cut still being recovered from
+
+    @property
+    def recovering(self) -> bool:
+        return self.current < self.paced
 
 
 class RateLimiter:
-    def __init__(self, client: redis.Redis, limits: Mapping[str, Limit], *, prefix: str = "smsq") -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        limits: Mapping[str, Limit],
+        *,
+        prefix: str = "smsq",
+        adapt: Adapt = Adapt(),
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``clock``: Unix seconds for the script instead of Redis server time (tests); ``sleep``:
+        how ``acquire`` waits for its slot."""
         self.redis = client
         self.limits = dict(limits)
+        self.adapt = adapt
         self.keys = Keys(prefix)
-        self._gcra = client.register_script(_GCRA)
-        self._gcra_many = client.register_script(_GCRA_MANY)
-        self._pause = client.register_script(_PAUSE)
+        self.clock = clock
+        self.sleep = sleep
+        self._pace = client.register_script(_PACE)
 
-    def _key(self, provider: str) -> str:
-        return self.keys.rate(provider)
-
-    def acquire(self, provider: str, tier: str = "regular", cost: int = 1) -> float:
-        """Take ``cost`` tokens for ``provider``. Returns 0.0 if granted, else seconds to wait (nothing
-        was taken). A provider without a configured limit is never limited."""
-        limit = self.limits.get(provider)
-        if limit is None:
-            return 0.0
-        wait_us = self._gcra(
-            keys=[self._key(provider)],
-            args=[_interval_us(limit), math.floor(self._tolerance_us(limit, tier)), cost],
+    def _run(self, provider: str, limit: Limit, op: str, *args: str | int) -> Any:
+        now_us = int(self.clock() * US) if self.clock is not None else 0
+        recover = limit.paced * self.adapt.recover
+        return self._pace(
+            keys=[self.keys.rate(provider), self.keys.rate_cut(provider)],
+            args=[op, repr(limit.paced), repr(recover), now_us, *args],
         )
-        return int(wait_us) / 1_000_000
 
-    def acquire_many(self, provider: str, tier: str, count: int) -> list[float]:
-        """``count`` single-token acquisitions in one round trip and one script run, for a sender that
-        has many messages ready: 0.0 for each granted token (the first ones), else the seconds to wait
-        before asking again. Each granted token is one request the caller may send now; the limit is
-        never exceeded."""
+    def take(self, provider: str, tier: str, count: int) -> Grant:
+        """Up to ``count`` tokens in one round trip: the first ``granted`` messages may be sent, each
+        at its slot. A provider without a configured limit grants everything at once."""
         limit = self.limits.get(provider)
         if limit is None or count <= 0:
-            return [0.0] * max(0, count)
-        granted, wait_us = self._gcra_many(
-            keys=[self._key(provider)],
-            args=[_interval_us(limit), math.floor(self._tolerance_us(limit, tier)), count],
-        )
-        return [0.0] * int(granted) + [int(wait_us) / 1_000_000] * (count - int(granted))
+            return Grant(max(0, count), 0.0, 0.0, 0.0)
+        share = repr(_share(limit, tier))
+        granted, wait_us, first_us, interval_us = self._run(provider, limit, "take", share, count)
+        return Grant(int(granted), int(wait_us) / US, max(0, int(first_us)) / US, int(interval_us) / US)
+
+    def acquire(self, provider: str, tier: str = "regular", cost: int = 1) -> float:
+        """One token for ``provider``: returns 0.0 at its slot (having slept until then, a few
+        intervals at most), else the seconds to wait before asking again (nothing was taken)."""
+        if cost != 1:
+            raise ValueError("tokens are taken one request at a time (cost=1)")
+        grant = self.take(provider, tier, 1)
+        if not grant.granted:
+            return grant.wait
+        if grant.first_slot > 0:
+            self.sleep(grant.first_slot)
+        return 0.0
+
+    def acquire_many(self, provider: str, tier: str, count: int) -> list[float]:
+        """``take`` as one entry per message: 0.0 for each granted token (the first ones), else the
+        seconds to wait before asking again. Slots are not waited for: see ``take``."""
+        grant = self.take(provider, tier, count)
+        return [0.0] * grant.granted + [grant.wait] * (count - grant.granted)
 
     def acquire_within(
         self, provider: str, tier: str, max_wait: float, sleep: Callable[[float], None] = time.sleep
@@ -79,30 +151,33 @@ class RateLimiter:
         return wait_for_token(self, provider, tier, max_wait, sleep)
 
     def pause(self, provider: str, seconds: float) -> None:
-        """Let nobody through for ``seconds`` (the provider said 429)."""
+        """The provider said 429: no slot for ``seconds``, and its rate is cut for every worker."""
         limit = self.limits.get(provider)
-        if limit is None or seconds <= 0:
+        if limit is None:
             return
-        self._pause(
-            keys=[self._key(provider)],
-            args=[int(seconds * 1_000_000), int(self._tolerance_us(limit, "high"))],
-        )
+        adapt = self.adapt
+        self._run(provider, limit, "throttle", int(max(0.0, seconds) * US), repr(adapt.decrease),
+                  repr(limit.paced * adapt.floor), int(adapt.hold_seconds * US))  # fmt: skip
 
-    @staticmethod
-    def _tolerance_us(limit: Limit, tier: str) -> float:
-        if tier not in TIERS:
-            raise ValueError(f"unknown rate-limit tier {tier!r}; use one of {', '.join(TIERS)}")
-        share = {"high": 1.0, "regular": 1 - limit.high_reserve, "low": 1 - limit.high_reserve}.get(
-            tier, (1 - limit.high_reserve) / 2
-        )
-        # One interval is always allowed, so a lone request at an idle limiter goes at once. The
-        # interval is the whole microseconds the script is given (rounded up), or a tolerance of
-        # exactly one interval, rounded down, could never let a single request through.
-        return _interval_us(limit) * max(1.0, limit.burst * share)
+    def rates(self) -> dict[str, RateNow]:
+        """Every limited provider's rate now, as the scripts compute it."""
+        found: dict[str, RateNow] = {}
+        for provider, limit in self.limits.items():
+            current, cut_us = self._run(provider, limit, "rate")
+            cut = int(cut_us) / US if int(cut_us) else None
+            found[provider] = RateNow(provider, limit.rate_per_second, limit.paced, float(current), cut)
+        return found
 
 
-def _interval_us(limit: Limit) -> int:
-    return math.ceil(1_000_000 / limit.rate_per_second)
+def _share(limit: Limit, tier: str) -> float:
+    """How many intervals ahead ``tier`` may reserve. At least one, so a lone request at an idle
+    limiter goes at once."""
+    if tier not in TIERS:
+        raise ValueError(f"unknown rate-limit tier {tier!r}; use one of {', '.join(TIERS)}")
+    share = {"high": 1.0, "regular": 1 - limit.high_reserve, "low": 1 - limit.high_reserve}.get(
+        tier, (1 - limit.high_reserve) / 2
+    )
+    return max(1.0, limit.burst * share)
 
 
 class TokenSource(Protocol):

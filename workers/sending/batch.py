@@ -159,8 +159,8 @@ def start_chunk(
         )
         groups.setdefault(key, []).append(item)
 
-    def calling(group: list[tuple[str, dict[str, str], Omnimessage]], provider: str) -> None:
-        sender.store.mark_calling([mid for mid, _, _ in group], token, provider)
+    def calling(ids: list[str], provider: str) -> None:
+        sender.store.mark_calling(ids, token, provider)
 
     deliveries = [(group, _deliver(group, sender, options, pool, calling)) for group in groups.values()]
 
@@ -179,20 +179,24 @@ def _deliver(
     sender: Sender,
     options: BatchOptions,
     pool: ThreadPoolExecutor | None,
-    calling: Callable[[list[tuple[str, dict[str, str], Omnimessage]], str], None],
+    calling: Callable[[list[str], str], None],
 ) -> Callable[[], list[Decision]]:
     """The step giving one decision per message, in order: async singles are still in flight when
     this returns; every other way has its answers already."""
     provider = _provider_for(ready, sender)
     if isinstance(provider, list):  # no provider to use: already decided
         return _ready(provider)
-    # From here on requests may leave: a lease lost after this point means "maybe sent".
-    calling(ready, provider.name)
+    name = provider.name
     priority = ready[0][1].get(PRIORITY, "low")
     # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
     bulk = provider if options.use_bulk and len(ready) > 1 and isinstance(provider, BulkProvider) else None
     if bulk is None and options.async_http is not None and isinstance(provider, LoopSingles):
-        return start_singles(ready, provider, sender, priority, options.async_http).finish
+        # The loop marks each record when its request is about to leave (a connection and its slot):
+        # one still waiting for either when the worker dies goes back to `queued`, not `unknown`.
+        client = options.async_http
+        return start_singles(ready, provider, sender, priority, client, lambda ids: calling(ids, name)).finish
+    # From here on requests may leave: a lease lost after this point means "maybe sent".
+    calling([mid for mid, _, _ in ready], name)
     return _ready(_send_now(ready, provider, bulk, sender, options, pool, priority))
 
 

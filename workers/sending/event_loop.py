@@ -20,10 +20,11 @@ import base64
 import json
 import random
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import httpx
@@ -32,12 +33,17 @@ import yarl
 from smsq.config.settings import MessenteSettings, Timeouts
 from smsq.producers.core.records import ATTEMPTS
 from smsq.producers.messages.models import Omnimessage
+from smsq.workers.limits.ratelimit import Grant
 from smsq.workers.providers import http
 from smsq.workers.providers.base import LoopSingles, SendResult
 from smsq.workers.providers.errors import ProviderError
 from smsq.workers.sending.single import Decision, Outcome, Sender, decide, outbound_for, record_outcomes
 
 TOKENS_PER_TRIP = 50  # rate-limit tokens asked for in one Redis round trip
+# A request this late for its rate-limit slot is not sent (and goes back to wait, no attempt spent):
+# sent late it would arrive together with the ones on time. The pacing margin below the configured
+# rate is what absorbs lateness up to this (settings.pacing.late_after).
+DEFAULT_LATE_AFTER = 0.015
 CONNECT_ATTEMPTS = 3  # as the sync client: a request that never reached the provider is repeated at once
 Item = tuple[str, dict[str, str], Omnimessage]
 
@@ -58,8 +64,55 @@ class Reply:
         )
 
 
-Answer = Reply | httpx.HTTPError
+class Late:
+    """A request that could not leave within ``late_after`` of its slot, so was not sent."""
+
+    def __repr__(self) -> str:
+        return "LATE"
+
+
+LATE: Final = Late()
+Answer = Reply | httpx.HTTPError | Late
 Post = Callable[[str, bytes], Awaitable[Reply]]
+Mark = Callable[[list[str]], object]  # notes on the records of these ids that their requests leave now
+
+
+class Marker:
+    """Marks records just before their requests leave, many per Redis call: while one call is on
+    its way (in a thread: the store's client is synchronous) the next ones gather."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._pending: dict[Mark, list[tuple[str, asyncio.Future[None]]]] = {}
+        self._flushing = False
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="smsq-mark")
+
+    async def mark(self, mark: Mark, message_id: str) -> None:
+        done: asyncio.Future[None] = self.loop.create_future()
+        self._pending.setdefault(mark, []).append((message_id, done))
+        if not self._flushing:
+            self._flushing = True
+            self.loop.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                for mark, waiting in batch.items():
+                    try:
+                        await self.loop.run_in_executor(self._thread, mark, [mid for mid, _ in waiting])
+                    except Exception as exc:
+                        for _, done in waiting:
+                            done.set_exception(exc)
+                    else:
+                        for _, done in waiting:
+                            done.set_result(None)
+        finally:
+            self._flushing = False
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False)
 
 
 class AsyncHttp:
@@ -73,10 +126,16 @@ class AsyncHttp:
         auth: tuple[str, str] | None = None,
         max_connections: int = http.DEFAULT_MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
+        late_after: float = DEFAULT_LATE_AFTER,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.timeouts = timeouts
+        self.late_after = late_after
         self.loop = asyncio.new_event_loop()
+        # One request per connection at a time, taken before the record is marked: a request still
+        # waiting for a connection has certainly not left.
+        self._connections = asyncio.Semaphore(max_connections)
+        self._marker = Marker(self.loop)
         self._thread = threading.Thread(target=self.loop.run_forever, name="smsq-async-http", daemon=True)
         self._thread.start()
         # Sessions must be made on their loop.
@@ -84,9 +143,12 @@ class AsyncHttp:
         self._post, self._close = opened.result(timeout=10)
 
     @classmethod
-    def for_messente(cls, settings: MessenteSettings, *, max_connections: int) -> AsyncHttp:
+    def for_messente(
+        cls, settings: MessenteSettings, *, max_connections: int, late_after: float = DEFAULT_LATE_AFTER
+    ) -> AsyncHttp:
         auth = (settings.username.get_secret_value(), settings.password.get_secret_value())
-        return cls(settings.base_url, settings.timeouts, auth=auth, max_connections=max_connections)
+        return cls(settings.base_url, settings.timeouts, auth=auth, max_connections=max_connections,
+                   late_after=late_after)  # fmt: skip
 
     @property
     def answer_timeout(self) -> float:
@@ -139,13 +201,62 @@ class AsyncHttp:
 
         return post_aiohttp, session.close
 
-    def post_many(self, path: str, bodies: Sequence[Any]) -> Future[list[Answer]]:
-        """POST each JSON body to ``path`` at once (the connection limit queues the rest); one
-        thread hop for the lot. Each answer is the response or the httpx error that ended the call."""
-        return self._on_loop(self._post_all(path, [json.dumps(body).encode() for body in bodies]))
+    def post_many(
+        self,
+        path: str,
+        bodies: Sequence[Any],
+        *,
+        slots: Sequence[float] | None = None,
+        mark: Mark | None = None,
+        ids: Sequence[str] = (),
+    ) -> Future[list[Answer]]:
+        """POST each JSON body to ``path``; one thread hop for the lot. Each answer is the response,
+        the httpx error that ended the call, or ``LATE``.
 
-    async def _post_all(self, path: str, bodies: list[bytes]) -> list[Answer]:
-        return list(await asyncio.gather(*(self._post_one(path, body) for body in bodies)))
+        ``slots``: when each request may leave (``time.monotonic()``), its rate-limit token's slot; a
+        request that could not leave within ``late_after`` of it is not sent (``LATE``): sent late
+        it would arrive in a clump with the ones on time. ``mark(ids)``, with one id per body, is
+        called for each request once it has a connection and its slot has come, just before it
+        leaves (many per call): a request not yet marked had certainly not started."""
+        encoded = [json.dumps(body).encode() for body in bodies]
+        return self._on_loop(self._post_all(path, encoded, slots, mark, ids))
+
+    async def _post_all(
+        self,
+        path: str,
+        bodies: list[bytes],
+        slots: Sequence[float] | None,
+        mark: Mark | None,
+        ids: Sequence[str],
+    ) -> list[Answer]:
+        at: Sequence[float | None] = slots if slots is not None else [None] * len(bodies)
+        marks: Sequence[str | None] = ids if mark is not None else [None] * len(bodies)
+        each = zip(bodies, at, marks, strict=True)
+        return list(await asyncio.gather(*(self._paced(path, body, at, mark, mid) for body, at, mid in each)))
+
+    async def _paced(
+        self, path: str, body: bytes, slot: float | None, mark: Mark | None, message_id: str | None
+    ) -> Answer:
+        """One request: a connection, then its slot, then its record marked, then the wire."""
+        try:
+            async with asyncio.timeout(self.timeouts.pool):
+                await self._connections.acquire()
+        except TimeoutError:
+            return httpx.PoolTimeout("no free connection in time")  # never started: safe to repeat
+        try:
+            if slot is not None:
+                if (delay := slot - self.loop.time()) > 0:
+                    await asyncio.sleep(delay)
+                if self.loop.time() - slot > self.late_after:  # the loop, or a connection, held it up
+                    return LATE
+            if mark is not None and message_id is not None:
+                try:
+                    await self._marker.mark(mark, message_id)
+                except Exception as exc:  # Redis unreachable: not sent, so nothing is left uncertain
+                    return httpx.ConnectError(f"could not note the call before sending: {exc}")
+            return await self._post_one(path, body)
+        finally:
+            self._connections.release()
 
     async def _post_one(self, path: str, body: bytes) -> Answer:
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
@@ -162,6 +273,7 @@ class AsyncHttp:
     def close(self) -> None:
         if self.loop.is_running():
             self._on_loop(self._close()).result(timeout=10)
+            self._marker.close()
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
 
@@ -188,7 +300,7 @@ def as_httpx_error(exc: Exception, request: httpx.Request) -> Exception:
     return exc
 
 
-def answer_of(provider: LoopSingles, answer: Answer) -> SendResult | ProviderError:
+def answer_of(provider: LoopSingles, answer: Reply | httpx.HTTPError) -> SendResult | ProviderError:
     """The provider's answer to one send, read like the sync client reads it."""
     if isinstance(answer, httpx.HTTPError):
         return http.transport_error(provider.name, answer)
@@ -196,6 +308,11 @@ def answer_of(provider: LoopSingles, answer: Answer) -> SendResult | ProviderErr
         return provider.read_single(answer.status, answer.content, answer.as_httpx)
     except ProviderError as exc:
         return exc
+
+
+def waiting(detail: str, due_ms: int, wait: float) -> Decision:
+    """Back to wait for our own limit: nothing was sent, no attempt is spent."""
+    return Decision("queued", {"schedule_at_ms": due_ms}, Outcome("queued", detail, wait))
 
 
 @dataclass
@@ -216,53 +333,67 @@ class InFlight:
                 answers.extend(group.result(timeout=self.client.answer_timeout))
             except TimeoutError:  # the loop stopped: unanswered, so maybe sent
                 answers.extend([httpx.ReadTimeout("no answer from the event loop in time")] * size)
-        name = self.provider.name
-        decisions = [
-            decide(mid, record, message, name, int(record.get(ATTEMPTS, 0)) + 1,
-                   answer_of(self.provider, answer), self.sender)
-            for (mid, record, message), answer in zip(self.items, answers, strict=False)
-        ]  # fmt: skip
+        decisions = [self._decide(item, answer) for item, answer in zip(self.items, answers, strict=False)]
         # One health count and at most one pause for the whole chunk, not a round trip per call.
-        record_outcomes(self.sender, name, decisions)
+        record_outcomes(self.sender, self.provider.name, decisions)
         return decisions + self.later
+
+    def _decide(self, item: Item, answer: Answer) -> Decision:
+        if isinstance(answer, Late):
+            return waiting("late for its rate-limit slot", self.sender.store.now_ms(), 0.0)
+        mid, record, message = item
+        attempt = int(record.get(ATTEMPTS, 0)) + 1
+        answered = answer_of(self.provider, answer)
+        return decide(mid, record, message, self.provider.name, attempt, answered, self.sender)
 
 
 def start_singles(
-    items: Sequence[Item], provider: LoopSingles, sender: Sender, priority: str, client: AsyncHttp
+    items: Sequence[Item],
+    provider: LoopSingles,
+    sender: Sender,
+    priority: str,
+    client: AsyncHttp,
+    mark: Mark | None = None,
 ) -> InFlight:
-    """Hand each message to the loop as soon as its token is granted and return without waiting for
-    the answers; what gets no token within the inline wait goes back to wait (no attempt spent)."""
+    """Hand each message to the loop as soon as its token is granted, to leave at its token's slot,
+    and return without waiting for the answers; what gets no token within the inline wait goes back
+    to wait (no attempt spent). ``mark``: see ``AsyncHttp.post_many``."""
     groups: list[tuple[int, Future[list[Answer]]]] = []
     later: list[Decision] = []
     waited = 0.0
     sent = 0
     while sent < len(items):
         wanted = min(TOKENS_PER_TRIP, len(items) - sent)
-        waits = take_tokens(sender, provider.name, priority, wanted)
-        granted = sum(1 for wait in waits if wait == 0)
+        grant = take_tokens(sender, provider.name, priority, wanted)
+        granted = grant.granted
         if granted:
+            # The slots are counted from when the grant was read, on this process's monotonic clock
+            # (the loop's): only the offsets come from Redis, so no two clocks need to agree.
+            base = time.monotonic()
+            chosen = items[sent : sent + granted]
             bodies = [
                 provider.single_body(outbound_for(sender, provider.name, mid, message))
-                for mid, _, message in items[sent : sent + granted]
+                for mid, _, message in chosen
             ]
-            groups.append((granted, client.post_many(provider.single_path, bodies)))
+            slots = [base + grant.slot(k) for k in range(granted)] if grant.interval else None
+            answers = client.post_many(
+                provider.single_path, bodies, slots=slots, mark=mark, ids=[mid for mid, _, _ in chosen]
+            )
+            groups.append((granted, answers))
             sent += granted
         if granted == wanted:
             continue
-        wait = min(w for w in waits if w > 0)
-        if waited + wait > sender.max_inline_wait:
+        if waited + grant.wait > sender.max_inline_wait:
             # Our own global limit: what has no token goes back to wait; no attempt is spent.
-            due = sender.store.now_ms() + int(wait * 1000)
-            later = [Decision("queued", {"schedule_at_ms": due}, Outcome("queued", "rate limit", wait))] * (
-                len(items) - sent
-            )
+            due = sender.store.now_ms() + int(grant.wait * 1000)
+            later = [waiting("rate limit", due, grant.wait)] * (len(items) - sent)
             break
-        sender.sleep(wait)
-        waited += wait
+        sender.sleep(grant.wait)
+        waited += grant.wait
     return InFlight(items, provider, sender, client, groups, later)
 
 
-def take_tokens(sender: Sender, provider: str, priority: str, count: int) -> list[float]:
+def take_tokens(sender: Sender, provider: str, priority: str, count: int) -> Grant:
     if sender.limiter is None:
-        return [0.0] * count
-    return sender.limiter.acquire_many(provider, priority, count)
+        return Grant(count, 0.0, 0.0, 0.0)
+    return sender.limiter.take(provider, priority, count)

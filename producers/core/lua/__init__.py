@@ -24,3 +24,6 @@ CLAIM_EXPIRED_LEASES: Final = read(__name__, "claim_expired_leases.lua")
 MARK_PUBLISHED: Final = read(__name__, "mark_published.lua")
 MARK_CALLING: Final = read(__name__, "mark_calling.lua")
 LANE_MARKS: Final = read(__name__, "lane_marks.lua")
+# GCRA: the API keys' limits (smsq.producers.keys.limits). The providers' limiters pace requests at
+# slots and adapts to 429s in their own script (smsq.workers.limits, pace.lua).
+GCRA: Final = read(__name__, "gcra.lua")

@@ -40,6 +40,38 @@ local function count_move(record, from_status, to_status, campaign_prefix, stats
   end
 end
 
+-- Callbacks to the app ----------------------------------------------------------------------------
+-- A status change the app hears of (smsq.producers.callbacks.events.CALLBACK_STATUSES) of a message
+-- accepted by an API key with a callback URL (the record's key_id, or its campaign's) becomes an
+-- event in the same step: the record's callback_seq + 1, a hash under <callbacks>event:<message id>:<seq>,
+-- due now in <callbacks>due and listed in <callbacks>log. Workers deliver it (workers/callbacks/);
+-- nothing here waits for the app. K.callbacks and K.api_keys are prefixes (CallbackKeys).
+
+local CALLBACK_STATUSES = {
+  sent = true, delivered = true, failed = true, undeliverable = true, expired = true, blocked = true,
+  cancelled = true, unknown = true,
+}
+
+local function emit_callback(K, c, record, id, from_status, to_status, now_ms)
+  if not K.callbacks or not CALLBACK_STATUSES[to_status] then return end
+  local found = redis.call('HMGET', record, 'key_id', 'campaign_id', 'last_error_code', 'last_error_detail', 'test')
+  local key_id, campaign = found[1], found[2]
+  if (not key_id or key_id == '') and campaign and campaign ~= '' then
+    key_id = redis.call('HGET', c.campaign_prefix .. campaign, 'key_id')
+  end
+  if not key_id or key_id == '' then return end
+  local url = redis.call('HGET', K.api_keys .. key_id, 'callback_url')
+  if not url or url == '' then return end
+  local seq = redis.call('HINCRBY', record, 'callback_seq', 1)
+  local event_id = id .. ':' .. seq
+  redis.call('HSET', K.callbacks .. 'event:' .. event_id, 'kind', 'message', 'message_id', id,
+    'key_id', key_id, 'seq', seq, 'status', to_status, 'previous', from_status, 'at_ms', now_ms,
+    'campaign_id', campaign or '', 'error_code', found[3] or '', 'error_detail', found[4] or '',
+    'test', found[5] or '', 'state', 'pending', 'attempts', 0, 'window_ms', now_ms)
+  redis.call('ZADD', K.callbacks .. 'due', now_ms, event_id)
+  redis.call('ZADD', K.callbacks .. 'log', now_ms, event_id)
+end
+
 -- The one create path ----------------------------------------------------------------------------
 -- A new record with its fields (status among them). A record created in a final status (blocked)
 -- expires after the retention (expire_s), as one that reaches a final status by a transition does.
@@ -87,6 +119,7 @@ local function transition(K, c, t)
   -- A first status poll; an earlier entry is kept.
   if t.poll_at ~= '' then redis.call('ZADD', K.polls, 'LT', t.poll_at, t.id) end
   count_move(record, current, t.to, c.campaign_prefix, c.stats_prefix, c.stats_ttl)
+  emit_callback(K, c, record, t.id, current, t.to, t.now_ms)
   if t.return_record == '1' then return {1, current, redis.call('HGETALL', record)} end
   return {1, current}
 end
@@ -168,12 +201,13 @@ function operations.store_campaign()
 end
 
 -- Any number of transitions in one call: a chunk's claims or outcomes cost one command instead of
--- hundreds. Each is checked and applied on its own. KEYS: leases, schedule, polls (zsets).
+-- hundreds. Each is checked and applied on its own. KEYS: leases, schedule, polls (zsets), the
+-- callbacks and API key prefixes (emit_callback).
 -- ARGV: 'transition', record key prefix, campaign key prefix, stats prefix ('' none), stats ttl s,
 -- then for each transition its argument count n and its n arguments (transition_args).
 -- Returns one reply per transition.
 function operations.transition()
-  local K = {leases = KEYS[1], schedule = KEYS[2], polls = KEYS[3]}
+  local K = {leases = KEYS[1], schedule = KEYS[2], polls = KEYS[3], callbacks = KEYS[4], api_keys = KEYS[5]}
   local c = {record_prefix = ARGV[2], campaign_prefix = ARGV[3], stats_prefix = ARGV[4], stats_ttl = ARGV[5]}
   local first = 6
   local results, i = {}, first
@@ -194,13 +228,13 @@ end
 -- recovery check: if the message was published before the oldest task still waiting in its lane
 -- (lanes are FIFO) its task left the queue and nobody claimed it, so it is handed out again; else it
 -- is still waiting behind others and is looked at again a limit later (smsq.workers.sending.recovery).
--- KEYS: leases, schedule, polls (zsets). ARGV: 'claim_due', record key prefix, campaign key prefix,
+-- KEYS: leases, schedule, polls (zsets), callbacks and API key prefixes. ARGV: 'claim_due', record key prefix, campaign key prefix,
 -- stats prefix ('' none), stats ttl s, now ms, limit, claim lease ms, watch ('1' check watches, '0'
 -- hand them out), then with a watch: the oldest waiting publish ms of high, regular, low, and their
 -- recovery limits ms.
 -- Returns a flat list: id, priority, claim score, recovered ('1' handed out again after a stall), ...
 function operations.claim_due()
-  local K = {leases = KEYS[1], schedule = KEYS[2], polls = KEYS[3]}
+  local K = {leases = KEYS[1], schedule = KEYS[2], polls = KEYS[3], callbacks = KEYS[4], api_keys = KEYS[5]}
   local c = {record_prefix = ARGV[2], campaign_prefix = ARGV[3], stats_prefix = ARGV[4], stats_ttl = ARGV[5]}
   local now_ms, limit, claim_lease_ms, watching = ARGV[6], ARGV[7], ARGV[8], ARGV[9] == '1'
   local lanes = {high = 0, regular = 1, low = 2}

@@ -131,7 +131,10 @@ def test_parallel_singles_without_a_token_wait_for_one_and_spend_no_attempt(stor
     # Each send thread takes its own token; three fit in the burst, the other two go back to wait.
     fake = FakeMessente()
     _, cid = campaign(store)
-    limiter = RateLimiter(store.redis, {"messente": Limit(0.1, burst=3, high_reserve=0.0)}, prefix="t")
+    # (acquire would sleep until each token's slot, 10 s apart: not what this test is about)
+    limiter = RateLimiter(
+        store.redis, {"messente": Limit(0.1, burst=3, high_reserve=0.0)}, prefix="t", sleep=lambda _: None
+    )
     sender = dataclasses.replace(sender_for(store, fake), limiter=limiter, max_inline_wait=0.0)
     with ThreadPoolExecutor(4) as pool:
         outcome = send_batch(cid, 1, 5, sender, BatchOptions(chunk=5, use_bulk=False), pool)

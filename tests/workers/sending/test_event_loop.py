@@ -22,7 +22,11 @@ from tests.workers.campaigns.test_sending import FakeMessente, campaign, sender_
 def loop_client() -> Iterator[tuple[FakeMessente, AsyncHttp]]:
     fake = FakeMessente(refuse={"+37251000002"})
     client = AsyncHttp(
-        "https://messente.test/v1", Timeouts(), auth=("u", "p"), transport=httpx.MockTransport(fake)
+        "https://messente.test/v1",
+        Timeouts(),
+        auth=("u", "p"),
+        transport=httpx.MockTransport(fake),
+        late_after=60,  # a loaded machine's late wake-up is not what these tests are about
     )
     yield fake, client
     client.close()
@@ -83,7 +87,8 @@ def test_what_gets_no_token_waits_and_spends_no_attempt(
 ) -> None:
     fake, client = loop_client
     _, cid = campaign(store)
-    limiter = RateLimiter(store.redis, {"messente": Limit(0.1, burst=3, high_reserve=0.0)}, prefix="t")
+    # Three slots 0.1 s apart are granted at once; the fourth would need a wait.
+    limiter = RateLimiter(store.redis, {"messente": Limit(10, burst=3, high_reserve=0.0)}, prefix="t")
     sender = dataclasses.replace(sender_for(store, fake), limiter=limiter, max_inline_wait=0.0)
     outcome = send_batch(cid, 1, 5, sender, options(client), None)
     assert outcome.statuses == {"sent": 2, "failed": 1, "queued": 2}  # +37251000002 is refused

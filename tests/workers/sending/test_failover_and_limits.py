@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import pytest
 import redis
 
 from smsq.producers.client import Smsq
@@ -152,13 +153,20 @@ def test_permanent_errors_do_not_count_against_health(
     assert not health.is_open("messente")
 
 
-def test_a_429_without_retry_after_pauses_briefly_and_requeues_after_a_second(
-    store: MessageStore, redis_client: redis.Redis
+def test_a_429_without_retry_after_pauses_briefly_cuts_the_rate_and_requeues_after_a_second(
+    store: MessageStore, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
-    limiter = RateLimiter(redis_client, {"messente": Limit(100, burst=10)}, prefix="t")
+    limiter = RateLimiter(
+        redis_client, {"messente": Limit(100, burst=10)}, prefix="t", clock=clock, sleep=clock.advance
+    )
     sender = make_sender(
         store, FakeProvider("messente", RateLimited("messente", "slow down")), limiter=limiter
     )
     outcome = send_message(accept(store), sender)
     assert outcome.retry_in == 1.0  # the message itself tries again in a second
-    assert 0.2 < limiter.acquire("messente", "high") <= 0.26  # every worker holds off a quarter second
+    started = clock.now
+    while (wait := limiter.acquire("messente", "high")) > 0:
+        clock.advance(wait)
+    assert abs(clock.now - started - 0.25) < 0.001  # every worker's next request leaves a quarter second on
+    # and the rate every worker uses is cut (to 80/s), climbing back 2/s every second since
+    assert limiter.rates()["messente"].current == pytest.approx(80 + 0.25 * 2)

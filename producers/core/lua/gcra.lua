@@ -1,6 +1,6 @@
--- Take `cost` tokens from a provider's rate limit: GCRA on Redis server time, so every worker and
--- host agrees on one clock (smsq.workers.limits.ratelimit). Returns 0 when allowed, else the µs to
--- wait before asking again (nothing was taken).
+-- Take `cost` tokens from a rate limit (an API key's: smsq.producers.keys.limits; the providers' pace
+-- with their own script, smsq.workers.limits pace.lua): GCRA on Redis server time, so every process and host agrees on one
+-- clock. Returns 0 when allowed, else the µs to wait before asking again (nothing was taken).
 local arrival_key = KEYS[1]  -- the theoretical arrival time, µs
 local interval, tolerance, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 

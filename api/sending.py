@@ -1,0 +1,114 @@
+"""POST /v1/messages (one) and /v1/messages/batch (up to ``SMSQ_API__BATCH_MAX``): the key's own rate
+limit first (429, nothing accepted), then the producer API's validation and send, once per
+Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from smsq.api.auth import scoped
+from smsq.api.bodies import json_body, json_request
+from smsq.api.idempotency import Answer, answered_once
+from smsq.api.models import Accepted, BatchAnswer, BatchItem
+from smsq.api.problems import FieldProblem, problems
+from smsq.api.services import Services, services
+from smsq.producers.client import Receipt
+from smsq.producers.errors import ApiRefused, InvalidInput
+from smsq.producers.keys.store import SEND, ApiKey
+
+router = APIRouter(prefix="/v1/messages", tags=["messages"])
+REFUSALS = problems(401, 403, 409, 413, 422, 429, 503)
+
+
+def limited(found: Services, key: ApiKey, cost: int) -> None:
+    wait = found.limiter.acquire(key, cost)
+    if wait > 0:
+        raise ApiRefused(
+            429, "Too many requests", f"over the key's rate of {key.rate}; nothing was accepted",
+            retry_after=wait,
+        )  # fmt: skip
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Accepted,
+    responses=REFUSALS,
+    openapi_extra=json_request("Omnimessage", "one omnimessage, as the Python producer API takes it"),
+)
+async def send_message(
+    request: Request,
+    key: Annotated[ApiKey, Depends(scoped(SEND))],
+    found: Annotated[Services, Depends(services)],
+) -> Response:
+    """Accept one message: 202 with its id and status (queued, or scheduled for its time_to_send)."""
+    payload = await json_body(request)
+
+    def send(idempotency_key: str | None) -> Answer:
+        limited(found, key, 1)
+        receipt = found.smsq.send(payload, idempotency_key=idempotency_key, key_id=key.key_id, test=key.test)
+        accepted = Accepted(id=receipt.message_id, status=receipt.status, duplicate=receipt.duplicate)
+        return 202, accepted.model_dump(), f"/v1/messages/{receipt.message_id}"
+
+    async def handle(idempotency_key: str | None) -> Answer:
+        return await run_in_threadpool(send, idempotency_key)
+
+    return await answered_once(request, found.idempotency, found.settings.limits, key, payload, handle)
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    response_model=BatchAnswer,
+    responses=REFUSALS,
+    openapi_extra=json_request("BatchRequest", "up to SMSQ_API__BATCH_MAX omnimessages"),
+)
+async def send_batch(
+    request: Request,
+    key: Annotated[ApiKey, Depends(scoped(SEND))],
+    found: Annotated[Services, Depends(services)],
+) -> Response:
+    """Accept up to 1,000 messages, one result per item: accepted ones are accepted even if others are
+    refused (202); when none is accepted the answer is a 422 listing each item's problems."""
+    payload = await json_body(request)
+    messages = _batch_messages(payload, found.settings.api.batch_max)
+
+    def send(idempotency_key: str | None) -> Answer:
+        limited(found, key, len(messages))
+        keys = None if idempotency_key is None else [f"{idempotency_key}.{i}" for i in range(len(messages))]
+        answers = found.smsq.send_many(messages, idempotency_keys=keys, key_id=key.key_id, test=key.test)
+        results = [_item(index, answer) for index, answer in enumerate(answers)]
+        refused = sum(item.errors is not None for item in results)
+        if refused == len(results):
+            raise InvalidInput(
+                [(f"messages.{i}.{field}", message) for i, answer in enumerate(answers)
+                 if isinstance(answer, InvalidInput) for field, message in answer.problems]
+            )  # fmt: skip
+        body = BatchAnswer(accepted=len(results) - refused, refused=refused, results=results)
+        return 202, body.model_dump(), ""
+
+    async def handle(idempotency_key: str | None) -> Answer:
+        return await run_in_threadpool(send, idempotency_key)
+
+    return await answered_once(request, found.idempotency, found.settings.limits, key, payload, handle)
+
+
+def _batch_messages(payload: Any, most: int) -> list[Any]:
+    if not isinstance(payload, dict) or set(payload) != {"messages"}:
+        raise InvalidInput([("(body)", 'must be an object with one field, "messages": a list of messages')])
+    messages = payload["messages"]
+    if not isinstance(messages, list) or not 1 <= len(messages) <= most:
+        count = len(messages) if isinstance(messages, list) else "not a list"
+        raise InvalidInput([("messages", f"must be a list of 1 to {most} messages (got {count})")])
+    return messages
+
+
+def _item(index: int, answer: Receipt | InvalidInput) -> BatchItem:
+    if isinstance(answer, InvalidInput):
+        errors = [FieldProblem(field=field, message=message) for field, message in answer.problems]
+        return BatchItem(index=index, status="refused", errors=errors)
+    return BatchItem(index=index, id=answer.message_id, status=answer.status, duplicate=answer.duplicate)

@@ -1,0 +1,127 @@
+"""The event loop paces each request at its rate-limit slot, sends nothing late, and marks a record
+only when its request is about to leave (a connection and its slot): faked at the HTTP seam."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+
+import httpx
+
+from smsq.config.settings import Timeouts
+from smsq.producers.campaigns.model import message_id
+from smsq.producers.core.records import CALL_PROVIDER
+from smsq.producers.core.store import MessageStore
+from smsq.workers.campaigns.sending import BatchOptions, send_batch
+from smsq.workers.limits.ratelimit import Limit, RateLimiter
+from smsq.workers.sending.event_loop import AsyncHttp
+from smsq.workers.sending.single import Sender
+from tests.workers.campaigns.test_sending import FakeMessente, campaign, sender_for, statuses
+
+INTERVAL = 0.02  # 50/s
+
+
+def paced_sender(store: MessageStore, fake: FakeMessente) -> Sender:
+    # Five slots may be reserved at once: the old way sent all five in one clump.
+    limiter = RateLimiter(
+        store.redis, {"messente": Limit(1 / INTERVAL, burst=5, high_reserve=0.0)}, prefix="t"
+    )
+    return dataclasses.replace(sender_for(store, fake), limiter=limiter)
+
+
+def test_a_group_of_granted_tokens_leaves_one_interval_apart(store: MessageStore) -> None:
+    fake = FakeMessente()
+    arrivals: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        arrivals.append(time.monotonic())
+        return fake(request)
+
+    client = AsyncHttp(
+        "https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(handler), late_after=60
+    )
+    try:
+        _, cid = campaign(store)
+        started = time.monotonic()
+        outcome = send_batch(
+            cid,
+            1,
+            5,
+            paced_sender(store, fake),
+            BatchOptions(chunk=5, use_bulk=False, async_http=client),
+            None,
+        )
+    finally:
+        client.close()
+    assert outcome.statuses == {"sent": 5}
+    # Never early: request k leaves no sooner than k intervals after the tokens were asked for.
+    assert len(arrivals) == 5
+    assert all(at - started >= k * INTERVAL for k, at in enumerate(arrivals))
+
+
+def test_a_request_that_missed_its_slot_is_not_sent_and_waits_without_an_attempt(store: MessageStore) -> None:
+    fake = FakeMessente()
+    # Nothing can leave within a nanosecond of its slot: the hop to the loop alone takes longer.
+    client = AsyncHttp(
+        "https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(fake), late_after=1e-9
+    )
+    try:
+        _, cid = campaign(store)
+        outcome = send_batch(
+            cid,
+            1,
+            5,
+            paced_sender(store, fake),
+            BatchOptions(chunk=5, use_bulk=False, async_http=client),
+            None,
+        )
+    finally:
+        client.close()
+    assert outcome.statuses == {"queued": 5} and fake.requests == []
+    record = store.get(message_id(cid, 1))
+    assert record is not None and record.get("attempts", "0") == "0" and not record.get(CALL_PROVIDER)
+    assert store.scheduled_count() == 5
+
+
+def test_only_a_request_on_a_connection_is_marked_as_calling(store: MessageStore) -> None:
+    """With one connection, four requests wait while the first is on its way: a worker dying then
+    leaves those four unmarked, so they go back to `queued` rather than `unknown` (issue 12)."""
+    fake = FakeMessente()
+    release = threading.Event()
+    on_the_wire = threading.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        on_the_wire.set()
+        while not release.is_set():
+            await asyncio.sleep(0.005)
+        return fake(request)
+
+    client = AsyncHttp(
+        "https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(handler), max_connections=1
+    )
+    _, cid = campaign(store)
+    sending = threading.Thread(
+        target=send_batch,
+        args=(
+            cid,
+            1,
+            5,
+            sender_for(store, fake),
+            BatchOptions(chunk=5, use_bulk=False, async_http=client),
+            None,
+        ),
+    )
+    sending.start()
+    try:
+        assert on_the_wire.wait(10)
+        records = store.get_many([message_id(cid, p) for p in range(1, 6)])
+        marked = [bool(r and r.get(CALL_PROVIDER)) for r in records]
+        assert marked == [True, False, False, False, False]
+        assert statuses(store, cid) == ["sending"] * 5
+    finally:
+        release.set()
+        sending.join(10)
+        client.close()
+    assert statuses(store, cid) == ["sent"] * 5

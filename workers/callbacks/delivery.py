@@ -1,0 +1,213 @@
+"""Delivering claimed callback events: POST each event's JSON, signed per Standard Webhooks with the
+``standardwebhooks`` library, to its key's callback URL, all of a task's events at once on one
+asyncio loop per worker process; then record every outcome in one round trip.
+
+2xx: delivered. 410: dead, and the URL is not called again (``gone_days``). 429, 408, 5xx, timeouts and
+connection errors: retried with exponential backoff and jitter until ``give_up_after`` from the status
+change (or replay), then dead. Any other answer (other 4xx, 3xx since redirects are not followed,
+1xx) and an address refused at connect time (DNS rebinding): ``client_error_attempts`` tries, then
+dead. The answer's body is read up to ``max_response_bytes`` and never further.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from standardwebhooks import Webhook
+
+from smsq.config.callback_settings import CallbackSettings
+from smsq.config.settings import RetrySettings
+from smsq.producers.callbacks.events import CLAIMS, CallbackEvents, Event
+from smsq.producers.callbacks.targets import Target, callback_target
+from smsq.producers.errors import UnsafeCallbackUrl
+from smsq.workers.callbacks.queue import CallbackQueue, Claimed, Finished
+from smsq.workers.callbacks.transport import CheckedTransport
+from smsq.workers.sending.backoff import backoff_delay
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "smsq-callbacks"
+Answer = tuple[int, bytes] | BaseException  # (status, the first bytes of the body) or what ended the call
+
+
+class CallbackClient:
+    """An httpx.AsyncClient on its own event loop thread, so the worker's synchronous task hands a
+    whole batch over in one hop and connections are kept between tasks."""
+
+    def __init__(
+        self, settings: CallbackSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="smsq-callbacks", daemon=True)
+        self._thread.start()
+        self._transport = transport
+        self.client: httpx.AsyncClient = self._on_loop(self._open()).result(timeout=30)
+
+    async def _open(self) -> httpx.AsyncClient:
+        s = self.settings
+        transport = self._transport or CheckedTransport(
+            s, max_connections=max(s.per_url_concurrency, s.batch_size)
+        )
+        return httpx.AsyncClient(
+            transport=transport, timeout=httpx.Timeout(s.timeout), follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+        )  # fmt: skip
+
+    def _on_loop(self, coroutine: Any) -> Future[Any]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def post_many(self, requests: Sequence[tuple[str, dict[str, str], bytes]]) -> list[Answer]:
+        """POST each (url, headers, body) at once; each answer is (status, body start) or the error."""
+        wait = self.settings.timeout * 4 + 10  # the client's own timeouts end every call first
+        answers: list[Answer] = self._on_loop(self._post_all(requests)).result(timeout=wait)
+        return answers
+
+    async def _post_all(self, requests: Sequence[tuple[str, dict[str, str], bytes]]) -> list[Answer]:
+        return list(await asyncio.gather(*(self._post(*r) for r in requests), return_exceptions=True))
+
+    async def _post(self, url: str, headers: dict[str, str], body: bytes) -> Answer:
+        limit = self.settings.max_response_bytes
+        async with self.client.stream("POST", url, content=body, headers=headers) as response:
+            kept = b""
+            if limit:
+                async for chunk in response.aiter_raw():
+                    kept += chunk
+                    if len(kept) >= limit:
+                        break  # the rest is never read: the connection is dropped, not drained
+            return response.status_code, kept[:limit]
+
+    def close(self) -> None:
+        if self.loop.is_running():
+            self._on_loop(self.client.aclose()).result(timeout=10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+
+
+@dataclass
+class Deliverer:
+    """What a callback task needs: the events, the bookkeeping, the HTTP client, a clock and an rng."""
+
+    events: CallbackEvents
+    queue: CallbackQueue
+    client: CallbackClient
+    settings: CallbackSettings
+    clock: Callable[[], float]
+    rng: random.Random
+
+    def lookup(self, key_id: str) -> Target | None:
+        return callback_target(self.queue.redis, self.events.keys.keys, key_id)
+
+
+def deliver(deliverer: Deliverer, claimed: Sequence[Claimed]) -> list[Finished]:
+    """Deliver these claimed events once each and record the outcomes."""
+    events = deliverer.events.get_many([c.event_id for c in claimed])
+    targets: dict[str, Target | None] = {}
+    gone: dict[str, bool] = {}
+    finished: list[Finished] = []
+    sending: list[tuple[Claimed, Event, Target]] = []
+    for claim, event in zip(claimed, events, strict=True):
+        if event is None or event.fields.get(CLAIMS) != str(claim.claim):
+            continue  # expired, or claimed again since (this task came back late): not ours
+        if event.key_id not in targets:
+            targets[event.key_id] = deliverer.lookup(event.key_id)
+        target = targets[event.key_id]
+        if target is None:
+            finished.append(_done(claim, "dead", "the key is revoked or has no callback URL"))
+            continue
+        if target.url not in gone:
+            gone[target.url] = deliverer.queue.is_gone(target.url)
+        if gone[target.url]:
+            finished.append(_done(claim, "dead", "410: the URL answered 410 Gone earlier; not called"))
+            continue
+        sending.append((claim, event, target))
+    now = datetime.fromtimestamp(deliverer.clock(), UTC)
+    answers = deliverer.client.post_many([request(event, target, now) for _, event, target in sending])
+    now_ms = int(deliverer.clock() * 1000)
+    for (claim, event, target), answer in zip(sending, answers, strict=True):
+        outcome = decide(claim, event, answer, deliverer.settings, now_ms, deliverer.rng)
+        if outcome.result.startswith("410"):
+            deliverer.queue.mark_gone(target.url)
+        finished.append(outcome)
+    deliverer.queue.finish(finished, now_ms)
+    return finished
+
+
+def request(event: Event, target: Target, now: datetime) -> tuple[str, dict[str, str], bytes]:
+    """The POST of one event: its body and the Standard Webhooks headers signed over it."""
+    body = event.body()
+    signature = Webhook(target.secret).sign(event.id, now, body)
+    headers = {
+        "webhook-id": event.id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature,
+    }
+    return target.url, headers, body.encode()
+
+
+def decide(
+    claim: Claimed, event: Event, answer: Answer, settings: CallbackSettings, now_ms: int, rng: random.Random
+) -> Finished:
+    attempt = event.attempts + 1
+    if isinstance(answer, tuple):
+        status, content = answer
+        result = f"{status}" + (f": {_text(content)}" if content else "")
+        if 200 <= status < 300:
+            return _done(claim, "delivered", result)
+        if status == 410:
+            return _done(claim, "dead", result)
+        transient = status in (408, 429) or status >= 500
+    elif isinstance(answer, UnsafeCallbackUrl):
+        result, transient = f"refused: {answer.reason}", False
+    elif isinstance(answer, httpx.TimeoutException):
+        result, transient = f"timeout ({type(answer).__name__})", True
+    elif isinstance(answer, httpx.HTTPError | OSError):
+        result, transient = f"connection error: {type(answer).__name__}: {answer}", True
+    else:
+        log.error("callback %s: unexpected error %r", event.id, answer)
+        result, transient = f"error: {type(answer).__name__}", True
+    if not transient and attempt >= settings.client_error_attempts:
+        return _done(claim, "dead", f"{result} (after {attempt} attempts)")
+    retry = RetrySettings(
+        base_delay=settings.base_delay, max_delay=settings.max_delay, jitter=settings.jitter
+    )
+    next_due_ms = now_ms + int(backoff_delay(attempt, retry, rng) * 1000)
+    window_ms = int(event.fields.get("window_ms") or event.at_ms)
+    if next_due_ms > window_ms + int(settings.give_up_after * 1000):
+        return _done(claim, "dead", f"{result} (gave up after {_duration(settings.give_up_after)})")
+    return Finished(claim.event_id, claim.claim, claim.url_id, "retry", result, next_due_ms)
+
+
+def _done(claim: Claimed, outcome: str, result: str) -> Finished:
+    return Finished(claim.event_id, claim.claim, claim.url_id, outcome, result)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds:g} s"
+
+
+def _text(content: bytes) -> str:
+    return content.decode("utf-8", "replace").replace("\n", " ")[:120]
+
+
+_clients: dict[tuple[int, int], CallbackClient] = {}
+_lock = threading.Lock()
+
+
+def client_for(settings: CallbackSettings) -> CallbackClient:
+    """This process's client (made after the pool forks: a loop thread does not survive a fork)."""
+    key = (os.getpid(), id(settings))
+    with _lock:
+        if key not in _clients:
+            _clients[key] = CallbackClient(settings)
+        return _clients[key]
