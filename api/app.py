@@ -8,6 +8,7 @@ import smsq
 from smsq.api import health, messages, openapi, problems, sending
 from smsq.api.limits import BodyLimit
 from smsq.api.services import Services
+from smsq.telemetry.exporter import metrics_endpoint
 
 DESCRIPTION = """Send and follow SMS, Viber, WhatsApp and Telegram messages through smsq.
 
@@ -30,6 +31,8 @@ def create_app(found: Services) -> FastAPI:
     app.include_router(health.router)
     app.include_router(sending.router)
     app.include_router(messages.router)
+    # Prometheus metrics of the whole system, read from Redis at each scrape (smsq.telemetry).
+    app.add_route("/metrics", metrics_endpoint(found.settings), include_in_schema=False)
     openapi.install(app)
     options = found.settings.api
     json_limit = (options.body_bytes, "SMSQ_API__BODY_BYTES")

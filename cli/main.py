@@ -17,6 +17,7 @@ from smsq.cli.blacklist import app as blacklist_app
 from smsq.cli.callbacks import app as callbacks_app
 from smsq.cli.campaign import app as campaign_app
 from smsq.cli.keys import app as keys_app
+from smsq.cli.metrics import metrics as metrics_command
 from smsq.cli.segments import segments
 from smsq.cli.two_factor import app as two_factor_app
 from smsq.config import contract as names
@@ -193,6 +194,7 @@ app.command()(segments)
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")
+app.command("metrics")(metrics_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(callbacks_app, name="callbacks")
 app.command("api")(api_command)

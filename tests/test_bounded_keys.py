@@ -66,6 +66,7 @@ DURABLE = {
     "t:blacklist:sync:state",
     "t:blacklist:sync:runs",  # the last 100 run ids
     "t:blacklist:sync:synced:fake",
+    "t:metrics:smsq_dead_letters_written",  # a counter (smsq.telemetry): one field
 }
 
 

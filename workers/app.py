@@ -10,6 +10,7 @@ from celery import Celery, signals
 
 from smsq.config.celery import make_celery
 from smsq.config.settings import Settings
+from smsq.telemetry.logs import bind_task, configure_logging, unbind_task
 from smsq.workers import poison, shutdown
 from smsq.workers.blacklist.tasks import register_blacklist_tasks
 from smsq.workers.callbacks.tasks import register_callback_tasks
@@ -41,14 +42,30 @@ def create_app(settings: Settings) -> Celery:
 
 
 def _connect_signals(app: Celery) -> None:
+    settings: Settings = app.smsq_settings  # type: ignore[attr-defined]
+
+    # A receiver here means Celery leaves logging alone: its own lines go through smsq's handler,
+    # in the format SMSQ_LOG__FORMAT names (smsq.telemetry.logs).
+    @signals.setup_logging.connect(weak=False)
+    def _logging(**_: Any) -> None:
+        configure_logging(settings.log)
+
     @signals.worker_process_init.connect(weak=False)
     def _after_fork(**_: Any) -> None:
         reset_contexts(close=False)
 
     # billiard sets its own SIGTERM handler after worker_process_init: ours goes in before a task.
     @signals.task_prerun.connect(weak=False)
-    def _before_task(**_: Any) -> None:
+    def _before_task(
+        task_id: str = "", task: Any = None, kwargs: dict[str, Any] | None = None, **_: Any
+    ) -> None:
         shutdown.install_in_pool_process()
+        info = getattr(getattr(task, "request", None), "delivery_info", None) or {}
+        bind_task(getattr(task, "name", ""), task_id, info.get("routing_key"), kwargs)
+
+    @signals.task_postrun.connect(weak=False)
+    def _after_task(**_: Any) -> None:
+        unbind_task()
 
     @signals.worker_shutting_down.connect(weak=False)
     def _shutting_down(how: str | None = None, **_: Any) -> None:

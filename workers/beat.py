@@ -21,6 +21,7 @@ from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
 from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.telemetry.hooks import build_telemetry
 from smsq.workers.callbacks.claimer import start_callback_claimer
 from smsq.workers.providers import registry
 from smsq.workers.sending.recovery import LaneWatch, release_batches
@@ -52,9 +53,12 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
     # The broker's queues as the publisher sees them: Redis lists, or RabbitMQ's depths and smsq's marks.
     watch = LaneWatch(publisher, settings.recovery)
     batches = Batches(store)
+    telemetry = build_telemetry(settings.metrics, client, settings.key_prefix)
 
     def publish_batches() -> int:
-        return release_batches(batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches)
+        return release_batches(
+            batches, publisher, watch, max_queued=settings.campaigns.max_queued_batches, telemetry=telemetry
+        )
 
     def tidy() -> Tidied:
         return tidy_campaigns(
@@ -75,6 +79,7 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
             "idempotent": idempotent_providers(),
             "stop": stop,
             "also": [publish_batches, campaigns.release_due, every(settings.recovery.janitor_interval, tidy)],
+            "telemetry": telemetry,
         },
         daemon=True,
     )

@@ -18,6 +18,7 @@ from smsq.producers.client import Smsq
 from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
+from smsq.telemetry.hooks import Telemetry, build_telemetry
 from smsq.workers.campaigns.messages import CampaignTemplates
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
 from smsq.workers.limits.ratelimit import Adapt, Limit, RateLimiter
@@ -35,8 +36,10 @@ class WorkerContext:
     providers: dict[str, Provider]
     sender: Sender
     producer: Smsq
+    telemetry: Telemetry
 
     def close(self) -> None:
+        self.telemetry.close()  # the last counts, before the connection goes
         for provider in self.providers.values():
             provider.close()
         self.redis.close()
@@ -71,6 +74,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
     )
     providers = build_providers(settings)
     blacklist = Blacklist(client, prefix=settings.key_prefix)
+    telemetry = build_telemetry(settings.metrics, client, settings.key_prefix)
     sender = Sender(
         store=store,
         providers=providers,
@@ -89,6 +93,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         is_blacklisted=blacklist.is_blocked,
         blocked_among=blacklist.blocked_among,
         templates=CampaignTemplates(client, store.keys, limits=settings.limits),
+        telemetry=telemetry,
     )
     producer = Smsq(
         store,
@@ -97,7 +102,7 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         schedule_at_provider=settings.schedule.at_provider,
         limits=settings.limits,
     )
-    return WorkerContext(settings, client, store, providers, sender, producer)
+    return WorkerContext(settings, client, store, providers, sender, producer, telemetry)
 
 
 _lock = threading.Lock()

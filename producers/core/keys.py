@@ -32,6 +32,7 @@ installations can share a Redis.
     <p>:rate:apikey:<key_id>       string  an API key's own rate limiter (GCRA arrival time)
     <p>:api-idem:<key_id>:<digest> hash    an HTTP Idempotency-Key's request digest and first answer
     <p>:callbacks:<part>           callbacks to the app: events, their due times, log (``CallbackKeys``)
+    <p>:metrics:<metric>           hash    a counter or histogram of ``smsq.telemetry`` (series -> value)
 
 The record scripts (``lua/records.lua``) are given ``record_prefix``, ``campaign_prefix`` and
 ``stats_prefix`` and append the id, ``CAMPAIGN_COUNTS_SUFFIX`` or the hour themselves, so a chunk of
@@ -185,6 +186,12 @@ class Keys:
     def api_idempotency(self, key_id: str, digest: str) -> str:
         """One Idempotency-Key of one API key (``digest``: sha256 of the header's value)."""
         return f"{self.prefix}:api-idem:{key_id}:{digest}"
+
+    # -- telemetry --------------------------------------------------------------------------------
+
+    def metrics(self, metric: str) -> str:
+        """One metric's series (``smsq.telemetry.recorder``): durable, bounded by its labels."""
+        return f"{self.prefix}:metrics:{metric}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from smsq.producers.core import lua
 from smsq.producers.core.keys import HOUR_MS, CallbackKeys, Keys
 from smsq.producers.core.records import CREATED_MS, FINAL_MS, ID, STATUS, stamp
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
+from smsq.telemetry.names import DEAD_LETTERS_TOTAL
 
 Clock = Callable[[], float]
 Fields = Mapping[str, str | int | float]
@@ -280,6 +281,8 @@ class MessageStore:
             pipe.rpush(self.keys.dead_letters, json.dumps(entry, default=repr))
             pipe.ltrim(self.keys.dead_letters, -DEAD_LETTERS_KEPT, -1)
             pipe.expire(self.keys.dead_letters, self.retention_seconds)
+            # The list keeps the newest 10,000; this counter says how many were ever written.
+            pipe.hincrby(self.keys.metrics(DEAD_LETTERS_TOTAL.name), "", 1)
             pipe.execute()
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from smsq.producers.core.keys import CampaignKeys
 from smsq.workers import shutdown
 from smsq.workers.campaigns.sending import BatchLease, BatchOptions, send_batch
 from smsq.workers.context import WorkerContext
+from smsq.workers.providers.messente.omnichannel import NAME as MESSENTE
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient, contact_to_wire
 from smsq.workers.sending.batch import send_pool
 from smsq.workers.sending.event_loop import AsyncHttp
@@ -35,9 +36,13 @@ def async_http_for(context: WorkerContext) -> AsyncHttp | None:
         return None
     pid = os.getpid()
     if pid not in _async:
+        telemetry = context.telemetry
         _async[pid] = AsyncHttp.for_messente(
             settings.messente,
             max_connections=settings.campaigns.concurrency,
+            on_done=(lambda seconds: telemetry.send_seconds(MESSENTE, seconds))
+            if telemetry.enabled
+            else None,
             late_after=settings.pacing.late_after,
         )
     return _async[pid]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -142,6 +143,7 @@ def start_chunk(
             finish(
                 mid, "blocked", {"fields": error_fields("blacklisted", "the recipient is on the blacklist")}
             )
+            sender.telemetry.message("blocked", None, message.messages[0].channel)
     ready = [item for item in ready if item[2].to not in blocked]
 
     # One delivery per channel chain and priority: a chunk from the schedule may mix them.
@@ -273,12 +275,14 @@ def _bulk(
     group: list[tuple[str, dict[str, str], Omnimessage]], provider: BulkProvider, sender: Sender
 ) -> list[Decision]:
     outbound = [outbound_for(sender, provider.name, mid, message) for mid, _, message in group]
+    started = time.perf_counter()
     try:
         answers = provider.send_many(outbound)
         healthy = True
     except ProviderError as exc:
         answers = [exc] * len(group)
         healthy = not isinstance(exc, TransientError)
+    sender.telemetry.send_seconds(provider.name, time.perf_counter() - started)
     decisions = [
         decide(mid, record, message, provider.name, int(record.get(ATTEMPTS, 0)) + 1, answer, sender)
         for (mid, record, message), answer in zip(group, answers, strict=True)
@@ -300,10 +304,12 @@ def _single_with_token(
 
 def _single(item: tuple[str, dict[str, str], Omnimessage], provider: Provider, sender: Sender) -> Decision:
     mid, record, message = item
+    started = time.perf_counter()
     try:
         answer: SendResult | ProviderError = provider.send(outbound_for(sender, provider.name, mid, message))
     except ProviderError as exc:
         answer = exc
+    sender.telemetry.send_seconds(provider.name, time.perf_counter() - started)
     decision = decide(mid, record, message, provider.name, int(record.get(ATTEMPTS, 0)) + 1, answer, sender)
     apply_side_effects(sender, provider.name, decision)
     return decision

@@ -126,9 +126,12 @@ class AsyncHttp:
         auth: tuple[str, str] | None = None,
         max_connections: int = http.DEFAULT_MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
+        on_done: Callable[[float], None] | None = None,
         late_after: float = DEFAULT_LATE_AFTER,
     ) -> None:
+        """``on_done``: called on the loop with each request's seconds (a latency histogram)."""
         self.base_url = base_url.rstrip("/") + "/"
+        self.on_done = on_done
         self.timeouts = timeouts
         self.late_after = late_after
         self.loop = asyncio.new_event_loop()
@@ -144,11 +147,16 @@ class AsyncHttp:
 
     @classmethod
     def for_messente(
-        cls, settings: MessenteSettings, *, max_connections: int, late_after: float = DEFAULT_LATE_AFTER
+        cls,
+        settings: MessenteSettings,
+        *,
+        max_connections: int,
+        late_after: float = DEFAULT_LATE_AFTER,
+        on_done: Callable[[float], None] | None = None,
     ) -> AsyncHttp:
         auth = (settings.username.get_secret_value(), settings.password.get_secret_value())
         return cls(settings.base_url, settings.timeouts, auth=auth, max_connections=max_connections,
-                   late_after=late_after)  # fmt: skip
+                   late_after=late_after, on_done=on_done)  # fmt: skip
 
     @property
     def answer_timeout(self) -> float:
@@ -259,6 +267,15 @@ class AsyncHttp:
             self._connections.release()
 
     async def _post_one(self, path: str, body: bytes) -> Answer:
+        if self.on_done is None:
+            return await self._post_tries(path, body)
+        started = time.perf_counter()
+        try:
+            return await self._post_tries(path, body)
+        finally:
+            self.on_done(time.perf_counter() - started)
+
+    async def _post_tries(self, path: str, body: bytes) -> Answer:
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             try:
                 return await self._post(path, body)
@@ -387,8 +404,10 @@ def start_singles(
             # Our own global limit: what has no token goes back to wait; no attempt is spent.
             due = sender.store.now_ms() + int(grant.wait * 1000)
             later = [waiting("rate limit", due, grant.wait)] * (len(items) - sent)
+            sender.telemetry.limiter_deferred(provider.name, len(items) - sent)
             break
         sender.sleep(grant.wait)
+        sender.telemetry.limiter_wait(provider.name, grant.wait)
         waited += grant.wait
     return InFlight(items, provider, sender, client, groups, later)
 

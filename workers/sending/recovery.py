@@ -39,6 +39,7 @@ from smsq.producers.campaigns.batches import Batch, Batches
 from smsq.producers.campaigns.expansion import batch_payload
 from smsq.producers.core.store import WATCHED_LANES, Watch
 from smsq.producers.publisher import Publisher, oldest_waiting_in_list
+from smsq.telemetry.hooks import OFF, Telemetry
 
 log = logging.getLogger(__name__)
 # A batch the lane has no room for yet is looked at again this soon (the lane drains continuously).
@@ -87,7 +88,13 @@ class LaneWatch:
 
 
 def release_batches(
-    batches: Batches, publisher: Publisher, watch: LaneWatch, *, max_queued: int, limit: int = 500
+    batches: Batches,
+    publisher: Publisher,
+    watch: LaneWatch,
+    *,
+    max_queued: int,
+    limit: int = 500,
+    telemetry: Telemetry = OFF,
 ) -> int:
     """Publish due campaign batches: those never published (a producer left them, or the lane had
     no room), and those whose task left the queue without the batch being finished (a lost worker).
@@ -138,6 +145,7 @@ def release_batches(
             batches.mark_published(group, published_ms, published_ms + watch.limit_ms(lane))
     if recovered:
         log.warning("published %d campaign batches again: their worker was lost", recovered)
+        telemetry.recovered("batch", recovered)
     return len(tasks)
 
 

@@ -13,6 +13,7 @@ from smsq.config.settings import LeaseExpiry
 from smsq.producers.core.records import CALL_PROVIDER, LEASE_TOKEN, PRIORITY, RESEND_VIA, STATUS, error_fields
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import Publisher
+from smsq.telemetry.hooks import OFF, Telemetry
 from smsq.workers.sending.recovery import LaneWatch, lanes_of
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def release_due(
     claim_lease_ms: int,
     watch: LaneWatch,
     group: int = 50,
+    telemetry: Telemetry = OFF,
 ) -> int:
     """Publish every due message (up to ``batch``) to its lane, and again every watched message a lost
     worker had taken (see ``smsq.workers.sending.recovery``); returns how many were published."""
@@ -52,6 +54,7 @@ def release_due(
         recovered = sum(entry.recovered for entry in released)
         if recovered:
             log.warning("published %d messages again: the worker that took them was lost", recovered)
+            telemetry.recovered("message", recovered)
     return len(released)
 
 
@@ -71,6 +74,7 @@ def settle_expired_leases(
     *,
     idempotent: frozenset[str] = frozenset(),
     batch: int = 100,
+    telemetry: Telemetry = OFF,
 ) -> int:
     """A lease that expired means the worker was lost while it held the message. What happens next
     depends on what the record says about its request (``call_provider``, written just before it left):
@@ -103,6 +107,7 @@ def settle_expired_leases(
         else:
             moved = store.transition(message_id, "queued", fields=fields, schedule_at_ms=now)
         settled += moved.ok
+        telemetry.recovered("lease", int(moved.ok))
         log.warning(
             "message %s: lease expired while sending (%s): %s", message_id, calling or "no call", action
         )
@@ -121,13 +126,16 @@ def run_release_loop(
     stop: threading.Event,
     idempotent: frozenset[str] = frozenset(),
     also: Sequence[Callable[[], object]] = (),
+    telemetry: Telemetry = OFF,
 ) -> None:
     """Until ``stop`` is set. A full batch means more is due: go again at once, otherwise wait.
     ``also``: more release steps run on each pass (campaign batches, scheduled campaigns)."""
     while not stop.is_set():
         try:
-            published = release_due(store, publisher, batch=batch, claim_lease_ms=claim_lease_ms, watch=watch)
-            settle_expired_leases(store, lease_policy, idempotent=idempotent)
+            published = release_due(
+                store, publisher, batch=batch, claim_lease_ms=claim_lease_ms, watch=watch, telemetry=telemetry
+            )
+            settle_expired_leases(store, lease_policy, idempotent=idempotent, telemetry=telemetry)
             for step in also:
                 step()
         except Exception:  # a Redis blip must not kill the loop; the next pass picks up the work

@@ -25,12 +25,14 @@ from smsq.producers.core.records import (
     PROVIDER_PARTS,
     PROVIDER_SCHEDULED,
     RESEND_VIA,
+    SCHEDULED_FOR_MS,
     TEST,
     error_fields,
 )
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
+from smsq.telemetry.hooks import OFF, Telemetry
 from smsq.workers.campaigns.messages import CampaignTemplates, message_from_record
 from smsq.workers.limits.health import ProviderHealth
 from smsq.workers.limits.ratelimit import RateLimiter
@@ -78,6 +80,8 @@ class Sender:
     templates: CampaignTemplates | None = None
     # Delivery-report URLs and the first status poll (settings.webhooks, settings.polling).
     followup: Followup | None = None
+    # Metrics of every provider answer, limiter wait and circuit (smsq.telemetry; OFF: none).
+    telemetry: Telemetry = OFF
 
 
 @dataclass(frozen=True)
@@ -119,12 +123,14 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
 
     if sender.is_blacklisted(message.to):
         finish("blocked", error_fields("blacklisted", "the recipient is on the blacklist"))
+        sender.telemetry.message("blocked", None, message.messages[0].channel)
         return Outcome("blocked")
 
     capable = capable_providers(message, sender.providers, sender.routing, test=is_test(record))
     if not capable:
         detail = no_provider_detail(message, test=is_test(record))
         finish("failed", error_fields("no-provider", detail))
+        sender.telemetry.message("failed", None, message.messages[0].channel)
         return Outcome("failed", detail)
     failing = sender.health.open_circuits([p.name for p in capable]) if sender.health else set()
     provider = pick(
@@ -141,6 +147,8 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         )
         to, options, outcome = after_transient(message_id, circuit, attempt, names, sender)
         finish(to, **options)
+        if to == "failed":
+            sender.telemetry.message("failed", None, message.messages[0].channel)
         return outcome
 
     wait = take_token(sender, provider.name, record.get(PRIORITY, "regular"))
@@ -150,12 +158,14 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         return Outcome("queued", f"rate limit of {provider.name}", retry_in=wait)
 
     store.mark_calling([message_id], token, provider.name)  # from here on the request may have left
+    started = time.perf_counter()
     try:
         answer: SendResult | ProviderError = provider.send(
             outbound_for(sender, provider.name, message_id, message)
         )
     except ProviderError as exc:
         answer = exc
+    sender.telemetry.send_seconds(provider.name, time.perf_counter() - started)
     decision = decide(message_id, record, message, provider.name, attempt, answer, sender)
     apply_side_effects(sender, provider.name, decision)
     finish(decision.to, **decision.options)
@@ -181,6 +191,49 @@ def outbound_for(sender: Sender, provider: str, message_id: str, message: Omnime
 
 
 def decide(
+    message_id: str,
+    record: Mapping[str, str],
+    message: Omnimessage,
+    provider: str,
+    attempt: int,
+    answer: SendResult | ProviderError,
+    sender: Sender,
+) -> Decision:
+    """What ``answer`` means for the message; every provider answer of every send path comes here,
+    so this is where it is counted (smsq.telemetry)."""
+    decision = _decide(message_id, record, message, provider, attempt, answer, sender)
+    if sender.telemetry.enabled:
+        observe_answer(sender.telemetry, provider, message, record, answer, decision, sender.store.now_ms())
+    return decision
+
+
+def observe_answer(
+    telemetry: Telemetry,
+    provider: str,
+    message: Omnimessage,
+    record: Mapping[str, str],
+    answer: SendResult | ProviderError,
+    decision: Decision,
+    now_ms: int,
+) -> None:
+    channel = message.messages[0].channel
+    if isinstance(answer, ProviderError):
+        kind = (
+            "rate_limited"
+            if isinstance(answer, RateLimited)
+            else "transient"
+            if isinstance(answer, TransientError)
+            else "permanent"
+        )
+        telemetry.provider_error(provider, kind, answer.code or "none")
+    if decision.to in ("sent", "failed"):
+        telemetry.message(decision.to, provider, channel)
+    scheduled_for = record.get(SCHEDULED_FOR_MS)
+    if decision.to == "sent" and scheduled_for:
+        telemetry.schedule_lateness((now_ms - int(scheduled_for)) / 1000)
+
+
+def _decide(
     message_id: str,
     record: Mapping[str, str],
     message: Omnimessage,
@@ -282,7 +335,14 @@ def take_token(sender: Sender, provider: str, priority: str) -> float:
     """Seconds still to wait for a token after waiting inline up to ``max_inline_wait``; 0 = go."""
     if sender.limiter is None:
         return 0.0
-    return sender.limiter.acquire_within(provider, priority, sender.max_inline_wait, sender.sleep)
+    if not sender.telemetry.enabled:
+        return sender.limiter.acquire_within(provider, priority, sender.max_inline_wait, sender.sleep)
+    started = time.perf_counter()
+    wait = sender.limiter.acquire_within(provider, priority, sender.max_inline_wait, sender.sleep)
+    sender.telemetry.limiter_wait(provider, time.perf_counter() - started)
+    if wait > 0:
+        sender.telemetry.limiter_deferred(provider)
+    return wait
 
 
 def record_outcomes(sender: Sender, provider: str, decisions: Sequence[Decision]) -> None:
@@ -291,6 +351,7 @@ def record_outcomes(sender: Sender, provider: str, decisions: Sequence[Decision]
     errors = sum(1 for decision in decisions if decision.healthy is False)
     if sender.health is not None and sender.health.record_many(provider, ok=ok, errors=errors):
         log.warning("circuit opened for %s: too many errors; failing over", provider)
+        sender.telemetry.circuit_opened(provider)
     pauses = [decision.pause_for for decision in decisions if decision.pause_for is not None]
     if pauses and sender.limiter is not None:
         sender.limiter.pause(provider, max(pauses))

@@ -23,6 +23,7 @@ from smsq.producers.core.records import (
     STATUS,
 )
 from smsq.producers.core.store import MessageStore, to_ms
+from smsq.telemetry.hooks import OFF, Telemetry
 from smsq.workers.limits.ratelimit import wait_for_token
 from smsq.workers.providers import registry
 from smsq.workers.providers.base import ChannelStatus, Provider, StatusProvider
@@ -52,6 +53,7 @@ class Poller:
     limiter: Limiter | None = None
     max_inline_wait: float = 0.5  # a token wait up to this long is slept; longer defers the rest
     sleep: Callable[[float], None] = time.sleep
+    telemetry: Telemetry = OFF  # counts what the polls settle (smsq.telemetry)
 
 
 @dataclass
@@ -88,7 +90,7 @@ class _Run:
         self.poller = poller
         self.store = poller.store
         self.schedule = PollSchedule(poller.store, poller.polling)
-        self.settler = Settler(poller.store)
+        self.settler = Settler(poller.store, poller.telemetry)
         self.report = PollReport()
         self.held_until_ms: int | None = None
         self._lock = threading.Lock()

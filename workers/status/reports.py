@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from smsq.config.contract import DeliveryReport
 from smsq.config.status_settings import PollingSettings
 from smsq.producers.core.store import MessageStore, to_ms
+from smsq.telemetry.hooks import OFF, Telemetry
 from smsq.workers.providers import registry
 from smsq.workers.providers.base import ChannelStatus
 from smsq.workers.status.schedule import PollSchedule
@@ -38,14 +39,16 @@ class ReportOutcome:
     status: str | None = None
 
 
-def apply_report(report: DeliveryReport, store: MessageStore, polling: PollingSettings) -> ReportOutcome:
+def apply_report(
+    report: DeliveryReport, store: MessageStore, polling: PollingSettings, telemetry: Telemetry = OFF
+) -> ReportOutcome:
     message_id = str(report.message_id)
     # Messente reports name their omnimessage: one from another omnimessage (a resend of the same
     # smsq message that we did not record) must not settle this one.
     entry = registry.find(report.provider)
     names_send = entry is not None and entry.reports is not None and entry.reports.names_send
     expected = report.provider_message_id if names_send else None
-    settled = Settler(store).settle(
+    settled = Settler(store, telemetry).settle(
         message_id,
         report.provider,
         [channel_status(report)],

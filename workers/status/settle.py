@@ -17,9 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from smsq.producers.core.lua import read
-from smsq.producers.core.records import CHANNEL_PREFIX, CHANNELS, LAST_ERROR_CODE, LAST_ERROR_DETAIL, STATUS
+from smsq.producers.core.records import (
+    CHANNEL_PREFIX,
+    CHANNELS,
+    LAST_ERROR_CODE,
+    LAST_ERROR_DETAIL,
+    SENT_MS,
+    STATUS,
+)
 from smsq.producers.core.states import sources_of
 from smsq.producers.core.store import MessageStore
+from smsq.telemetry.hooks import OFF, Telemetry
 from smsq.workers.providers.base import ChannelStatus
 from smsq.workers.status.mapping import decide, rank, smsq_status
 
@@ -43,8 +51,9 @@ class Settled:
 
 
 class Settler:
-    def __init__(self, store: MessageStore) -> None:
+    def __init__(self, store: MessageStore, telemetry: Telemetry = OFF) -> None:
         self.store = store
+        self.telemetry = telemetry
         self._merge = store.redis.register_script(MERGE_CHANNELS)
 
     def settle(
@@ -88,6 +97,10 @@ class Settler:
             # Someone else settled it between our merge and our move: theirs stands.
             return Settled(found=moved.previous is not None, status=moved.previous, record=record)
         log.info("message %s: %s -> %s (%s)", message_id, current, decided, via)
+        if self.telemetry.enabled:
+            sent_ms = record.get(SENT_MS)
+            lag = (self.store.now_ms() - int(sent_ms)) / 1000 if sent_ms else None
+            self.telemetry.settled(decided, provider, chain[0] if chain else "none", via, lag)
         return Settled(found=True, status=decided, moved_to=decided, record=record)
 
 

@@ -24,6 +24,7 @@ def poller_for(context: WorkerContext) -> Poller:
         polling=context.settings.polling,
         limiter=context.sender.limiter,
         max_inline_wait=context.settings.lanes.max_inline_wait,
+        telemetry=context.telemetry,
     )
 
 
@@ -39,5 +40,5 @@ def register_status_tasks(app: Celery) -> None:
 
     @smsq_task(app, names.DELIVERY_REPORT_TASK)
     def delivery_report(context: WorkerContext, report: DeliveryReport) -> None:
-        outcome = apply_report(report, context.store, context.settings.polling)
+        outcome = apply_report(report, context.store, context.settings.polling, context.telemetry)
         log.info("delivery report for %s: %s %s", report.message_id, outcome.result, outcome.status or "")

@@ -1,0 +1,196 @@
+"""The figures that are state, not events, read from Redis when asked (a scrape, a `smsq top` frame):
+lane depth and the age of each lane's oldest task, circuits, the limiters, the schedule and poll
+backlogs, campaigns in progress, dead letters. Two pipelined round trips to the broker and the store
+whatever their size (campaigns: at most ``max_campaigns``), so a scrape costs the same at any load.
+
+The oldest task's age comes from the ``smsq_published_ms`` header smsq stamps on every task it
+publishes (``smsq.producers.publisher``), read off the tail of the lane's list (LPUSH + BRPOP: the
+tail is the oldest). A task without it (another application's Celery) shows age 0.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import redis
+
+from smsq.config import contract as names
+from smsq.config.settings import PROVIDER_NAMES
+from smsq.producers.campaigns.model import PENDING
+from smsq.producers.core.keys import CAMPAIGN_COUNTS_SUFFIX, Keys
+from smsq.producers.publisher import PUBLISHED_HEADER
+
+# Campaign states whose messages still move (their counts are campaign progress).
+IN_PROGRESS = ("running", "paused", "scheduled", "creating")
+# Where workers/callbacks keeps callbacks due (a sorted set), once it exists: its Keys attribute.
+CALLBACK_KEYS_ATTRIBUTE = "callbacks"
+
+
+@dataclass(frozen=True)
+class Lane:
+    name: str
+    depth: int
+    oldest_age_seconds: float  # 0 when empty
+
+
+@dataclass(frozen=True)
+class CampaignLine:
+    id: str
+    name: str
+    status: str
+    messages: int
+    counts: Mapping[str, int]
+
+    @property
+    def pending(self) -> int:
+        return sum(self.counts.get(status, 0) for status in PENDING)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: float
+    lanes: list[Lane]
+    circuits_open: dict[str, bool]
+    limiter_backlog_seconds: dict[str, float]
+    sending: int
+    scheduled: int
+    polls_due: int
+    polls_pending: int
+    dead_letters: int
+    callback_backlog: int | None
+    campaigns: list[CampaignLine] = field(default_factory=list)
+    campaign_states: dict[str, int] = field(default_factory=dict)
+
+
+class LiveReader:
+    def __init__(
+        self,
+        store: redis.Redis,
+        broker: redis.Redis | None,
+        prefix: str,
+        *,
+        max_campaigns: int = 200,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``store``: the state store's client (decode_responses=True); ``broker``: the broker's
+        (None when the broker is not Redis: lanes then read as empty)."""
+        self.store = store
+        self.broker = broker
+        self.keys = Keys(prefix)
+        self.max_campaigns = max_campaigns
+        self.clock = clock
+
+    def lanes(self) -> list[Lane]:
+        now_ms = self.clock() * 1000
+        if self.broker is None:
+            return [Lane(lane, 0, 0.0) for lane in names.ALL_QUEUES]
+        with self.broker.pipeline(transaction=False) as pipe:
+            for lane in names.ALL_QUEUES:
+                pipe.llen(lane)
+                pipe.lindex(lane, -1)
+            replies = pipe.execute()
+        lanes = []
+        for index, lane in enumerate(names.ALL_QUEUES):
+            depth, tail = int(replies[2 * index]), replies[2 * index + 1]
+            published = _published_ms(tail)
+            age = max(0.0, (now_ms - published) / 1000) if published else 0.0
+            lanes.append(Lane(lane, depth, age))
+        return lanes
+
+    def snapshot(self) -> Snapshot:
+        lanes = self.lanes()
+        keys = self.keys
+        now = self.clock()
+        with self.store.pipeline(transaction=False) as pipe:
+            for provider in PROVIDER_NAMES:
+                pipe.exists(keys.circuit(provider))
+                pipe.get(keys.rate(provider))
+            pipe.time()
+            pipe.zcard(keys.leases)
+            pipe.zcard(keys.schedule)
+            pipe.zcount(keys.polls, "-inf", int(now * 1000))
+            pipe.zcard(keys.polls)
+            pipe.llen(keys.dead_letters)
+            callbacks = getattr(keys, CALLBACK_KEYS_ATTRIBUTE, None)
+            if isinstance(callbacks, str):
+                pipe.zcard(callbacks)
+            pipe.zrevrange(keys.campaigns, 0, self.max_campaigns - 1)
+            replies = pipe.execute()
+        per_provider = 2 * len(PROVIDER_NAMES)
+        circuits: dict[str, bool] = {p: bool(replies[2 * i]) for i, p in enumerate(PROVIDER_NAMES)}
+        seconds, micros = replies[per_provider]
+        server_us = int(seconds) * 1_000_000 + int(micros)  # the limiter runs on Redis server time
+        backlog: dict[str, float] = {
+            p: max(0.0, (int(replies[2 * i + 1]) - server_us) / 1_000_000) if replies[2 * i + 1] else 0.0
+            for i, p in enumerate(PROVIDER_NAMES)
+        }
+        rest = replies[per_provider + 1 :]
+        sending, scheduled, polls_due, polls_pending, dead = (int(value) for value in rest[:5])
+        callback_backlog = int(rest[5]) if isinstance(callbacks, str) else None
+        campaign_ids = [str(value) for value in rest[-1]]
+        campaigns = self._campaigns(campaign_ids)
+        states: dict[str, int] = {}
+        for line in campaigns:
+            states[line.status] = states.get(line.status, 0) + 1
+        return Snapshot(
+            at=now,
+            lanes=lanes,
+            circuits_open=circuits,
+            limiter_backlog_seconds=backlog,
+            sending=sending,
+            scheduled=scheduled,
+            polls_due=polls_due,
+            polls_pending=polls_pending,
+            dead_letters=dead,
+            callback_backlog=callback_backlog,
+            campaigns=[line for line in campaigns if line.status in IN_PROGRESS],
+            campaign_states=states,
+        )
+
+    def _campaigns(self, campaign_ids: list[str]) -> list[CampaignLine]:
+        if not campaign_ids:
+            return []
+        with self.store.pipeline(transaction=False) as pipe:
+            for campaign_id in campaign_ids:
+                pipe.hmget(self.keys.campaign(campaign_id), "name", "status", "messages")
+                pipe.hgetall(self.keys.campaign(campaign_id) + CAMPAIGN_COUNTS_SUFFIX)
+            replies = pipe.execute()
+        lines = []
+        for index, campaign_id in enumerate(campaign_ids):
+            (name, status, messages), counts = replies[2 * index], replies[2 * index + 1]
+            if status is None:
+                continue
+            shown = "finished" if status == "running" and not _pending(counts) else status
+            lines.append(
+                CampaignLine(
+                    campaign_id,
+                    name or "",
+                    shown,
+                    int(messages or 0),
+                    {str(k): int(v) for k, v in counts.items() if int(v)},
+                )
+            )
+        return lines
+
+
+def _pending(counts: Mapping[str, str]) -> int:
+    return sum(int(counts.get(status, 0)) for status in PENDING)
+
+
+def _published_ms(raw: bytes | str | None) -> int:
+    if raw is None:
+        return 0
+    try:
+        return int(json.loads(raw)["headers"][PUBLISHED_HEADER])
+    except (ValueError, KeyError, TypeError):
+        return 0
+
+
+def broker_client(url: str) -> redis.Redis | None:
+    """A client for the broker's lists, or None when the broker is not Redis."""
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
