@@ -33,6 +33,7 @@ from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
 from smsq.telemetry.hooks import OFF, Telemetry
+from smsq.telemetry.logs import bind as bind_log
 from smsq.workers.campaigns.messages import CampaignTemplates, message_from_record
 from smsq.workers.limits.health import ProviderHealth
 from smsq.workers.limits.ratelimit import RateLimiter
@@ -151,6 +152,7 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
             sender.telemetry.message("failed", None, message.messages[0].channel)
         return outcome
 
+    bind_log(provider=provider.name, attempt=attempt)  # on this task's log lines from here on
     wait = take_token(sender, provider.name, record.get(PRIORITY, "regular"))
     if wait > 0:
         # Our own global limit said wait: not a failed attempt, just later.
