@@ -2,7 +2,8 @@
 -- worker. A claimed event's due score is pushed out by the claim lease, so an event whose task or
 -- worker is lost comes due again (issue 12's leases); its `claims` counter goes up, and only the
 -- task holding the latest claim may record an outcome (finish.lua). An event over its URL's cap is
--- looked at again `busy_delay` later: a slow receiver holds `cap` slots, never the others' turn.
+-- looked at again `busy_delay` (or a multiple) later: a slow receiver holds `cap` slots, never the
+-- others' turn.
 -- KEYS: due (zset). ARGV: event key prefix, API key prefix, busy key prefix, now ms, claim at most,
 -- look at most, lease ms, cap per URL, busy delay ms.
 -- Returns a flat list: event id, claim number, URL id ('' when the key has no callback URL), ...
@@ -14,6 +15,7 @@ local until_ms = now_ms + lease_ms
 local due = redis.call('ZRANGEBYSCORE', due_key, '-inf', now_ms, 'LIMIT', 0, scan)
 local out, claimed = {}, 0
 local in_flight = {}  -- URL id -> requests in flight (read once per pass)
+local deferred = {}  -- URL id -> its events put off this pass
 for _, id in ipairs(due) do
   if claimed >= limit then break end
   local event = event_prefix .. id
@@ -32,7 +34,10 @@ for _, id in ipairs(due) do
       end
     end
     if busy and in_flight[url_id] >= cap then
-      redis.call('ZADD', due_key, now_ms + busy_delay_ms, id)
+      -- Deferred in slices of `cap` a busy delay apart, about what the URL can take: a backlog of
+      -- 100,000 for one slow URL is looked at `cap` at a time, not rescanned whole every pass.
+      deferred[url_id] = (deferred[url_id] or 0) + 1
+      redis.call('ZADD', due_key, now_ms + busy_delay_ms * (1 + math.floor((deferred[url_id] - 1) / cap)), id)
     else
       local claim = redis.call('HINCRBY', event, 'claims', 1)
       redis.call('HSET', event, 'state', 'delivering')

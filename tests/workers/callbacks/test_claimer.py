@@ -106,3 +106,14 @@ def test_a_slow_receivers_batch_never_holds_up_another_keys(store: MessageStore,
             assert [f.outcome for f in slow_done.result(timeout=30)] == ["delivered"] * 5
     finally:
         deliverer.client.close()
+
+
+def test_a_full_urls_backlog_is_put_off_in_slices_of_its_cap(store: MessageStore) -> None:
+    settings = CallbackSettings(per_url_concurrency=2, busy_delay=0.5)
+    queue = CallbackQueue(store.redis, store.keys, settings)
+    events_for(store, api_key(store, SLOW, "slow"), ids(7))
+    now = store.now_ms()
+    assert len(queue.claim(now, 100)) == 2
+    due = store.redis.zrange(queue.keys.due, 0, -1, withscores=True)
+    put_off = sorted(int(score) - now for _, score in due if score < now + 10_000)  # not the claimed two
+    assert put_off == [500, 500, 1000, 1000, 1500]
