@@ -40,6 +40,7 @@ from smsq.workers.sending.single import (
     after_transient,
     apply_side_effects,
     capable_providers,
+    circuit_wait,
     decide,
     outbound_for,
     pick,
@@ -219,12 +220,8 @@ def _provider_for(
         avoid=ready[0][1].get(LAST_FAILED_PROVIDER) or None,
         pinned=ready[0][1].get(RESEND_VIA) or None,
     )
-    if provider is None:
-        names = ", ".join(p.name for p in capable)
-        circuit = TransientError(
-            names, "circuit open: every provider for this channel is failing", code="circuit-open"
-        )
-        return [_transient(mid, record, circuit, names, sender) for mid, record, _ in ready]
+    if provider is None:  # every circuit open: the group waits, no attempt spent
+        return [circuit_wait(sender, [p.name for p in capable]) for _ in ready]
     return provider
 
 
