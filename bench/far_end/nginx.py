@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.nginx_stub import ECHO_MODULE
@@ -81,10 +82,18 @@ http {{
     return path
 
 
-def start(stack: Stack, directory: Path, *, rate: float, burst: int, latency_ms: float) -> str:
+def start(
+    stack: Stack,
+    directory: Path,
+    *,
+    rate: float,
+    burst: int,
+    latency_ms: float,
+    priority: Sequence[str] = (),
+) -> str:
     port = free_port()
     config = write_config(directory, port, rate=rate, burst=burst, latency_ms=latency_ms)
-    argv = [ensure_nginx(), "-p", str(directory), "-c", str(config), "-g", "daemon off;"]
+    argv = [*priority, ensure_nginx(), "-p", str(directory), "-c", str(config), "-g", "daemon off;"]
     stack.start("far-end-nginx", argv, child_env())
     url = f"http://127.0.0.1:{port}"
     wait_until(http_ready(f"{url}/_health"), timeout=20, what="nginx")
