@@ -31,7 +31,7 @@ from smsq.producers.messages.models import Omnimessage
 from smsq.workers.campaigns.messages import message_from_record
 from smsq.workers.providers.base import BulkProvider, LoopSingles, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, TransientError
-from smsq.workers.sending.event_loop import AsyncHttp, start_singles
+from smsq.workers.sending.event_loop import AsyncHttp, LoopClients, client_for, start_singles
 from smsq.workers.sending.single import (
     CLAIM_FIELDS,
     Decision,
@@ -67,8 +67,8 @@ class BatchOptions:
     use_bulk: bool = True
     bulk_size: int = 100
     concurrency: int = 32
-    # Singles to Messente through one event loop per process (SMSQ_CAMPAIGNS__ASYNC_SEND), else threads.
-    async_http: AsyncHttp | None = None
+    # Singles through one event loop per provider and process (SMSQ_CAMPAIGNS__ASYNC_SEND), else threads.
+    async_http: AsyncHttp | LoopClients | None = None
 
 
 @dataclass
@@ -188,10 +188,10 @@ def _deliver(
     priority = ready[0][1].get(PRIORITY, "low")
     # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
     bulk = provider if options.use_bulk and len(ready) > 1 and isinstance(provider, BulkProvider) else None
-    if bulk is None and options.async_http is not None and isinstance(provider, LoopSingles):
+    client = client_for(options.async_http, provider) if bulk is None else None
+    if client is not None and isinstance(provider, LoopSingles):
         # The loop marks each record when its request is about to leave (a connection and its slot):
         # one still waiting for either when the worker dies goes back to `queued`, not `unknown`.
-        client = options.async_http
         return start_singles(ready, provider, sender, priority, client, lambda ids: calling(ids, name)).finish
     # From here on requests may leave: a lease lost after this point means "maybe sent".
     calling([mid for mid, _, _ in ready], name)
