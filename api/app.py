@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import smsq
-from smsq.api import health, messages, openapi, problems, sending
-from smsq.api.limits import BodyLimit
+from smsq.api import blacklist, campaigns, health, messages, openapi, problems, sending, two_factor
+from smsq.api.limits import UPLOAD_SUFFIX, BodyLimit
 from smsq.api.services import Services
 from smsq.telemetry.exporter import metrics_endpoint
 
@@ -14,10 +14,6 @@ DESCRIPTION = """Send and follow SMS, Viber, WhatsApp and Telegram messages thro
 
 Authenticate with `Authorization: Bearer <key>` (`smsq keys create`). Every error is an RFC 9457
 problem (`application/problem+json`); a 422 lists every offending field with its path."""
-
-
-# Routes whose path ends so take a file (a campaign's CSV): the upload limit, not the JSON one.
-UPLOAD_SUFFIX = "/upload"
 
 
 def create_app(found: Services) -> FastAPI:
@@ -31,6 +27,9 @@ def create_app(found: Services) -> FastAPI:
     app.include_router(health.router)
     app.include_router(sending.router)
     app.include_router(messages.router)
+    app.include_router(campaigns.router)
+    app.include_router(blacklist.router)
+    app.include_router(two_factor.router)
     # Prometheus metrics of the whole system, read from Redis at each scrape (smsq.telemetry).
     app.add_route("/metrics", metrics_endpoint(found.settings), include_in_schema=False)
     openapi.install(app)

@@ -13,6 +13,8 @@ from smsq.api.problems import problem_response
 from smsq.producers.errors import ApiRefused
 
 TITLE = "Content too large"
+# Routes whose path ends so take a file (a campaign's CSV): the upload limit, not the JSON one.
+UPLOAD_SUFFIX = "/upload"
 
 
 def too_large(limit: int, setting: str) -> ApiRefused:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsq.api.problems import FieldProblem
-from smsq.producers.core.results import MessageResult
+from smsq.producers.core.results import MessageResult, SmsCost
 from smsq.producers.messages.models import Omnimessage
 
 
@@ -15,6 +15,7 @@ class Accepted(BaseModel):
     id: str = Field(description="the message id: GET /v1/messages/{id} reads it")
     status: Literal["queued", "scheduled"] | str
     duplicate: bool = Field(False, description="true: the Idempotency-Key was seen; nothing new queued")
+    sms: SmsCost | None = Field(None, description="the SMS part's encoding, parts and characters")
 
 
 class MessageList(BaseModel):

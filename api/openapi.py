@@ -9,12 +9,26 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from smsq.api.blacklist import BlacklistAdd, SyncRequest
+from smsq.api.campaigns import CampaignRequest
 from smsq.api.models import BatchRequest
+from smsq.api.two_factor import CodeRequest, VerifyRequest
 from smsq.producers.messages.models import Omnimessage
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 # Body models named by json_request(...): the name is the component's.
-BODY_MODELS: dict[str, type[BaseModel]] = {"Omnimessage": Omnimessage, "BatchRequest": BatchRequest}
+BODY_MODELS: dict[str, type[BaseModel]] = {
+    model.__name__: model
+    for model in (
+        Omnimessage,
+        BatchRequest,
+        CampaignRequest,
+        BlacklistAdd,
+        SyncRequest,
+        CodeRequest,
+        VerifyRequest,
+    )
+}
 
 
 def install(app: FastAPI) -> None:

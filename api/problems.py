@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -21,6 +22,7 @@ from smsq.producers.errors import (
     CannotCancel,
     InvalidInput,
     MessageNotFound,
+    PolicyRefused,
     SmsqError,
     StoreUnavailable,
     SyncNotFinished,
@@ -109,6 +111,11 @@ def install(app: FastAPI, *, unavailable_retry_after: int) -> None:
             return problem_response(request, 409, "Conflict", str(error))
         if isinstance(error, SyncNotFinished):
             return problem_response(request, 504, "Not finished", str(error))
+        if isinstance(error, PolicyRefused):  # a spend cap or the pumping guard: 429 until it resets
+            if error.resets_at is None:
+                return problem_response(request, 403, "Refused", str(error))
+            wait = max(1.0, error.resets_at.timestamp() - time.time())
+            return problem_response(request, 429, "Refused", str(error), retry_after=wait)
         if isinstance(error, TwoFactorFailed):
             return problem_response(request, 502, "Two-factor failed", str(error))
         log.error("unexpected %s answering %s", type(error).__name__, request.url.path)

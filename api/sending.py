@@ -17,7 +17,8 @@ from smsq.api.models import Accepted, BatchAnswer, BatchItem
 from smsq.api.problems import FieldProblem, problems
 from smsq.api.services import Services, services
 from smsq.producers.client import Receipt
-from smsq.producers.errors import ApiRefused, InvalidInput
+from smsq.producers.core.results import SmsCost
+from smsq.producers.errors import ApiRefused, InvalidInput, PolicyRefused
 from smsq.producers.keys.store import SEND, ApiKey
 
 router = APIRouter(prefix="/v1/messages", tags=["messages"])
@@ -51,7 +52,10 @@ async def send_message(
     def send(idempotency_key: str | None) -> Answer:
         limited(found, key, 1)
         receipt = found.smsq.send(payload, idempotency_key=idempotency_key, key_id=key.key_id, test=key.test)
-        accepted = Accepted(id=receipt.message_id, status=receipt.status, duplicate=receipt.duplicate)
+        sms = SmsCost(**receipt.sms.as_dict()) if receipt.sms else None
+        accepted = Accepted(
+            id=receipt.message_id, status=receipt.status, duplicate=receipt.duplicate, sms=sms
+        )
         return 202, accepted.model_dump(), f"/v1/messages/{receipt.message_id}"
 
     async def handle(idempotency_key: str | None) -> Answer:
@@ -83,6 +87,9 @@ async def send_batch(
         answers = found.smsq.send_many(messages, idempotency_keys=keys, key_id=key.key_id, test=key.test)
         results = [_item(index, answer) for index, answer in enumerate(answers)]
         refused = sum(item.errors is not None for item in results)
+        policy = [answer for answer in answers if isinstance(answer, PolicyRefused)]
+        if refused == len(results) and len(policy) == len(results):
+            raise policy[0]  # every one over a cap or the pumping guard: 429 (403) as for one message
         if refused == len(results):
             raise InvalidInput(
                 [(f"messages.{i}.{field}", message) for i, answer in enumerate(answers)
@@ -107,7 +114,11 @@ def _batch_messages(payload: Any, most: int) -> list[Any]:
     return messages
 
 
-def _item(index: int, answer: Receipt | InvalidInput) -> BatchItem:
+def _item(index: int, answer: Receipt | InvalidInput | PolicyRefused) -> BatchItem:
+    if isinstance(answer, PolicyRefused):  # a spend cap or the pumping guard
+        return BatchItem(
+            index=index, status="refused", errors=[FieldProblem(field="(message)", message=str(answer))]
+        )
     if isinstance(answer, InvalidInput):
         errors = [FieldProblem(field=field, message=message) for field, message in answer.problems]
         return BatchItem(index=index, status="refused", errors=errors)

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from smsq.api.idempotency import IdempotencyStore
 from smsq.config.settings import Settings
+from smsq.producers.blacklist.sync import BlacklistSyncs
 from smsq.producers.client import Smsq
 from smsq.producers.keys.limits import KeyLimiter
 from smsq.producers.keys.store import KeyStore
@@ -31,6 +32,7 @@ class Services:
     lanes: LaneProbe
     limiter: KeyLimiter
     idempotency: IdempotencyStore
+    syncs: BlacklistSyncs
 
     @classmethod
     def from_settings(cls, settings: Settings, *, lanes: LaneProbe | None = None) -> Services:
@@ -39,9 +41,10 @@ class Services:
         keys = KeyStore(client, prefix=prefix, clock=smsq.store.clock)
         probe = lanes or cached(celery_lanes(smsq, settings.api.ready_worker_seconds), LANES_CACHE_SECONDS)
         limiter = KeyLimiter(client, prefix=prefix)
-        return cls(
-            settings, smsq, keys, probe, limiter, IdempotencyStore(client, settings.api, prefix=prefix)
-        )
+        idempotency = IdempotencyStore(client, settings.api, prefix=prefix)
+        app = getattr(smsq.publisher, "app", None)  # the Celery app: its result backend holds sync reports
+        syncs = BlacklistSyncs(app, client, prefix=prefix, publisher=smsq.publisher)  # type: ignore[arg-type]
+        return cls(settings, smsq, keys, probe, limiter, idempotency, syncs)
 
 
 def cached(probe: LaneProbe, seconds: float) -> LaneProbe:

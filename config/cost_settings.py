@@ -9,6 +9,36 @@ from pathlib import Path
 from pydantic import BaseModel, Field, field_validator
 
 
+class CapSettings(BaseModel):
+    """Spend caps per UTC day and month: in SMS parts, and in cost (the price table's currency)
+    where prices are known. None: no such cap."""
+
+    daily_segments: int | None = Field(None, ge=0)
+    monthly_segments: int | None = Field(None, ge=0)
+    daily_cost: float | None = Field(None, ge=0)
+    monthly_cost: float | None = Field(None, ge=0)
+
+
+class PumpingSettings(BaseModel):
+    """The SMS-pumping guard on high-priority traffic (OTP): where it may go, and how fast."""
+
+    # ISO country codes high-priority SMS may go to; None: anywhere.
+    allowed_countries: list[str] | None = None
+    # Off by default (None): set them from the traffic you expect, e.g. 5 and 100.
+    per_number_per_hour: int | None = Field(None, ge=1)
+    prefix_digits: int = Field(7, ge=3, le=12)  # a number range: "+" and this many digits
+    per_prefix_per_hour: int | None = Field(None, ge=1)
+    priorities: list[str] = ["high"]  # the priorities the guard applies to
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _country_codes(cls, value: list[str] | None) -> list[str] | None:
+        bad = [code for code in value or [] if not (len(code) == 2 and code.isalpha() and code.isupper())]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an ISO country code (EE, US, ...)")
+        return value
+
+
 class CostSettings(BaseModel):
     # Messente's autoconvert=on (its default) applies the account's Auto Replace settings, which
     # smsq cannot read: mirror them here, one character -> its replacement, so parts are counted as
@@ -16,6 +46,11 @@ class CostSettings(BaseModel):
     auto_replace: dict[str, str] = Field(default_factory=dict)
     # A TOML file of prices per provider and country (config/prices.example.toml); none: unpriced.
     prices_file: Path | None = None
+    caps: CapSettings = CapSettings()  # all traffic
+    key_caps: CapSettings = CapSettings()  # each API key not listed in key_caps_by_id
+    key_caps_by_id: dict[str, CapSettings] = Field(default_factory=dict)  # API key id -> its caps
+    warn_at: float = Field(0.8, gt=0, le=1)  # a warning (log + event) when a cap crosses this share
+    pumping: PumpingSettings = PumpingSettings()
 
     @field_validator("auto_replace")
     @classmethod

@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -32,8 +32,10 @@ from smsq.producers.core.records import (
 )
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
-from smsq.producers.cost.prices import load_prices
-from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound
+from smsq.producers.cost.caps import Charge, cap_charges
+from smsq.producers.cost.prices import MICROS, country_of, load_prices
+from smsq.producers.cost.pumping import pumping_charges
+from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound, PolicyRefused
 from smsq.producers.messages.idempotency import checked_idempotency_key
 from smsq.producers.messages.models import Omnimessage, check_segments, parse_omnimessage
 from smsq.producers.messages.record import checked_message_id, record_fields
@@ -63,6 +65,7 @@ class Prepared:
     scheduled: bool
     lane: str
     sms: Segments | None
+    charges: list[Charge] = field(default_factory=list)  # caps and pumping-guard counters it charges
 
 
 @dataclass(frozen=True)
@@ -151,8 +154,9 @@ class Smsq:
         cancels it there) and whether it is a test key's (the simulated provider sends it)."""
         ready = self._prepare(message, idempotency_key, key_id, test, max_segments)
         created, message_id = self.store.create(
-            ready.message_id, ready.fields, idempotency_key=ready.idempotency_key, due_ms=ready.outbox_ms
-        )
+            ready.message_id, ready.fields, idempotency_key=ready.idempotency_key, due_ms=ready.outbox_ms,
+            charges=ready.charges, warn_at=self.cost.warn_at,
+        )  # fmt: skip
         if not created:
             existing = self.store.get(message_id)
             return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
@@ -167,24 +171,31 @@ class Smsq:
         idempotency_keys: Sequence[str | None] | None = None,
         key_id: str | None = None,
         test: bool = False,
-    ) -> list[Receipt | InvalidInput]:
+    ) -> list[Receipt | InvalidInput | PolicyRefused]:
         """``send`` for many, each on its own: a Receipt for each accepted message, the InvalidInput of
-        each refused one (nothing stored for it), in order. The records are stored in one round trip and
+        each refused one, or the PolicyRefused of one a cap or the pumping guard refuses (nothing stored
+        for either), in order. The records are stored in one round trip and
         the messages due now published to their lanes in groups (one task per ``SEND_GROUP``)."""
         keys = list(idempotency_keys or [None] * len(messages))
-        answers: list[Receipt | InvalidInput] = []
+        answers: list[Receipt | InvalidInput | PolicyRefused] = []
         ready: list[tuple[int, Prepared]] = []
         for index, (message, idempotency_key) in enumerate(zip(messages, keys, strict=True)):
             try:
                 ready.append((index, self._prepare(message, idempotency_key, key_id, test, None)))
                 answers.append(Receipt("", "", duplicate=False))  # replaced below
-            except InvalidInput as refused:
+            except (InvalidInput, PolicyRefused) as refused:
                 answers.append(refused)
         stored = self.store.create_many(
-            [(item.message_id, item.fields, item.idempotency_key, item.outbox_ms) for _, item in ready]
+            [(item.message_id, item.fields, item.idempotency_key, item.outbox_ms) for _, item in ready],
+            [item.charges for _, item in ready],
+            self.cost.warn_at,
         )
         due: list[Prepared] = []
-        for (index, item), (created, message_id) in zip(ready, stored, strict=True):
+        for (index, item), outcome in zip(ready, stored, strict=True):
+            if isinstance(outcome, PolicyRefused):
+                answers[index] = outcome
+                continue
+            created, message_id = outcome
             if created:
                 answers[index] = Receipt(message_id, str(item.fields[STATUS]), duplicate=False, sms=item.sms)
                 due += [] if item.scheduled else [item]
@@ -232,7 +243,8 @@ class Smsq:
         outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
         assert outbox_ms is not None
         lane = names.LANE_FOR_PRIORITY[omnimessage.priority]
-        return Prepared(message_id, fields, idempotency_key, outbox_ms, scheduled, lane, sms)
+        charges = self.charges(omnimessage, sms, key_id=key_id, now_s=now_ms / 1000)
+        return Prepared(message_id, fields, idempotency_key, outbox_ms, scheduled, lane, sms, charges)
 
     def _publish_many(self, due: Sequence[Prepared]) -> None:
         """Publish stored messages in groups per lane (SEND_MANY), then turn their outbox entries into
@@ -268,6 +280,23 @@ class Smsq:
             log.warning(
                 "%d messages are stored; their publish failed (%s): the release loop does it", len(due), error
             )
+
+    def charges(
+        self, message: Omnimessage, sms: Segments | None, *, key_id: str | None, now_s: float
+    ) -> list[Charge]:
+        """The caps and pumping-guard counters accepting this message charges (none without SMS); a
+        country the pumping guard does not allow raises PumpingGuard here."""
+        if sms is None:
+            return []
+        price = self.prices.price(self.sms_provider, country_of(message.to)) if self.prices.priced else None
+        cost_micros = round(price * sms.segments * MICROS) if price else 0
+        keys = self.store.keys
+        return [
+            *pumping_charges(self.cost.pumping, keys, to=message.to, priority=message.priority, now_s=now_s),
+            *cap_charges(
+                self.cost, keys, key_id=key_id, segments=sms.segments, cost_micros=cost_micros, now_s=now_s
+            ),
+        ]
 
     def sms_segments(self, message: Omnimessage, limits: LimitSettings | None = None) -> Segments | None:
         """The SMS part's encoding and parts (None without one), refused past the parts limit (a

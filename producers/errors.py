@@ -14,6 +14,9 @@ SmsqError
   TwoFactorFailed       Direct Messenger 2FA refused the request or is not configured; .code says which
   UnsendableRecord      worker side: a stored record cannot become a message (corrupt, bad template)
   StoreUnavailable      Redis did not answer in time; .server, .reason (never a hang, never the password)
+  PolicyRefused         a policy refuses valid input; .limit, .resets_at (UTC); nothing stored
+    CapExceeded         a spend cap (parts or cost, daily or monthly, global or a key's) would be passed
+    PumpingGuard        SMS-pumping guard: a country not allowed for OTP, or a number or range too fast
   BrokerUnavailable     RabbitMQ did not take or confirm a publish in time; .server, .reason
   ApiRefused            the HTTP API refused a request (key, scope, size, rate, conflict); .status
   UnknownProvider       worker side: no provider of that name is registered; .name
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -184,6 +188,23 @@ class UnsendableRecord(SmsqError):
         self.code = code
         self.detail = detail
         super().__init__(detail)
+
+
+class PolicyRefused(SmsqError):
+    """A policy refuses valid input (a cap, the pumping guard); nothing was stored or queued."""
+
+    def __init__(self, message: str, *, limit: str, resets_at: datetime | None = None) -> None:
+        self.limit = limit
+        self.resets_at = resets_at
+        super().__init__(message)
+
+
+class CapExceeded(PolicyRefused):
+    """Accepting this would pass a spend cap; ``resets_at`` is when its period ends."""
+
+
+class PumpingGuard(PolicyRefused):
+    """The SMS-pumping guard refused it: a country not allowed, or a number or range over its rate."""
 
 
 class StoreUnavailable(SmsqError, ConnectionError):

@@ -32,6 +32,7 @@ from smsq.producers.campaigns.model import (
 from smsq.producers.core.keys import CampaignKeys
 from smsq.producers.core.lua import read
 from smsq.producers.core.store import MessageStore, to_ms
+from smsq.producers.cost.caps import cap_charges, charge_now
 from smsq.producers.cost.estimate import DryRun, estimate
 from smsq.producers.cost.parts import PartsCounter
 from smsq.producers.cost.prices import NO_PRICES, PriceTable
@@ -110,9 +111,12 @@ class Campaigns:
         number_column: str = "phone",
         group_ids: Sequence[str] | None = None,
         idempotency_key: str | None = None,
+        key_id: str | None = None,
     ) -> CampaignProgress:
         """Validate, store and queue a campaign. Bad input raises InvalidInput naming the field and
-        creates nothing. With ``idempotency_key``, a repeat returns the first campaign."""
+        creates nothing. With ``idempotency_key``, a repeat returns the first campaign. The whole
+        campaign is charged to the spend caps (global, and ``key_id``'s) once expanded: CapExceeded
+        if it would pass one, and nothing is left stored."""
         parsed = template if isinstance(template, CampaignTemplate) else parse_template(template, self.limits)
         _check_name(name)
         variables = parsed.variables()
@@ -124,7 +128,7 @@ class Campaigns:
         if group_ids is not None and recipients is None and csv_path is None:
             return self._create_from_groups(name, parsed, list(group_ids), variables, idempotency_key)
         with self._rows(recipients, csv_path, number_column, group_ids, variables) as (rows, expected):
-            return self._expand(name, parsed, rows, idempotency_key, expected=expected)
+            return self._expand(name, parsed, rows, idempotency_key, expected=expected, key_id=key_id)
 
     def dry_run(
         self,
@@ -214,7 +218,14 @@ class Campaigns:
         return campaign_id, True
 
     def _expand(
-        self, name: str, template: CampaignTemplate, rows: Any, idempotency_key: str | None, *, expected: int
+        self,
+        name: str,
+        template: CampaignTemplate,
+        rows: Any,
+        idempotency_key: str | None,
+        *,
+        expected: int,
+        key_id: str | None = None,
     ) -> CampaignProgress:
         campaign_id, fresh = self._begin(name, template, idempotency_key)
         if not fresh:
@@ -237,11 +248,24 @@ class Campaigns:
                 counter=PartsCounter.of(template, template.variables(), self.cost.auto_replace),
                 tally=tally,
             )
+            # Checked whole, before any batch is queued: a refusal undoes everything stored.
+            self._charge(tally, key_id)
             self._finish(campaign_id, template, expansion, tally, scheduled=scheduled)
         except BaseException:
             self._undo(campaign_id, expansion, idempotency_key)
             raise
         return self.progress(campaign_id)
+
+    def _charge(self, tally: Tally, key_id: str | None) -> None:
+        charges = cap_charges(
+            self.cost,
+            self.store.keys,
+            key_id=key_id,
+            segments=tally.total_segments,
+            cost_micros=tally.cost_micros,
+            now_s=self.store.now_ms() / 1000,
+        )
+        charge_now(self.store, charges, self.cost.warn_at)
 
     def _tally(self) -> Tally:
         return Tally(self.prices, self.sms_provider)

@@ -14,6 +14,8 @@ from smsq.producers.core import lua
 from smsq.producers.core.keys import HOUR_MS, CallbackKeys, Keys
 from smsq.producers.core.records import CREATED_MS, FINAL_MS, ID, STATUS, stamp
 from smsq.producers.core.states import FINAL, INITIAL, sources_of
+from smsq.producers.cost.caps import Charge, charge_args, settle, warn
+from smsq.producers.errors import PolicyRefused
 from smsq.telemetry.names import DEAD_LETTERS_TOTAL
 
 Clock = Callable[[], float]
@@ -90,26 +92,52 @@ class MessageStore:
     # -- records --------------------------------------------------------------------------------
 
     def create(
-        self, message_id: str, fields: Fields, *, idempotency_key: str | None, due_ms: int | None
+        self,
+        message_id: str,
+        fields: Fields,
+        *,
+        idempotency_key: str | None,
+        due_ms: int | None,
+        charges: Sequence[Charge] = (),
+        warn_at: float = 0.8,
     ) -> tuple[bool, str]:
         """Store a new record (and, with ``due_ms``, its schedule entry) unless the idempotency key is
-        taken. Returns (created, message id): the existing id when the key was seen before."""
-        keys, args = self._create_call(message_id, fields, idempotency_key, due_ms)
-        created, existing_id = self.records_script(keys=keys, args=args)
-        return bool(created), str(existing_id)
+        taken. Returns (created, message id): the existing id when the key was seen before. With
+        ``charges`` (caps, velocity limits), they are charged in the same script: a refusal raises
+        the charge's error (CapExceeded, PumpingGuard) and nothing is written."""
+        keys, args = self._create_call(message_id, fields, idempotency_key, due_ms, charges)
+        return _created(self.records_script(keys=keys, args=args), charges, warn_at)
 
-    def create_many(self, records: Sequence[NewRecord]) -> list[tuple[bool, str]]:
+    def create_many(
+        self,
+        records: Sequence[NewRecord],
+        charges: Sequence[Sequence[Charge]] | None = None,
+        warn_at: float = 0.8,
+    ) -> list[tuple[bool, str] | PolicyRefused]:
         """``create`` for many (message id, fields, idempotency key, due ms), in one round trip; each
-        is created (or found by its idempotency key) on its own."""
-        calls = [self._create_call(*record) for record in records]
+        is created (or found by its idempotency key) on its own, with its own ``charges``: one a
+        charge refuses is its PolicyRefused in the answer, and nothing is written for it."""
+        each = list(charges) if charges is not None else [()] * len(records)
+        calls = [self._create_call(*record, item) for record, item in zip(records, each, strict=True)]
         with self.redis.pipeline(transaction=False) as pipe:
             for keys, args in calls:
                 self.records_script(keys=keys, args=args, client=pipe)
             replies = pipe.execute()
-        return [(bool(created), str(existing_id)) for created, existing_id in replies]
+        answers: list[tuple[bool, str] | PolicyRefused] = []
+        for reply, item in zip(replies, each, strict=True):
+            try:
+                answers.append(_created(reply, item, warn_at))
+            except PolicyRefused as refused:
+                answers.append(refused)
+        return answers
 
     def _create_call(
-        self, message_id: str, fields: Fields, idempotency_key: str | None, due_ms: int | None
+        self,
+        message_id: str,
+        fields: Fields,
+        idempotency_key: str | None,
+        due_ms: int | None,
+        charges: Sequence[Charge] = (),
     ) -> tuple[list[str], list[Any]]:
         if fields.get(STATUS) not in INITIAL:
             raise ValueError(f"a new record must start in one of {sorted(INITIAL)}")
@@ -122,8 +150,11 @@ class MessageStore:
         args: list[Any] = ["create", message_id, idem_ttl]
         args.extend(("" if due_ms is None else due_ms, self.keys.stats_prefix, self.stats_ttl_seconds))
         args.append(self.retention_seconds if fields[STATUS] in FINAL else "")
+        charge_keys, charge_values = charge_args(charges)
+        args.append(len(charges))
+        args.extend(charge_values)
         args.extend(_flatten(fields))
-        return [record_key, idem_key, self.keys.schedule], args
+        return [record_key, idem_key, self.keys.schedule, *charge_keys], args
 
     def get(self, message_id: str) -> dict[str, str] | None:
         record: dict[str, str] = self.redis.hgetall(self.keys.record(message_id))  # type: ignore[assignment]
@@ -288,6 +319,16 @@ class MessageStore:
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
         raw: list[str] = self.redis.lrange(self.keys.dead_letters, 0, limit - 1)  # type: ignore[assignment]
         return [json.loads(entry) for entry in raw]
+
+
+def _created(reply: Sequence[Any], charges: Sequence[Charge], warn_at: float) -> tuple[bool, str]:
+    """records.lua create's reply: {1, id, counters after}, {0, existing id}, or {-1, refusing charge,
+    its value} (raised as the charge's PolicyRefused)."""
+    if int(reply[0]) == -1:
+        settle(charges, reply[1:], warn_at)  # raises the refusal
+    if int(reply[0]) == 1 and charges:
+        warn(charges, [int(value) for value in reply[2]], warn_at)
+    return int(reply[0]) == 1, str(reply[1])
 
 
 def _flatten(fields: Fields) -> list[str | int | float]:

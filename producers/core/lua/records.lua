@@ -143,27 +143,64 @@ end
 
 local operations = {}
 
--- One message. KEYS: record, idempotency key (the record key again when none), schedule zset.
--- ARGV: 'create', id, the idempotency key's lifetime s ('0': no key), due ms ('' not scheduled), stats prefix
--- ('' none), stats ttl s, expire s ('' none: not final), then field, value pairs (status among them).
--- Returns {1, id} created, or {0, existing id} when the idempotency key was taken.
+-- Spend caps and velocity limits (smsq.producers.cost.caps): counters charged in the same script
+-- that accepts, so producers racing each other can never take a counter past its limit. Each
+-- charge is a counter key (KEYS[first_key + i - 1]) and amount, limit and expiry (unix s) in ARGV
+-- from first_arg. Either every counter is charged or none is.
+-- Returns 0 and the counters' new values, or the 1-based index of the first that would pass its
+-- limit and its current value.
+
+local function charge(first_key, first_arg, n)
+  local current = {}
+  for i = 1, n do
+    local at = first_arg + (i - 1) * 3
+    current[i] = tonumber(redis.call('GET', KEYS[first_key + i - 1]) or '0')
+    if current[i] + tonumber(ARGV[at]) > tonumber(ARGV[at + 1]) then return {i, current[i]} end
+  end
+  local after = {}
+  for i = 1, n do
+    local at = first_arg + (i - 1) * 3
+    local key = KEYS[first_key + i - 1]
+    after[i] = redis.call('INCRBY', key, ARGV[at])
+    redis.call('EXPIREAT', key, ARGV[at + 2])
+  end
+  return {0, after}
+end
+
+-- One message. KEYS: record, idempotency key (the record key again when none), schedule zset, then
+-- the charges' counter keys. ARGV: 'create', id, the idempotency key's lifetime s ('0': no key), due
+-- ms ('' not scheduled), stats prefix ('' none), stats ttl s, expire s ('' none: not final), the
+-- number of charges n, n x (amount, limit, expire at), then field, value pairs (status among them).
+-- Returns {1, id, counters after} created, {0, existing id} when the idempotency key was taken (nothing
+-- charged), or {-1, index of the refusing charge, its value} (nothing written).
 function operations.create()
   local record, idempotency, schedule = KEYS[1], KEYS[2], KEYS[3]
   local id, idempotency_ttl, due_ms = ARGV[2], ARGV[3], ARGV[4]
   local stats_prefix, stats_ttl, expire_s = ARGV[5], ARGV[6], ARGV[7]
-  local first_field = 8
+  local charges = tonumber(ARGV[8])
+  local first_field = 9 + charges * 3
   if idempotency_ttl ~= '0' then
     local existing = redis.call('GET', idempotency)
     if existing then return {0, existing} end
-    redis.call('SET', idempotency, id, 'EX', idempotency_ttl)
   end
+  local charged = charge(4, 9, charges)
+  if charged[1] ~= 0 then return {-1, charged[1], charged[2]} end
+  if idempotency_ttl ~= '0' then redis.call('SET', idempotency, id, 'EX', idempotency_ttl) end
   create(record, expire_s, unpack(ARGV, first_field))
   if due_ms ~= '' then redis.call('ZADD', schedule, due_ms, id) end
   if stats_prefix ~= '' then
     local hour = hour_of(stats_prefix, redis.call('HGET', record, 'created_ms'))
     count_hour(hour, redis.call('HGET', record, 'status'), 1, stats_ttl)
   end
-  return {1, id}
+  return {1, id, charged[2]}
+end
+
+-- A whole campaign's charges at once, at its creation (before any of its batches is queued).
+-- KEYS: the counter keys. ARGV: 'charge', n, n x (amount, limit, expire at).
+-- Returns what charge returns.
+function operations.charge()
+  local charges = tonumber(ARGV[2])
+  return charge(1, 3, charges)
 end
 
 -- A campaign's records, one argument of tab-separated lines instead of thousands of HSET commands
