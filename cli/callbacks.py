@@ -14,7 +14,7 @@ from rich.table import Table
 from smsq.config.settings import Settings, load_settings
 from smsq.producers.callbacks.events import CallbackEvents, Event
 from smsq.producers.callbacks.targets import callback_signing_secret
-from smsq.producers.core.connection import store_client
+from smsq.producers.core.connection import state_client
 from smsq.producers.core.keys import Keys
 from smsq.producers.core.queries import parse_time
 from smsq.producers.errors import InvalidInput
@@ -26,7 +26,7 @@ DAY = 86400
 
 
 def _events(settings: Settings) -> CallbackEvents:
-    client = store_client(settings.redis_url, settings.redis_client)
+    client = state_client(settings, bounded=True)
     return CallbackEvents(client, Keys(settings.key_prefix), keep_seconds=settings.callbacks.keep_days * DAY)
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import time
 
-import redis
 from rich.console import Console
 from rich.table import Table
 
 from smsq.config.settings import Settings
+from smsq.producers.core.connection import state_client
 
 
 def show_limits(console: Console, settings: Settings, *, as_json: bool) -> None:
     # Imported here: the rest of the CLI does not need the worker side loaded.
     from smsq.workers.context import build_limiter
 
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = state_client(settings)
     try:
         rates = build_limiter(settings, client).rates()
     finally:

@@ -1,5 +1,6 @@
-"""Settings for outgrowing one Redis: RabbitMQ as the broker (``settings.amqp``) and the state store
-through Redis Sentinel (``settings.sentinel``). Part of the one Settings object."""
+"""Settings for outgrowing one Redis: RabbitMQ as the broker (``settings.amqp``), the state store
+through Redis Sentinel (``settings.sentinel``), beat on many hosts (``settings.beat``). Part of the one
+Settings object."""
 
 from __future__ import annotations
 
@@ -35,6 +36,13 @@ class AmqpSettings(BaseModel):
     # its socket at once) and hands its unacknowledged tasks back. Celery's default is 120 s.
     heartbeat: float = Field(10.0, ge=0)
     connect_timeout: float = Field(3.0, gt=0)
+
+
+class BeatSettings(BaseModel):
+    """Many `smsq beat` processes: one holds the lease and works, the others stand by (workers/lease.py)."""
+
+    # A standby takes over this long after the holder stopped renewing (it renews every third).
+    lease_seconds: float = Field(10.0, ge=1, le=300)
 
 
 class SentinelSettings(BaseModel):

@@ -19,6 +19,7 @@ from smsq.config.pacing import PacingSettings
 from smsq.config.scale_settings import (
     SENTINEL_SCHEME,
     AmqpSettings,
+    BeatSettings,
     SentinelSettings,
     is_amqp_url,
     is_redis_url,
@@ -241,6 +242,7 @@ class Settings(BaseSettings):
     pacing: PacingSettings = PacingSettings()  # pacing and AIMD against provider limits (config/pacing.py)
     amqp: AmqpSettings = AmqpSettings()  # RabbitMQ as the broker (config/scale_settings.py)
     sentinel: SentinelSettings = SentinelSettings()  # the state store through Redis Sentinel
+    beat: BeatSettings = BeatSettings()  # one active beat among many (workers/lease.py)
     api: ApiSettings = ApiSettings()  # the HTTP API, `smsq api` (config/api_settings.py)
     callbacks: CallbackSettings = CallbackSettings()  # callbacks to the app (config/callback_settings.py)
     cost: CostSettings = CostSettings()  # segments, prices, caps, pumping guard, send windows

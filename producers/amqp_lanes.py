@@ -28,6 +28,7 @@ check is the second line there, as Celery's visibility timeout is the third on R
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -43,7 +44,9 @@ from kombu.exceptions import KombuError
 from smsq.producers.core import lua
 from smsq.producers.core.keys import Keys
 from smsq.producers.core.store import NOTHING_WAITING
-from smsq.producers.errors import BrokerUnavailable
+from smsq.producers.errors import BrokerUnavailable, StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 LANE_MARKS = 10_000  # marks kept per lane: one per publish call, so far more than a backlog's publishes
 MARKS_TTL_SECONDS = 7 * 86400  # the counts and marks of a lane nobody published into for a week go
@@ -76,11 +79,18 @@ class LaneMarks:
         self._mark = client.register_script(lua.LANE_MARKS)
 
     def record(self, counts: Mapping[str, int], published_ms: int) -> None:
-        with self.client.pipeline(transaction=False) as pipe:
-            for lane, count in counts.items():
-                keys = [self.keys.lane_published(lane), self.keys.lane_marks(lane)]
-                self._mark(keys=keys, args=[count, published_ms, self.keep, MARKS_TTL_SECONDS], client=pipe)
-            pipe.execute()
+        """After the publish is confirmed. A count that cannot be written only makes the recovery check
+        err towards "still waiting": the publish itself stands, so it is logged, not raised."""
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for lane, count in counts.items():
+                    keys = [self.keys.lane_published(lane), self.keys.lane_marks(lane)]
+                    self._mark(
+                        keys=keys, args=[count, published_ms, self.keep, MARKS_TTL_SECONDS], client=pipe
+                    )
+                pipe.execute()
+        except (redis.RedisError, StoreUnavailable) as error:
+            log.warning("could not count %s published tasks: %s", dict(counts), error)
 
     def totals(self, lane: str) -> tuple[int, int]:
         total, floor = self.client.hmget(self.keys.lane_published(lane), "total", "floor")

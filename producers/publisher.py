@@ -159,7 +159,8 @@ class CeleryPublisher:
                 confirm_timeout=settings.amqp.confirm_timeout,
                 connect_timeout=settings.amqp.connect_timeout,
             )
-            self._marks = LaneMarks(state_client(settings, decode_responses=False), settings.key_prefix)
+            marks_client = state_client(settings, decode_responses=False, bounded=True)
+            self._marks = LaneMarks(marks_client, settings.key_prefix)
         self._origin = f"{os.getpid()}@{socket.gethostname()}"
 
     def publish(self, task: str, payload: Payload, queue: str) -> str:

@@ -1,10 +1,11 @@
 """`smsq beat`: Celery beat for periodic jobs, plus smsq's release loop (sub-second resolution, which
 beat's ticks cannot give) and the status-poll claimer (workers/status/claimer.py), each in a thread of
-the same process."""
+the same process. Run as many as wanted: the one holding the lease works (workers/lease.py)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import threading
 import time
@@ -19,10 +20,12 @@ from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.campaigns.batches import Batches
 from smsq.producers.campaigns.janitor import Tidied, tidy_campaigns
 from smsq.producers.core.connection import state_client
+from smsq.producers.core.keys import Keys
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import CeleryPublisher
 from smsq.telemetry.hooks import build_telemetry
 from smsq.workers.callbacks.claimer import start_callback_claimer
+from smsq.workers.lease import BeatLease, leased_scheduler, start_lease_thread
 from smsq.workers.providers import registry
 from smsq.workers.sending.recovery import LaneWatch, release_batches
 from smsq.workers.sending.release import run_release_loop
@@ -36,7 +39,9 @@ def idempotent_providers() -> frozenset[str]:
     return frozenset(entry.name for entry in registry.ENTRIES if entry.idempotent_send)
 
 
-def start_release_thread(app: Celery, settings: Settings, stop: threading.Event) -> threading.Thread:
+def start_release_thread(
+    app: Celery, settings: Settings, stop: threading.Event, *, active: Callable[[], bool] = lambda: True
+) -> threading.Thread:
     client = state_client(settings)
     store = MessageStore(
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
@@ -79,6 +84,7 @@ def start_release_thread(app: Celery, settings: Settings, stop: threading.Event)
             "idempotent": idempotent_providers(),
             "stop": stop,
             "also": [publish_batches, campaigns.release_due, every(settings.recovery.janitor_interval, tidy)],
+            "active": active,
             "telemetry": telemetry,
         },
         daemon=True,
@@ -102,13 +108,26 @@ def every(seconds: float, step: Callable[[], object]) -> Callable[[], object]:
 
 
 def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None:
+    """Any number of these may run: the one holding the lease works, the others stand by."""
     stop = threading.Event()
-    threads = [start_release_thread(app, settings, stop), start_poll_claimer(app, settings, stop)]
-    threads.append(start_callback_claimer(app, settings, stop))
-    schedule_file = Path(tempfile.gettempdir()) / f"smsq-beat-{settings.key_prefix}"
+    lease = BeatLease(
+        state_client(settings), Keys(settings.key_prefix).beat_lease, seconds=settings.beat.lease_seconds
+    )
+    threads = [
+        start_lease_thread(lease, stop),
+        start_release_thread(app, settings, stop, active=lease.held),
+        start_poll_claimer(app, settings, stop, active=lease.held),
+        start_callback_claimer(app, settings, stop, active=lease.held),
+    ]
+    # A schedule file of this process's own: beats on one host would share (and break) one shelve, and
+    # a new file starts each periodic task one interval on, not with a backlog from an old file.
+    schedule_file = Path(tempfile.gettempdir()) / f"smsq-beat-{settings.key_prefix}-{os.getpid()}"
     try:
-        app.Beat(loglevel=loglevel, schedule=str(schedule_file)).run()
+        scheduler = leased_scheduler(lease)  # Celery takes a class here too (its stubs say only a name)
+        app.Beat(loglevel=loglevel, schedule=str(schedule_file), scheduler=scheduler).run()  # type: ignore[arg-type]
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=5)
+        for leftover in schedule_file.parent.glob(schedule_file.name + "*"):
+            leftover.unlink(missing_ok=True)

@@ -64,10 +64,15 @@ def run_callback_claimer(
     queued_tasks: Callable[[], int],
     stop: threading.Event,
     clock: Callable[[], float] = time.time,
+    active: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Until ``stop`` is set. A full claim means more is due: go again at once, otherwise wait."""
+    """Until ``stop`` is set. A full claim means more is due: go again at once, otherwise wait.
+    ``active``: false while another beat holds the lease (smsq.workers.lease)."""
     last_trim = 0.0
     while not stop.is_set():
+        if not active():
+            stop.wait(settings.claim_interval)
+            continue
         try:
             now = clock()
             claimed = release_callbacks(
@@ -83,7 +88,9 @@ def run_callback_claimer(
             stop.wait(settings.claim_interval)
 
 
-def start_callback_claimer(app: Celery, settings: Settings, stop: threading.Event) -> threading.Thread:
+def start_callback_claimer(
+    app: Celery, settings: Settings, stop: threading.Event, *, active: Callable[[], bool] = lambda: True
+) -> threading.Thread:
     client = state_client(settings)
     publisher = CeleryPublisher(app)
 
@@ -95,7 +102,7 @@ def start_callback_claimer(app: Celery, settings: Settings, stop: threading.Even
         target=run_callback_claimer,
         name="smsq-callback-claimer",
         args=(queue, publisher, settings.callbacks),
-        kwargs={"queued_tasks": queued_tasks, "stop": stop},
+        kwargs={"queued_tasks": queued_tasks, "stop": stop, "active": active},
         daemon=True,
     )
     thread.start()

@@ -25,6 +25,12 @@ _Consumer: Any = Consumer
 
 
 class PoisonSafeConsumer(_Consumer):
+    class Blueprint(_Consumer.Blueprint):
+        # smsq never publishes an eta or countdown (the checks refuse one; long waits go through smsq's
+        # schedule), so Celery's native delayed delivery for quorum queues (exchanges and queues it
+        # declares in the vhost at every start, and a warning per lane) has nothing to do.
+        default_steps = [s for s in _Consumer.Blueprint.default_steps if not s.endswith(":DelayedDelivery")]
+
     @property
     def _letters(self) -> DeadLetters:
         letters: DeadLetters = self.app.smsq_dead_letters

@@ -126,11 +126,16 @@ def run_release_loop(
     stop: threading.Event,
     idempotent: frozenset[str] = frozenset(),
     also: Sequence[Callable[[], object]] = (),
+    active: Callable[[], bool] = lambda: True,
     telemetry: Telemetry = OFF,
 ) -> None:
     """Until ``stop`` is set. A full batch means more is due: go again at once, otherwise wait.
-    ``also``: more release steps run on each pass (campaign batches, scheduled campaigns)."""
+    ``also``: more release steps run on each pass (campaign batches, scheduled campaigns).
+    ``active``: false while another beat holds the lease (smsq.workers.lease): this one stands by."""
     while not stop.is_set():
+        if not active():
+            stop.wait(interval)
+            continue
         try:
             published = release_due(
                 store, publisher, batch=batch, claim_lease_ms=claim_lease_ms, watch=watch, telemetry=telemetry

@@ -59,9 +59,14 @@ def run_poll_claimer(
     *,
     queued_tasks: Callable[[], int],
     stop: threading.Event,
+    active: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Until ``stop`` is set. A full claim means more is due: go again at once, otherwise wait."""
+    """Until ``stop`` is set. A full claim means more is due: go again at once, otherwise wait.
+    ``active``: false while another beat holds the lease (smsq.workers.lease)."""
     while not stop.is_set():
+        if not active():
+            stop.wait(polling.claim_interval)
+            continue
         try:
             claimed = release_polls(schedule, publisher, polling, queued_tasks=queued_tasks)
         except Exception:  # a Redis or broker blip must not kill the loop
@@ -71,7 +76,9 @@ def run_poll_claimer(
             stop.wait(polling.claim_interval)
 
 
-def start_poll_claimer(app: Celery, settings: Settings, stop: threading.Event) -> threading.Thread:
+def start_poll_claimer(
+    app: Celery, settings: Settings, stop: threading.Event, *, active: Callable[[], bool] = lambda: True
+) -> threading.Thread:
     client = state_client(settings)
     store = MessageStore(
         client, prefix=settings.key_prefix, retention_seconds=int(settings.retention_days * 86400)
@@ -85,7 +92,7 @@ def start_poll_claimer(app: Celery, settings: Settings, stop: threading.Event) -
         target=run_poll_claimer,
         name="smsq-poll-claimer",
         args=(PollSchedule(store, settings.polling), publisher, settings.polling),
-        kwargs={"queued_tasks": queued_tasks, "stop": stop},
+        kwargs={"queued_tasks": queued_tasks, "stop": stop, "active": active},
         daemon=True,
     )
     thread.start()
