@@ -5,6 +5,7 @@ stopped on exit or Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -20,9 +21,12 @@ from smsq.cli.processes import Stack, child_env, http_ready, smsq_command, wait_
 from smsq.cli.redis_server import RedisServer, free_port
 from smsq.cli.render import results_table
 from smsq.config.celery import make_celery
-from smsq.config.settings import load_settings
+from smsq.config.settings import Settings, load_settings
+from smsq.producers.callbacks.targets import callback_signing_secret, set_callback
 from smsq.producers.client import Smsq
 from smsq.producers.core.states import FINAL
+from smsq.producers.keys.store import KeyStore
+from smsq.workers.callbacks.receiver import Receiver, describe, running_receiver
 
 # Numbers in a range phonenumbers accepts as valid mobile numbers (Estonia, +372 5...).
 DEMO_NUMBERS = [f"+3725{n:07d}" for n in range(1000, 1100)]
@@ -61,6 +65,9 @@ def _start_children(stack: Stack, redis_url: str, console: Console) -> dict[str,
         messente__username="sandbox",
         messente__password="sandbox",
         retry__base_delay="0.5",
+        # The demo's callback receiver listens on loopback over http.
+        callbacks__allow_http="true",
+        callbacks__allow_private="true",
     )
     stack.start("sandbox", smsq_command("sandbox", "--port", str(port)), env)
     wait_until(http_ready(f"{sandbox_url}/_admin/health"), timeout=20, what="the sandbox to answer")
@@ -71,17 +78,21 @@ def _start_children(stack: Stack, redis_url: str, console: Console) -> dict[str,
         env,
     )
     stack.start("worker", smsq_command("worker", "--concurrency", "2", "--name", "demo-all@%h"), env)
+    stack.start(
+        "worker-callbacks", smsq_command("worker", "--lanes", "callbacks", "--name", "demo-cb@%h"), env
+    )
     stack.start("beat", smsq_command("beat"), env)
     app = make_celery(load_settings(redis_url=redis_url))
     try:
         wait_until(
-            lambda: len(app.control.ping(timeout=0.5) or []) >= 2, timeout=60, what="both workers to start"
+            lambda: len(app.control.ping(timeout=0.5) or []) >= 3, timeout=60, what="the workers to start"
         )
     except TimeoutError:
         for child in stack.children:
             console.print(f"[red]{child.name}[/] log:\n{child.log_tail()}")
         raise
-    console.print("[bold]workers[/]  demo-high (high lane only), demo-all (every lane, high first); beat")
+    console.print("[bold]workers[/]  demo-high (high lane only), demo-all (every lane, high first), "
+                  "demo-cb (callbacks); beat")  # fmt: skip
     return env
 
 
@@ -117,6 +128,7 @@ def _send_and_watch(env: dict[str, str], per_priority: int, console: Console) ->
     sent = sum(1 for r in final if r.status == "sent")
     console.print(f"{sent} of {len(ids)} messages sent")
     _campaign(smsq, console)
+    _callbacks(smsq, settings, console)
 
 
 def _campaign(smsq: Smsq, console: Console, recipients: int = 500) -> None:
@@ -135,3 +147,27 @@ def _campaign(smsq: Smsq, console: Console, recipients: int = 500) -> None:
             progress = smsq.campaigns.progress(progress.id)
             bar.update(task, completed=progress.done)
     console.print(progress_table(progress))
+
+
+def _callbacks(smsq: Smsq, settings: Settings, console: Console, messages: int = 3) -> None:
+    """An app's callbacks: a key whose callback URL is a receiver on loopback that verifies each
+    request with the standardwebhooks library; messages sent under that key; what it received."""
+    keys = KeyStore(smsq.store.redis, prefix=settings.key_prefix)
+    key = keys.create("demo app", "send,read").key
+    receiver = Receiver(callback_signing_secret(keys.redis, keys.keys, key.key_id))
+    with running_receiver(receiver) as url:
+        loopback = settings.callbacks.model_copy(update={"allow_http": True, "allow_private": True})
+        set_callback(keys.redis, keys.keys, key.key_id, f"{url}/smsq", loopback)
+        console.print(f"[bold]callbacks[/] key {key.key_id} -> {url}/smsq (signatures verified)")
+        ids = [
+            smsq.send({"to": number, "messages": [{"channel": "sms", "text": "Your order shipped"}]},
+                      key_id=key.key_id).message_id
+            for number in DEMO_NUMBERS[:messages]
+        ]  # fmt: skip
+        told = lambda: all(receiver.received.for_message(i) for i in ids)  # noqa: E731
+        with contextlib.suppress(TimeoutError):
+            wait_until(told, timeout=60, what="the callbacks")
+        for message_id in ids:
+            for event in receiver.received.for_message(message_id):
+                console.print(f"  received {describe(event)}", highlight=False)
+        console.print(f"{receiver.received.count()} callbacks received, {receiver.received.refused} refused")

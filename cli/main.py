@@ -19,10 +19,12 @@ from smsq.cli.campaign import app as campaign_app
 from smsq.cli.keys import app as keys_app
 from smsq.cli.metrics import metrics as metrics_command
 from smsq.cli.segments import segments
+from smsq.cli.top import top as top_command
 from smsq.cli.two_factor import app as two_factor_app
 from smsq.config import contract as names
 from smsq.config.settings import load_settings
 from smsq.producers.errors import SmsqError
+from smsq.telemetry.logs import configure_logging
 
 # No pretty tracebacks with locals: a local may hold a credential.
 app = typer.Typer(
@@ -66,6 +68,10 @@ def worker(
     node = name or f"smsq-{'-'.join(queues)}@%h"
     argv = ["worker", "-Q", ",".join(queues), "-c", str(concurrency), "-n", node, "-l", loglevel,
             "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle"]  # fmt: skip
+    if settings.log.format == "json":
+        argv.insert(0, "--quiet")  # celery -q: no start-up banner, every line of output is a log line
+    # Before Celery starts: its start-up warnings come before its setup_logging signal.
+    configure_logging(settings.log)
     create_app(settings).worker_main(argv)
 
 
@@ -76,6 +82,7 @@ def beat(loglevel: Annotated[str, typer.Option()] = "INFO") -> None:
     from smsq.workers.app import create_app
     from smsq.workers.beat import run_beat
 
+    configure_logging(settings.log)
     run_beat(create_app(settings), settings, loglevel=loglevel)
 
 
@@ -195,6 +202,7 @@ app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")
 app.command("metrics")(metrics_command)
+app.command("top")(top_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(callbacks_app, name="callbacks")
 app.command("api")(api_command)

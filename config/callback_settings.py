@@ -38,9 +38,12 @@ class CallbackSettings(BaseModel):
     # -- throughput and fairness ---------------------------------------------------------------------
     # Requests in flight to one URL across every worker: a slow receiver holds at most this many of
     # the callback workers' slots, so other keys' callbacks go on.
-    per_url_concurrency: int = Field(32, ge=1, le=1000)
-    # Events per callback task, delivered concurrently by that task (asyncio).
-    batch_size: int = Field(100, ge=1, le=500)
+    per_url_concurrency: int = Field(100, ge=1, le=1000)
+    # Events per callback task, delivered concurrently (asyncio) by the worker process's loop.
+    batch_size: int = Field(50, ge=1, le=500)
+    # Requests one worker process has out at most; a task waits for room past it. A task hands its
+    # events to the loop and ends, so a slow receiver holds requests, never a worker process.
+    worker_in_flight: int = Field(1000, ge=1, le=100_000)
     # A claimed event comes back after this long unless its task recorded an outcome (a worker that
     # died holding it): more than a batch's worst case (timeouts) plus its wait in the queue.
     claim_lease_seconds: float = Field(60.0, gt=0)

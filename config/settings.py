@@ -27,8 +27,12 @@ from smsq.config.scale_settings import (
 from smsq.config.status_settings import PollingSettings, WebhookSettings
 from smsq.config.telemetry_settings import LogSettings, MetricsSettings
 
-ProviderName = Literal["messente", "smsapi", "direct_messenger"]
-PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger")
+ProviderName = Literal["messente", "smsapi", "direct_messenger", "simulated"]
+PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger", "simulated")
+# Those with a status call an operator may poll (SMSQ_POLLING__PROVIDERS). Direct Messenger has none:
+# it only pushes reports. The simulated provider is polled always. The registry's test holds this to
+# the providers' declared capabilities (workers/providers/registry.py).
+POLLABLE: tuple[ProviderName, ...] = ("messente", "smsapi")
 
 
 class Timeouts(BaseModel):
@@ -74,6 +78,17 @@ class DirectMessengerSettings(BaseModel):
     sender: str | None = None
     conversion: Literal[0, 1, 2] | None = None
     delivery_timezone: str = "UTC"  # DM does not document the zone of deliverytime
+
+
+class SimulatedSettings(BaseModel):
+    """The simulated provider (workers/providers/simulated/): sends nothing; the outcome of a message
+    comes from the last digits of its number. Test API keys send through it alone."""
+
+    enabled: bool = True  # harmless: only test messages, or a routing list naming it, reach it
+    rate_per_second: float = Field(1000.0, gt=0)
+    burst: int = Field(100, ge=1)
+    # How long after the send a "delivered late" number (ending 0004) reports delivered.
+    late_seconds: float = Field(60.0, ge=0)
 
 
 class RetrySettings(BaseModel):
@@ -206,8 +221,8 @@ class Routing(BaseModel):
     @field_validator("viber", "whatsapp", "telegram")
     @classmethod
     def _messente_only(cls, value: list[ProviderName]) -> list[ProviderName]:
-        if any(name != "messente" for name in value):
-            raise ValueError("only messente delivers this channel")
+        if any(name not in ("messente", "simulated") for name in value):
+            raise ValueError("only messente (or the simulated provider) delivers this channel")
         return value
 
 
@@ -224,6 +239,7 @@ class Settings(BaseSettings):
     messente: MessenteSettings = MessenteSettings()
     smsapi: SmsapiSettings = SmsapiSettings()
     direct_messenger: DirectMessengerSettings = DirectMessengerSettings()
+    simulated: SimulatedSettings = SimulatedSettings()
     routing: Routing = Routing()
 
     retry: RetrySettings = RetrySettings()
@@ -280,6 +296,15 @@ class Settings(BaseSettings):
         if behind_sentinel and (self.broker_url is None or self.result_backend is None):
             raise ValueError(
                 "with the state store behind Sentinel, set SMSQ_BROKER_URL and SMSQ_RESULT_BACKEND too"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _only_pollable_providers_are_polled(self) -> Settings:
+        other = [name for name in self.polling.providers if name not in POLLABLE]
+        if other:
+            raise ValueError(
+                f"SMSQ_POLLING__PROVIDERS: {other[0]!r} cannot be polled (pollable: {', '.join(POLLABLE)})"
             )
         return self
 

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-
-# Providers with a status call smsq can poll. Direct Messenger has none: it only pushes reports.
-PollableProvider = Literal["messente", "smsapi"]
 
 HOURS = 3600.0
 
@@ -23,9 +19,9 @@ class PollingSettings(BaseModel):
     # A message with no final status this long after it went out (after its time_to_send when the
     # provider holds it) becomes `unknown`; a late delivery report can still settle it.
     give_up_after: float = Field(72 * HOURS, gt=0)
-    # Providers whose status call is polled. The others rely on delivery reports (webhooks) and
-    # only get the give-up check.
-    providers: list[PollableProvider] = ["messente"]
+    # Providers whose status call is polled (each one of settings.POLLABLE: the root settings check).
+    # The others rely on delivery reports (webhooks) and only get the give-up check.
+    providers: list[str] = ["messente"]
     batch_size: int = Field(50, ge=1, le=500, description="messages per status-poll task")
     # Status calls in flight per poll task (threads): a provider answers in tens of ms, so one task
     # asking in turn would hold its worker for batch_size x latency.

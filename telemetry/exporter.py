@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from smsq.config.settings import Settings
 from smsq.producers.core.keys import Keys
 from smsq.telemetry import names
-from smsq.telemetry.live import LiveReader, Snapshot, broker_client
+from smsq.telemetry.live import LiveReader, Snapshot, reader_for
 from smsq.telemetry.recorder import COUNT_FIELD, FIELD_SEPARATOR, LABEL_SEPARATOR, SUM_FIELD
 
 log = logging.getLogger(__name__)
@@ -138,25 +138,17 @@ def live_families(snap: Snapshot) -> list[Metric]:
         _gauge(names.CAMPAIGNS, {(state,): count for state, count in sorted(snap.campaign_states.items())}),
         _gauge(names.CAMPAIGN_MESSAGES, dict(sorted(progress.items()))),
         _gauge(names.DEAD_LETTERS, {(): snap.dead_letters}),
+        _gauge(names.CALLBACK_BACKLOG, {(): snap.callback_backlog}),
+        _gauge(names.CALLBACK_DEAD, {(): snap.callbacks_dead}),
     ]
-    if snap.callback_backlog is not None:
-        families.append(_gauge(names.CALLBACK_BACKLOG, {(): snap.callback_backlog}))
     return families
 
 
 def build_registry(settings: Settings) -> CollectorRegistry:
     """A registry holding smsq's collector alone (no process metrics of whichever process serves it)."""
-    client = redis.Redis.from_url(
-        settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
-    )
-    live = LiveReader(
-        client,
-        broker_client(settings.effective_broker_url),
-        settings.key_prefix,
-        max_campaigns=settings.metrics.max_campaigns,
-    )
+    live = reader_for(settings)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SmsqCollector(client, live, settings.key_prefix))
+    registry.register(SmsqCollector(live.store, live, settings.key_prefix))
     return registry
 
 

@@ -2,9 +2,8 @@
 settler), with one method per thing worth counting. Nothing here does I/O; a ``Telemetry()``
 without a recorder (metrics off, unit tests) does nothing at all.
 
-For the callbacks being built in ``workers/callbacks/``: call ``telemetry.callback(outcome)`` once
-per delivery attempt (``delivered``, ``retried``, ``failed``, ``dead``); their backlog is read at
-scrape time (``smsq.telemetry.live``).
+Callbacks (``workers/callbacks/``) call ``telemetry.callback(outcome)`` once per delivery attempt
+(``delivered``, ``retry``, ``dead``); their backlog is read at scrape time (``smsq.telemetry.live``).
 """
 
 from __future__ import annotations

@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 
 import redis
 
-from smsq.config import contract as names
-from smsq.config.settings import PROVIDER_NAMES
+from smsq.config import contract
+from smsq.config.settings import PROVIDER_NAMES, Settings
 from smsq.producers.campaigns.model import PENDING
-from smsq.producers.core.keys import CAMPAIGN_COUNTS_SUFFIX, Keys
+from smsq.producers.core.keys import CAMPAIGN_COUNTS_SUFFIX, CallbackKeys, Keys
 from smsq.producers.publisher import PUBLISHED_HEADER
+from smsq.telemetry import names
+from smsq.telemetry.recorder import LABEL_SEPARATOR
 
 # Campaign states whose messages still move (their counts are campaign progress).
 IN_PROGRESS = ("running", "paused", "scheduled", "creating")
-# Where workers/callbacks keeps callbacks due (a sorted set), once it exists: its Keys attribute.
-CALLBACK_KEYS_ATTRIBUTE = "callbacks"
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,15 @@ class CampaignLine:
 
 
 @dataclass(frozen=True)
+class Totals:
+    """Running totals per provider that `smsq top` turns into rates between two frames:
+    (provider, ``sent`` | ``failed`` | ``errors`` | ``rate_limited``) -> count so far."""
+
+    at: float
+    counts: Mapping[tuple[str, str], float]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     at: float
     lanes: list[Lane]
@@ -60,7 +69,8 @@ class Snapshot:
     polls_due: int
     polls_pending: int
     dead_letters: int
-    callback_backlog: int | None
+    callback_backlog: int
+    callbacks_dead: int
     campaigns: list[CampaignLine] = field(default_factory=list)
     campaign_states: dict[str, int] = field(default_factory=dict)
 
@@ -86,14 +96,14 @@ class LiveReader:
     def lanes(self) -> list[Lane]:
         now_ms = self.clock() * 1000
         if self.broker is None:
-            return [Lane(lane, 0, 0.0) for lane in names.ALL_QUEUES]
+            return [Lane(lane, 0, 0.0) for lane in contract.ALL_QUEUES]
         with self.broker.pipeline(transaction=False) as pipe:
-            for lane in names.ALL_QUEUES:
+            for lane in contract.ALL_QUEUES:
                 pipe.llen(lane)
                 pipe.lindex(lane, -1)
             replies = pipe.execute()
         lanes = []
-        for index, lane in enumerate(names.ALL_QUEUES):
+        for index, lane in enumerate(contract.ALL_QUEUES):
             depth, tail = int(replies[2 * index]), replies[2 * index + 1]
             published = _published_ms(tail)
             age = max(0.0, (now_ms - published) / 1000) if published else 0.0
@@ -103,6 +113,7 @@ class LiveReader:
     def snapshot(self) -> Snapshot:
         lanes = self.lanes()
         keys = self.keys
+        callbacks = CallbackKeys(keys)
         now = self.clock()
         with self.store.pipeline(transaction=False) as pipe:
             for provider in PROVIDER_NAMES:
@@ -114,9 +125,8 @@ class LiveReader:
             pipe.zcount(keys.polls, "-inf", int(now * 1000))
             pipe.zcard(keys.polls)
             pipe.llen(keys.dead_letters)
-            callbacks = getattr(keys, CALLBACK_KEYS_ATTRIBUTE, None)
-            if isinstance(callbacks, str):
-                pipe.zcard(callbacks)
+            pipe.zcount(callbacks.due, "-inf", int(now * 1000))
+            pipe.zcard(callbacks.dead)
             pipe.zrevrange(keys.campaigns, 0, self.max_campaigns - 1)
             replies = pipe.execute()
         per_provider = 2 * len(PROVIDER_NAMES)
@@ -128,8 +138,9 @@ class LiveReader:
             for i, p in enumerate(PROVIDER_NAMES)
         }
         rest = replies[per_provider + 1 :]
-        sending, scheduled, polls_due, polls_pending, dead = (int(value) for value in rest[:5])
-        callback_backlog = int(rest[5]) if isinstance(callbacks, str) else None
+        sending, scheduled, polls_due, polls_pending, dead, callback_backlog, callbacks_dead = (
+            int(value) for value in rest[:7]
+        )
         campaign_ids = [str(value) for value in rest[-1]]
         campaigns = self._campaigns(campaign_ids)
         states: dict[str, int] = {}
@@ -146,9 +157,31 @@ class LiveReader:
             polls_pending=polls_pending,
             dead_letters=dead,
             callback_backlog=callback_backlog,
+            callbacks_dead=callbacks_dead,
             campaigns=[line for line in campaigns if line.status in IN_PROGRESS],
             campaign_states=states,
         )
+
+    def totals(self) -> Totals:
+        """What the processes recorded so far (``smsq.telemetry.recorder``'s hashes), per provider."""
+        with self.store.pipeline(transaction=False) as pipe:
+            for metric in (names.MESSAGES, names.PROVIDER_ERRORS, names.RATE_LIMITED):
+                pipe.hgetall(self.keys.metrics(metric.name))
+            messages, errors, limited = pipe.execute()
+        counts: dict[tuple[str, str], float] = {}
+
+        def add(provider: str, what: str, value: str) -> None:
+            counts[(provider, what)] = counts.get((provider, what), 0.0) + float(value)
+
+        for series, value in messages.items():
+            status, _, rest = series.partition(LABEL_SEPARATOR)
+            if status in ("sent", "failed"):
+                add(rest.partition(LABEL_SEPARATOR)[0], status, value)
+        for series, value in errors.items():
+            add(series.partition(LABEL_SEPARATOR)[0], "errors", value)
+        for series, value in limited.items():
+            add(series, "rate_limited", value)
+        return Totals(self.clock(), counts)
 
     def _campaigns(self, campaign_ids: list[str]) -> list[CampaignLine]:
         if not campaign_ids:
@@ -187,6 +220,19 @@ def _published_ms(raw: bytes | str | None) -> int:
         return int(json.loads(raw)["headers"][PUBLISHED_HEADER])
     except (ValueError, KeyError, TypeError):
         return 0
+
+
+def reader_for(settings: Settings) -> LiveReader:
+    """A reader of the Redis (and Redis broker) the settings name, with bounded timeouts."""
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
+    )
+    return LiveReader(
+        client,
+        broker_client(settings.effective_broker_url),
+        settings.key_prefix,
+        max_campaigns=settings.metrics.max_campaigns,
+    )
 
 
 def broker_client(url: str) -> redis.Redis | None:

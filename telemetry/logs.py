@@ -6,10 +6,12 @@ Fields: ``event``, ``level``, ``logger``, ``timestamp`` (UTC ISO-8601), and what
 being run bound (``bind_task``: ``task``, ``task_id``, ``lane``, ``message_id``, ``campaign_id``)
 or the send bound (``bind``: ``provider``, ``attempt``).
 
-What never reaches a line: a phone number (every ``+`` and 7-15 digits, and every bare run of 10-15
-digits, keeps only its last three: ``+372*****567``; the whole line is masked after rendering, so
-exception text and provider details are covered too), and the value of any field whose name says
-secret (``pin``, ``password``, ``token``, ``secret``, ``authorization``, ``signature``, ``api_key``).
+What never reaches a line: a phone number (a ``+`` and 7-15 digits, single spaces or dashes
+between them allowed, and a bare run of 10-15 digits, keep only their last three digits:
+``+372*****567``; the whole line is masked after rendering, so exception text and provider details
+are covered too), and the value of any field whose name says secret (``pin``, ``password``,
+``token``, ``secret``, ``authorization``, ``signature``, ``api_key``). A bare 13-digit millisecond
+timestamp in a message's text is masked too: better a number too many than a phone number.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from smsq.config.telemetry_settings import LogSettings
 
-# Phone numbers: E.164 with its plus, or a bare national/international run (providers' own form).
-_PHONE_PLUS = re.compile(r"(?<![\w*])(\+)(\d{4,12})(\d{3})(?!\w)")
+# A plus and 7-15 digits, single spaces or dashes allowed between them (how people write numbers).
+_PHONE_PLUS = re.compile(r"(?<![\w*])\+(?:\d[ -]?){6,14}\d(?![\w*])")
+# A bare run of 10-15 digits: the providers' own form of a number (no plus).
 _PHONE_BARE = re.compile(r"(?<![\w*+-])(\d{7,12})(\d{3})(?![\w-])")
+_DIGIT = re.compile(r"\d")
 SECRET_NAMES = re.compile(r"pin|password|passwd|token|secret|authorization|signature|api_key", re.I)
 REDACTED = "***"
 # Fields a task binds from its payload (bounded, known names; nothing else of a payload is logged).
@@ -36,8 +40,14 @@ TASK_FIELDS = ("message_id", "campaign_id")
 
 def mask_phones(text: str) -> str:
     """Every phone-number-looking digit run, with only its last three digits kept."""
-    text = _PHONE_PLUS.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+    text = _PHONE_PLUS.sub(_keep_last_three, text)
     return _PHONE_BARE.sub(lambda m: "*" * len(m.group(1)) + m.group(2), text)
+
+
+def _keep_last_three(match: re.Match[str]) -> str:
+    number = match.group(0)
+    cut = [m.start() for m in _DIGIT.finditer(number)][-3]
+    return _DIGIT.sub("*", number[:cut]) + number[cut:]
 
 
 def redact_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
@@ -96,6 +106,8 @@ def configure_logging(settings: LogSettings, stream: TextIO | None = None) -> lo
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.level)
+    # Python warnings (Celery's SecurityWarning when run as root) become log lines too.
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[*_shared(), structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

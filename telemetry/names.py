@@ -108,7 +108,7 @@ RECOVERIES = Metric(
 CALLBACKS = Metric(
     "smsq_callbacks",
     "counter",
-    "Status callbacks to applications, by outcome (delivered, retried, failed, dead)",
+    "Callback attempts to applications, by outcome (delivered, retry, dead)",
     ("outcome",),
 )
 DEAD_LETTERS_TOTAL = Metric(
@@ -165,7 +165,10 @@ CAMPAIGN_MESSAGES = Metric(
 DEAD_LETTERS = Metric(
     "smsq_dead_letters", "gauge", "Entries in the dead-letter list (kept: the newest 10,000)"
 )
-CALLBACK_BACKLOG = Metric("smsq_callback_backlog", "gauge", "Status callbacks waiting to be delivered")
+CALLBACK_BACKLOG = Metric(
+    "smsq_callback_backlog", "gauge", "Callbacks due and not yet claimed by a delivery (events waiting)"
+)
+CALLBACK_DEAD = Metric("smsq_callbacks_dead", "gauge", "Callback events dead-lettered (kept for replay)")
 SCRAPE_ERRORS = Metric(
     "smsq_exporter_errors", "counter", "Scrapes of a live figure that failed (Redis unreachable)", ("source",)
 )
@@ -183,6 +186,7 @@ LIVE: Final = (
     CAMPAIGN_MESSAGES,
     DEAD_LETTERS,
     CALLBACK_BACKLOG,
+    CALLBACK_DEAD,
 )
 
 ALL: Final = RECORDED + LIVE + (SCRAPE_ERRORS,)

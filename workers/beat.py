@@ -124,7 +124,9 @@ def run_beat(app: Celery, settings: Settings, *, loglevel: str = "INFO") -> None
     schedule_file = Path(tempfile.gettempdir()) / f"smsq-beat-{settings.key_prefix}-{os.getpid()}"
     try:
         scheduler = leased_scheduler(lease)  # Celery takes a class here too (its stubs say only a name)
-        app.Beat(loglevel=loglevel, schedule=str(schedule_file), scheduler=scheduler).run()  # type: ignore[arg-type]
+        # Under JSON logs no banner: every line of output is a log line.
+        quiet = settings.log.format == "json"
+        app.Beat(loglevel=loglevel, schedule=str(schedule_file), scheduler=scheduler, quiet=quiet).run()  # type: ignore[arg-type]
     finally:
         stop.set()
         for thread in threads:

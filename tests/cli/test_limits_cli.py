@@ -19,7 +19,7 @@ def test_limits_show_the_paced_rate_and_a_cut_after_a_429(run: Run, redis_client
     assert code == 0
     rates = json.loads(out)
     assert rates["messente"] == {"configured": 150.0, "paced": 147.0, "current": 147.0, "cut_at": None}
-    assert set(rates) == {"messente", "smsapi", "direct_messenger"}
+    assert set(rates) == {"messente", "smsapi", "direct_messenger", "simulated"}
 
     # A worker is told 429 by Messente: every worker's rate is cut, and the command shows it.
     settings = Settings(_env_file=None, redis_url=os.environ["SMSQ_REDIS_URL"])  # type: ignore[call-arg]

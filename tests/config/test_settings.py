@@ -81,9 +81,9 @@ def test_the_bound_table_reaches_every_group_and_both_ends() -> None:
     } <= ids
     groups = {case.id.split("__")[0] for case in BOUND_CASES if "__" in case.id}
     assert groups == {f"SMSQ_{name.upper()}" for name in
-                      ("messente", "smsapi", "direct_messenger", "retry", "lanes", "health", "campaigns",
-                       "schedule", "blacklist", "polling", "recovery", "redis_client", "limits", "api",
-                       "pacing", "amqp", "sentinel", "beat", "callbacks", "metrics", "cost")}  # fmt: skip
+                      ("messente", "smsapi", "direct_messenger", "simulated", "retry", "lanes", "health",
+                       "campaigns", "schedule", "blacklist", "polling", "recovery", "redis_client", "limits",
+                       "api", "pacing", "amqp", "sentinel", "beat", "callbacks", "metrics", "cost")}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -117,7 +117,7 @@ def test_a_limit_range_upside_down_is_refused(
         ({"SMSQ_KEY_PREFIX": "a:b"}, "SMSQ_KEY_PREFIX: String should match pattern '^[A-Za-z0-9_.-]+$'"),
         ({"SMSQ_DIRECT_MESSENGER__CONVERSION": "3"}, "SMSQ_DIRECT_MESSENGER__CONVERSION: Input should be 0, 1 or 2"),
         ({"SMSQ_ROUTING__SMS": '["twilio"]'},
-         "SMSQ_ROUTING__SMS__0: Input should be 'messente', 'smsapi' or 'direct_messenger'"),
+         "SMSQ_ROUTING__SMS__0: Input should be 'messente', 'smsapi', 'direct_messenger' or 'simulated'"),
         ({"SMSQ_LANES__ON_LEASE_EXPIRY__HIGH": "retry"},
          "SMSQ_LANES__ON_LEASE_EXPIRY__HIGH: Input should be 'resend' or 'unknown'"),
         ({"SMSQ_LANES__ON_LEASE_EXPIRY__URGENT": "resend"},
@@ -137,9 +137,10 @@ def test_a_value_of_the_wrong_kind_is_refused_naming_the_variable(
 def test_only_messente_may_deliver_the_chat_channels(problem: Problem, load: Load, channel: str) -> None:
     variable = f"SMSQ_ROUTING__{channel.upper()}"
     assert problem(**{variable: '["messente", "smsapi"]'}) == (
-        f"invalid settings: {variable}: only messente delivers this channel"
+        f"invalid settings: {variable}: only messente (or the simulated provider) delivers this channel"
     )
     assert getattr(load(**{variable: '["messente"]'}).routing, channel) == ["messente"]
+    assert getattr(load(**{variable: '["simulated"]'}).routing, channel) == ["simulated"]
 
 
 REFUSED_SCHEME = {

@@ -25,7 +25,10 @@ def test_poll_intervals_are_taken_in_order(load: Load) -> None:
 def test_only_providers_with_a_status_call_can_be_polled(problem: Problem, load: Load) -> None:
     # Direct Messenger has no status call: it only pushes delivery reports.
     assert problem(SMSQ_POLLING__PROVIDERS='["messente", "direct_messenger"]') == (
-        "invalid settings: SMSQ_POLLING__PROVIDERS__1: Input should be 'messente' or 'smsapi'"
+        "invalid settings: SMSQ_POLLING__PROVIDERS: 'direct_messenger' cannot be polled (pollable: messente, smsapi)"
+    )
+    assert problem(SMSQ_POLLING__PROVIDERS='["twilio"]') == (
+        "invalid settings: SMSQ_POLLING__PROVIDERS: 'twilio' cannot be polled (pollable: messente, smsapi)"
     )
     assert load(SMSQ_POLLING__PROVIDERS='["smsapi", "messente"]').polling.providers == ["smsapi", "messente"]
 

@@ -6,7 +6,7 @@ import redis
 
 from smsq.config import contract as names
 from smsq.producers.client import Smsq
-from smsq.producers.core.keys import Keys
+from smsq.producers.core.keys import CallbackKeys, Keys
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import task_message
 from smsq.telemetry.exporter import SmsqCollector
@@ -54,6 +54,17 @@ def test_circuits_dead_letters_and_polls_in_the_exposition(
     assert value(found, "smsq_status_poll_backlog") == 2
     assert value(found, "smsq_status_polls_pending") == 3
     assert value(found, "smsq_lane_depth", lane="high") == 0
+
+
+def test_callback_backlog_counts_due_events_not_claimed_ones(
+    redis_client: redis.Redis, collector: SmsqCollector
+) -> None:
+    callbacks = CallbackKeys(Keys("t"))
+    redis_client.zadd(callbacks.due, {"due-1": 1, "due-2": 2, "claimed": 10**15})
+    redis_client.zadd(callbacks.dead, {"dead-1": 1})
+    found = samples(exposition(collector))
+    assert value(found, "smsq_callback_backlog") == 2
+    assert value(found, "smsq_callbacks_dead") == 1
 
 
 def test_the_limiter_backlog_is_read_on_redis_time(

@@ -36,8 +36,7 @@ def test_the_command_serves_a_parsable_exposition_naming_every_metric(served: st
     found = samples(text)  # the parser raises on a malformed exposition
     for metric in names.ALL:
         exposed = metric.name + ("_total" if metric.kind == "counter" else "")
-        if metric is not names.CALLBACK_BACKLOG:  # only once workers/callbacks keeps a backlog
-            assert f"# HELP {exposed} " in text or f"# HELP {metric.name} " in text, metric.name
+        assert f"# HELP {exposed} " in text or f"# HELP {metric.name} " in text, metric.name
     assert {name for name, _ in found} <= names.exported_names()
 
 

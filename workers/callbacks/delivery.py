@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import httpx
 from standardwebhooks import Webhook
 
@@ -31,8 +32,9 @@ from smsq.producers.callbacks.events import CLAIMS, CallbackEvents, Event
 from smsq.producers.callbacks.targets import Target, callback_target
 from smsq.producers.errors import UnsafeCallbackUrl
 from smsq.workers.callbacks.queue import CallbackQueue, Claimed, Finished
-from smsq.workers.callbacks.transport import CheckedTransport
+from smsq.workers.callbacks.transport import CheckedResolver, check_literal
 from smsq.workers.sending.backoff import backoff_delay
+from smsq.workers.sending.event_loop import as_httpx_error
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,10 @@ Answer = tuple[int, bytes] | BaseException  # (status, the first bytes of the bo
 
 
 class CallbackClient:
-    """An httpx.AsyncClient on its own event loop thread, so the worker's synchronous task hands a
-    whole batch over in one hop and connections are kept between tasks."""
+    """An aiohttp session (workers/callbacks/transport.py says why not httpx) on its own event loop
+    thread, so the worker's synchronous task hands a whole batch over in one hop and connections are
+    kept between tasks. Given an httpx transport (tests: httpx.MockTransport) it POSTs through
+    httpx.AsyncClient over it instead, so the HTTP seam stays the one every other test fakes."""
 
     def __init__(
         self, settings: CallbackSettings, *, transport: httpx.AsyncBaseTransport | None = None
@@ -52,46 +56,98 @@ class CallbackClient:
         self._thread = threading.Thread(target=self.loop.run_forever, name="smsq-callbacks", daemon=True)
         self._thread.start()
         self._transport = transport
-        self.client: httpx.AsyncClient = self._on_loop(self._open()).result(timeout=30)
+        self.max_in_flight = settings.worker_in_flight
+        self._in_flight = 0
+        self._room = threading.Condition()
+        self._session: aiohttp.ClientSession | None = None
+        self._httpx: httpx.AsyncClient | None = None
+        self._on_loop(self._open()).result(timeout=30)
 
-    async def _open(self) -> httpx.AsyncClient:
+    async def _open(self) -> None:
         s = self.settings
-        transport = self._transport or CheckedTransport(
-            s, max_connections=max(s.per_url_concurrency, s.batch_size)
+        headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
+        if self._transport is not None:
+            self._httpx = httpx.AsyncClient(
+                transport=self._transport, timeout=httpx.Timeout(s.timeout), follow_redirects=False,
+                headers=headers,
+            )  # fmt: skip
+            return
+        limits = aiohttp.ClientTimeout(
+            total=None, connect=s.timeout, sock_connect=s.timeout, sock_read=s.timeout
         )
-        return httpx.AsyncClient(
-            transport=transport, timeout=httpx.Timeout(s.timeout), follow_redirects=False,
-            headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
-        )  # fmt: skip
+        connections = max(s.per_url_concurrency, s.batch_size)
+        connector = aiohttp.TCPConnector(limit=connections, resolver=CheckedResolver(s))
+        self._session = aiohttp.ClientSession(connector=connector, headers=headers, timeout=limits)
 
     def _on_loop(self, coroutine: Any) -> Future[Any]:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
     def post_many(self, requests: Sequence[tuple[str, dict[str, str], bytes]]) -> list[Answer]:
-        """POST each (url, headers, body) at once; each answer is (status, body start) or the error."""
-        wait = self.settings.timeout * 4 + 10  # the client's own timeouts end every call first
-        answers: list[Answer] = self._on_loop(self._post_all(requests)).result(timeout=wait)
-        return answers
+        """POST each (url, headers, body) at once and wait; each answer is (status, body start) or
+        the error that ended the call."""
+        answers: Future[list[Answer]] = Future()
+        self.submit(requests, answers.set_result)
+        return answers.result(timeout=self.settings.timeout * 4 + 10)
+
+    def submit(
+        self, requests: Sequence[tuple[str, dict[str, str], bytes]], then: Callable[[list[Answer]], object]
+    ) -> None:
+        """POST each at once without waiting; ``then(answers)`` runs on the loop when all are in.
+        Waits first while this process has ``worker_in_flight`` requests out (back-pressure)."""
+        size = len(requests)
+        with self._room:
+            self._room.wait_for(lambda: self._in_flight == 0 or self._in_flight + size <= self.max_in_flight)
+            self._in_flight += size
+
+        def done(future: Future[list[Answer]]) -> None:
+            try:
+                error = future.exception()
+                then([error] * size if error is not None else future.result())
+            finally:
+                with self._room:
+                    self._in_flight -= size
+                    self._room.notify_all()
+
+        self._on_loop(self._post_all(requests)).add_done_callback(done)
 
     async def _post_all(self, requests: Sequence[tuple[str, dict[str, str], bytes]]) -> list[Answer]:
         return list(await asyncio.gather(*(self._post(*r) for r in requests), return_exceptions=True))
 
     async def _post(self, url: str, headers: dict[str, str], body: bytes) -> Answer:
         limit = self.settings.max_response_bytes
-        async with self.client.stream("POST", url, content=body, headers=headers) as response:
-            kept = b""
-            if limit:
+        if self._httpx is not None:
+            async with self._httpx.stream("POST", url, content=body, headers=headers) as response:
+                kept = b""
                 async for chunk in response.aiter_raw():
                     kept += chunk
                     if len(kept) >= limit:
                         break  # the rest is never read: the connection is dropped, not drained
-            return response.status_code, kept[:limit]
+                return response.status_code, kept[:limit]
+        assert self._session is not None
+        check_literal(url, self.settings)
+        try:
+            async with self._session.post(url, data=body, headers=headers, allow_redirects=False) as answer:
+                kept = b""
+                while len(kept) < limit:
+                    chunk = await answer.content.read(limit - len(kept))
+                    if not chunk:
+                        break
+                    kept += chunk  # the rest is never read: the connection is dropped, not drained
+                return answer.status, kept
+        except (TimeoutError, aiohttp.ClientError) as error:
+            # The httpx errors ``decide`` reads: a timeout, or a connection that failed.
+            raise as_httpx_error(error, httpx.Request("POST", url)) from error
 
     def close(self) -> None:
         if self.loop.is_running():
-            self._on_loop(self.client.aclose()).result(timeout=10)
+            closing = self._httpx.aclose() if self._httpx is not None else self._close_session()
+            self._on_loop(closing).result(timeout=10)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
+
+    async def _close_session(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
 
 @dataclass
@@ -110,7 +166,22 @@ class Deliverer:
 
 
 def deliver(deliverer: Deliverer, claimed: Sequence[Claimed]) -> list[Finished]:
-    """Deliver these claimed events once each and record the outcomes."""
+    """Deliver these claimed events once each, record the outcomes and return them."""
+    outcome: Future[list[Finished]] = Future()
+    start_delivery(deliverer, claimed, outcome.set_result)
+    return outcome.result(timeout=deliverer.settings.timeout * 4 + 30)
+
+
+def start_delivery(
+    deliverer: Deliverer,
+    claimed: Sequence[Claimed],
+    then: Callable[[list[Finished]], object] = lambda _: None,
+) -> None:
+    """Send these claimed events and return without waiting for the answers: the outcomes are
+    recorded (and handed to ``then``) on the client's loop as they come. The task can end at once,
+    so a slow receiver holds only its requests (at most its URL's cap), never a worker process; a
+    worker that dies with requests in flight loses nothing, their claims run out and they come due
+    again. Blocks only while the process already has ``worker_in_flight`` requests out."""
     events = deliverer.events.get_many([c.event_id for c in claimed])
     targets: dict[str, Target | None] = {}
     gone: dict[str, bool] = {}
@@ -131,16 +202,26 @@ def deliver(deliverer: Deliverer, claimed: Sequence[Claimed]) -> list[Finished]:
             finished.append(_done(claim, "dead", "410: the URL answered 410 Gone earlier; not called"))
             continue
         sending.append((claim, event, target))
+
+    def record(answers: Sequence[Answer]) -> None:
+        now_ms = int(deliverer.clock() * 1000)
+        outcomes = list(finished)
+        try:
+            for (claim, event, target), answer in zip(sending, answers, strict=True):
+                outcome = decide(claim, event, answer, deliverer.settings, now_ms, deliverer.rng)
+                if outcome.result.startswith("410"):
+                    deliverer.queue.mark_gone(target.url)
+                outcomes.append(outcome)
+            deliverer.queue.finish(outcomes, now_ms)
+        except Exception:  # Redis gone: the claims run out and the events come due again
+            log.exception("recording %d callback outcomes failed", len(outcomes))
+        then(outcomes)
+
+    if not sending:
+        record([])
+        return
     now = datetime.fromtimestamp(deliverer.clock(), UTC)
-    answers = deliverer.client.post_many([request(event, target, now) for _, event, target in sending])
-    now_ms = int(deliverer.clock() * 1000)
-    for (claim, event, target), answer in zip(sending, answers, strict=True):
-        outcome = decide(claim, event, answer, deliverer.settings, now_ms, deliverer.rng)
-        if outcome.result.startswith("410"):
-            deliverer.queue.mark_gone(target.url)
-        finished.append(outcome)
-    deliverer.queue.finish(finished, now_ms)
-    return finished
+    deliverer.client.submit([request(event, target, now) for _, event, target in sending], record)
 
 
 def request(event: Event, target: Target, now: datetime) -> tuple[str, dict[str, str], bytes]:

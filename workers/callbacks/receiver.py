@@ -58,7 +58,7 @@ class Receiver:
         self.webhook = Webhook(secret)
         self.latency = latency
         self.received = Received()
-        self.answers: dict[str, deque[int]] = defaultdict(deque)
+        self.answers: dict[str, deque[int | tuple[int, bytes]]] = defaultdict(deque)
         self._busy: dict[str, int] = defaultdict(int)
 
     def reset(self) -> None:
@@ -66,8 +66,9 @@ class Receiver:
         self.answers.clear()
         self.latency = 0.0
 
-    def script(self, path: str, statuses: Iterable[int]) -> None:
-        """``path`` answers these statuses to its next requests, in turn (then 204 again)."""
+    def script(self, path: str, statuses: Iterable[int | tuple[int, bytes]]) -> None:
+        """``path`` answers these statuses (or (status, body)) to its next requests, in turn (then
+        204 again)."""
         self.answers[path].extend(statuses)
 
     async def handle(self, request: Request) -> Response:
@@ -84,7 +85,8 @@ class Receiver:
             with got.lock:
                 scripted = self.answers[path].popleft() if self.answers[path] else None
             if scripted is not None:
-                return Response(status_code=scripted, content=b"scripted answer")
+                status, content = scripted if isinstance(scripted, tuple) else (scripted, b"scripted answer")
+                return Response(status_code=status, content=content)
             try:
                 payload = self.webhook.verify(body, dict(request.headers))
             except WebhookVerificationError:

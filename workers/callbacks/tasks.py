@@ -10,8 +10,8 @@ from celery import Celery
 from smsq.config import contract as names
 from smsq.config.contract import CallbackDeliverPayload
 from smsq.producers.callbacks.events import CallbackEvents
-from smsq.workers.callbacks.delivery import Deliverer, client_for, deliver
-from smsq.workers.callbacks.queue import CallbackQueue, Claimed
+from smsq.workers.callbacks.delivery import Deliverer, client_for, start_delivery
+from smsq.workers.callbacks.queue import CallbackQueue, Claimed, Finished
 from smsq.workers.context import WorkerContext
 from smsq.workers.tasks import smsq_task
 
@@ -44,4 +44,10 @@ def register_callback_tasks(app: Celery) -> None:
     @smsq_task(app, names.CALLBACK_DELIVER_TASK)
     def callback_deliver(context: WorkerContext, payload: CallbackDeliverPayload) -> None:
         claimed = [Claimed(event.id, event.claim, event.url_id) for event in payload.events]
-        deliver(deliverer_for(context), claimed)
+        telemetry = context.telemetry
+
+        def count(finished: list[Finished]) -> None:  # each attempt's outcome (smsq.telemetry)
+            for one in finished:
+                telemetry.callback(one.outcome)  # delivered, retry or dead
+
+        start_delivery(deliverer_for(context), claimed, count)

@@ -14,14 +14,18 @@ from smsq.workers.providers.base import BlacklistProvider, Provider
 from smsq.workers.providers.direct_messenger.provider import PROVIDER as DIRECT_MESSENGER
 from smsq.workers.providers.entry import ProviderEntry, Transport
 
-__all__ = ["BY_NAME", "ENTRIES", "NAMES", "ProviderEntry"]
+__all__ = ["BY_NAME", "ENTRIES", "NAMES", "TEST_PROVIDER", "ProviderEntry"]
 from smsq.workers.providers.errors import UnknownProvider
 from smsq.workers.providers.messente.provider import PROVIDER as MESSENTE
+from smsq.workers.providers.simulated.provider import PROVIDER as SIMULATED
 from smsq.workers.providers.smsapi.provider import PROVIDER as SMSAPI
 
-ENTRIES: Final[tuple[ProviderEntry, ...]] = (MESSENTE, SMSAPI, DIRECT_MESSENGER)
+ENTRIES: Final[tuple[ProviderEntry, ...]] = (MESSENTE, SMSAPI, DIRECT_MESSENGER, SIMULATED)
 BY_NAME: Final[Mapping[str, ProviderEntry]] = {entry.name: entry for entry in ENTRIES}
 NAMES: Final[tuple[str, ...]] = tuple(BY_NAME)
+# A message accepted by a test API key (record field `test` = "1") goes here and nowhere else,
+# whatever SMSQ_ROUTING__* says.
+TEST_PROVIDER: Final = SIMULATED.name
 
 
 def entry(name: str) -> ProviderEntry:

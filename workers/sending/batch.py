@@ -41,6 +41,8 @@ from smsq.workers.sending.single import (
     apply_side_effects,
     capable_providers,
     decide,
+    is_test,
+    no_provider_detail,
     outbound_for,
     pick,
     take_token,
@@ -146,13 +148,16 @@ def start_chunk(
 
     # One delivery per channel chain and priority: a chunk from the schedule may mix them.
     # A retry also avoids the provider that failed it last (failover before the circuit opens).
-    groups: dict[tuple[tuple[str, ...], str, str, str], list[tuple[str, dict[str, str], Omnimessage]]] = {}
+    groups: dict[
+        tuple[tuple[str, ...], str, str, str, bool], list[tuple[str, dict[str, str], Omnimessage]]
+    ] = {}
     for item in ready:
         key = (
             tuple(item[2].channels),
             item[1].get(PRIORITY, "low"),
             item[1].get(LAST_FAILED_PROVIDER, ""),
             item[1].get(RESEND_VIA, ""),
+            is_test(item[1]),  # a test message goes to the simulated provider alone
         )
         groups.setdefault(key, []).append(item)
 
@@ -206,9 +211,10 @@ def _provider_for(
 ) -> Provider | list[Decision]:
     """The provider for a group, or every message's decision when there is none to use."""
     first_message = ready[0][2]  # one template: every message of the chunk has the same channels
-    capable = capable_providers(first_message, sender.providers, sender.routing)
+    test = is_test(ready[0][1])  # one group: all test messages or none
+    capable = capable_providers(first_message, sender.providers, sender.routing, test=test)
     if not capable:
-        detail = f"no enabled provider can deliver {'/'.join(first_message.channels)}"
+        detail = no_provider_detail(first_message, test=test)
         return [
             Decision("failed", {"fields": error_fields("no-provider", detail)}, Outcome("failed", detail))
         ] * len(ready)

@@ -26,15 +26,18 @@ from smsq.producers.core.records import (
     PROVIDER_SCHEDULED,
     RESEND_VIA,
     SCHEDULED_FOR_MS,
+    TEST,
     error_fields,
 )
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
 from smsq.telemetry.hooks import OFF, Telemetry
+from smsq.telemetry.logs import bind as bind_log
 from smsq.workers.campaigns.messages import CampaignTemplates, message_from_record
 from smsq.workers.limits.health import ProviderHealth
 from smsq.workers.limits.ratelimit import RateLimiter
+from smsq.workers.providers import registry
 from smsq.workers.providers.base import OutboundMessage, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, RateLimited, TransientError
 from smsq.workers.sending.backoff import backoff_delay
@@ -124,9 +127,9 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         sender.telemetry.message("blocked", None, message.messages[0].channel)
         return Outcome("blocked")
 
-    capable = capable_providers(message, sender.providers, sender.routing)
+    capable = capable_providers(message, sender.providers, sender.routing, test=is_test(record))
     if not capable:
-        detail = f"no enabled provider can deliver {'/'.join(message.channels)}"
+        detail = no_provider_detail(message, test=is_test(record))
         finish("failed", error_fields("no-provider", detail))
         sender.telemetry.message("failed", None, message.messages[0].channel)
         return Outcome("failed", detail)
@@ -149,6 +152,7 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
             sender.telemetry.message("failed", None, message.messages[0].channel)
         return outcome
 
+    bind_log(provider=provider.name, attempt=attempt)  # on this task's log lines from here on
     wait = take_token(sender, provider.name, record.get(PRIORITY, "regular"))
     if wait > 0:
         # Our own global limit said wait: not a failed attempt, just later.
@@ -295,12 +299,23 @@ def after_transient(
 
 
 def capable_providers(
-    message: Omnimessage, providers: Mapping[str, Provider], routing: Routing
+    message: Omnimessage, providers: Mapping[str, Provider], routing: Routing, *, test: bool = False
 ) -> list[Provider]:
-    """Enabled providers that can deliver the whole chain, in the configured order for its first channel."""
-    names = getattr(routing, message.messages[0].channel)
+    """Enabled providers that can deliver the whole chain, in the configured order for its first
+    channel. A test message (accepted by a test API key) goes to the simulated provider only."""
+    names = [registry.TEST_PROVIDER] if test else getattr(routing, message.messages[0].channel)
     found = [providers.get(name) for name in names]
     return [p for p in found if p is not None and set(message.channels) <= p.channels]
+
+
+def is_test(record: Mapping[str, str]) -> bool:
+    return record.get(TEST) == "1"
+
+
+def no_provider_detail(message: Omnimessage, *, test: bool) -> str:
+    if test:
+        return f"a test message goes to the {registry.TEST_PROVIDER} provider only, and it is disabled"
+    return f"no enabled provider can deliver {'/'.join(message.channels)}"
 
 
 def pick(

@@ -80,3 +80,29 @@ def test_a_slow_receiver_holds_only_its_cap(store: MessageStore, clock: FakeCloc
     finally:
         deliverer.client.close()
     assert receiver.received.max_in_flight["/slow"] == 3
+
+
+def test_a_slow_receivers_batch_never_holds_up_another_keys(store: MessageStore, clock: FakeClock) -> None:
+    # The task hands its batch to the process's loop and returns: a fast key's batch is delivered
+    # while a slow receiver still holds every request of its own.
+    from concurrent.futures import Future
+
+    from smsq.workers.callbacks.delivery import start_delivery
+
+    slow_receiver, fast_receiver = Receiver(SECRET, latency=8.0), Receiver(SECRET)
+    settings = CallbackSettings(allow_http=True, allow_private=True, timeout=20)
+    deliverer = make_deliverer(store, settings, clock)
+    try:
+        with running_receiver(slow_receiver) as slow_url, running_receiver(fast_receiver) as fast_url:
+            events_for(store, api_key(store, f"{slow_url}/h", "slow"), ids(5))
+            events_for(store, api_key(store, f"{fast_url}/h", "fast"), ids(5, start=100))
+            claimed = deliverer.queue.claim(int(clock() * 1000), 100)
+            slow = [c for c in claimed if c.url_id == url_id(f"{slow_url}/h")]
+            fast = [c for c in claimed if c.url_id == url_id(f"{fast_url}/h")]
+            slow_done: Future[list[Finished]] = Future()
+            start_delivery(deliverer, slow, slow_done.set_result)  # returns at once
+            assert deliver(deliverer, fast) and fast_receiver.received.count() == 5
+            assert not slow_done.done() and slow_receiver.received.count() == 0
+            assert [f.outcome for f in slow_done.result(timeout=30)] == ["delivered"] * 5
+    finally:
+        deliverer.client.close()

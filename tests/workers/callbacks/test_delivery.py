@@ -165,21 +165,40 @@ def test_the_answer_is_read_no_further_than_the_limit(store: MessageStore, deliv
     assert len(sent_chunks) <= 3  # 1 KiB read of a 10 MB answer
 
 
-def test_the_address_is_checked_again_when_connecting(
-    store: MessageStore, hook: Hook, clock: FakeClock
+def test_a_huge_answer_is_read_to_the_limit_only(
+    store: MessageStore, deliverer: Deliverer, hook: Hook
 ) -> None:
     receiver, url = hook
-    # The URL was public when set; its host now resolves to loopback (DNS rebinding).
+    receiver.script("/big", [(503, b"y" * 20_000_000)])
+    message(store, api_key(store, f"{url}/big"))
+    store.transition(ID, "delivered")
+    started = time.monotonic()
+    (finished,) = pump(deliverer)
+    assert finished.outcome == "retry" and finished.result == "503: " + "y" * 120
+    assert time.monotonic() - started < 5  # 1 KiB of 20 MB read, the connection dropped
+
+
+@pytest.mark.parametrize(
+    ("host", "refusal"),
+    [("localhost", "refused: its host 'localhost' resolves to 127.0.0.1, a loopback address"),
+     ("127.0.0.1", "refused: 127.0.0.1, a loopback address")],
+)  # fmt: skip
+def test_the_address_is_checked_again_when_connecting(
+    store: MessageStore, hook: Hook, clock: FakeClock, host: str, refusal: str
+) -> None:
+    receiver, url = hook
+    # The URL was public when set; its host now resolves to loopback (DNS rebinding), or it was
+    # stored without the check.
     strict = CallbackSettings(allow_http=True, allow_private=False, client_error_attempts=1)
     deliverer = make_deliverer(store, strict, clock)
     try:
-        message(store, api_key(store, url.replace("127.0.0.1", "localhost") + "/app"))
+        message(store, api_key(store, url.replace("127.0.0.1", host) + "/app"))
         store.transition(ID, "delivered")
         (finished,) = pump(deliverer)
     finally:
         deliverer.client.close()
     assert finished.outcome == "dead"
-    assert "refused: its host 'localhost' resolves to 127.0.0.1, a loopback address" in finished.result
+    assert refusal in finished.result
     assert receiver.received.requests == 0
 
 

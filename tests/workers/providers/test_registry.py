@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from smsq.config.settings import PROVIDER_NAMES, Settings
+from smsq.config.settings import POLLABLE, PROVIDER_NAMES, Settings
 from smsq.producers.errors import SmsqError
 from smsq.workers.providers import registry
 from smsq.workers.providers.base import (
@@ -65,13 +65,29 @@ def test_the_capabilities_as_declared() -> None:
     assert declared["messente"] == {"StatusProvider", "CancelProvider", "BulkProvider", "LoopSingles"}
     assert declared["smsapi"] == {"StatusProvider", "CancelProvider"}
     assert declared["direct_messenger"] == set()
+    assert declared["simulated"] == {"StatusProvider"}
 
 
-@pytest.mark.parametrize("entry", registry.ENTRIES, ids=lambda entry: entry.name)
+def test_the_providers_that_keep_a_blacklist_webhooks_and_polls() -> None:
+    assert [e.name for e in registry.ENTRIES if e.blacklist] == ["messente", "smsapi", "direct_messenger"]
+    assert [e.name for e in registry.ENTRIES if e.reports] == ["messente", "smsapi", "direct_messenger"]
+    assert [e.name for e in registry.ENTRIES if e.always_polled] == ["simulated"]
+    assert registry.TEST_PROVIDER == "simulated"
+
+
+def test_the_pollable_names_of_the_settings_are_the_status_providers_not_always_polled() -> None:
+    # The settings check SMSQ_POLLING__PROVIDERS at load time, before any worker code is imported.
+    status = [e.name for e in registry.ENTRIES if StatusProvider in e.capabilities and not e.always_polled]
+    assert list(POLLABLE) == status
+
+
+@pytest.mark.parametrize(
+    "entry", [e for e in registry.ENTRIES if e.blacklist is not None], ids=lambda entry: entry.name
+)
 def test_each_blacklist_client_is_a_blacklist_provider(
     entry: registry.ProviderEntry, every_provider: Settings
 ) -> None:
-    assert entry.blacklist is not None  # all three keep one today
+    assert entry.blacklist is not None
     client = entry.blacklist(every_provider, httpx.MockTransport(nowhere))
     try:
         assert isinstance(client, BlacklistProvider) and client.name == entry.name
@@ -86,6 +102,8 @@ def test_each_blacklist_client_is_a_blacklist_provider(
         ("messente", "ACK", None),
         ("smsapi", "UNDELIVERED", "undeliverable"),
         ("direct_messenger", "16", "failed"),
+        ("simulated", "UNDELIVERABLE", "undeliverable"),
+        ("simulated", "PENDING", None),
     ],
 )
 def test_each_entry_reads_its_own_status_table(name: str, raw: str, status: str | None) -> None:
@@ -97,6 +115,7 @@ def test_only_enabled_providers_are_built(every_provider: Settings) -> None:
         update={
             "messente": every_provider.messente.model_copy(update={"enabled": False}),
             "direct_messenger": every_provider.direct_messenger.model_copy(update={"enabled": False}),
+            "simulated": every_provider.simulated.model_copy(update={"enabled": False}),
         }
     )
     clients = registry.build_clients(only_smsapi, transport=httpx.MockTransport(nowhere))
