@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from celery import Celery
 
 from smsq.config import contract as names
 from smsq.config.contract import CampaignFromGroupsPayload, CampaignSweepPayload, SendBatchPayload
+from smsq.config.settings import Timeouts
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.campaigns.batches import Batches
 from smsq.producers.campaigns.model import message_id
@@ -16,36 +18,50 @@ from smsq.producers.core.keys import CampaignKeys
 from smsq.workers import shutdown
 from smsq.workers.campaigns.sending import BatchLease, BatchOptions, send_batch
 from smsq.workers.context import WorkerContext
+from smsq.workers.providers import registry
+from smsq.workers.providers.base import LoopSingles
 from smsq.workers.providers.messente.omnichannel import NAME as MESSENTE
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient, contact_to_wire
 from smsq.workers.sending.batch import send_pool
-from smsq.workers.sending.event_loop import AsyncHttp
+from smsq.workers.sending.event_loop import AsyncHttp, LoopClients
 from smsq.workers.tasks import smsq_task
 
 log = logging.getLogger(__name__)
 SWEEP_CHUNK = 1000
 
 
-_async: dict[int, AsyncHttp] = {}
+_async: dict[int, LoopClients] = {}
 
 
-def async_http_for(context: WorkerContext) -> AsyncHttp | None:
-    """The event loop client for async singles (SMSQ_CAMPAIGNS__ASYNC_SEND), one per worker process."""
+def async_http_for(context: WorkerContext) -> LoopClients | None:
+    """The event loop clients for async singles (SMSQ_CAMPAIGNS__ASYNC_SEND), one per provider a
+    process sends singles to, made when first used."""
     settings = context.settings
-    if not settings.campaigns.async_send or settings.campaigns.use_bulk or not settings.messente.enabled:
+    if not settings.campaigns.async_send or settings.campaigns.use_bulk:
         return None
     pid = os.getpid()
     if pid not in _async:
-        telemetry = context.telemetry
-        _async[pid] = AsyncHttp.for_messente(
-            settings.messente,
-            max_connections=settings.campaigns.concurrency,
-            on_done=(lambda seconds: telemetry.send_seconds(MESSENTE, seconds))
-            if telemetry.enabled
-            else None,
-            late_after=settings.pacing.late_after,
-        )
+        _async[pid] = LoopClients(lambda provider: loop_client(context, provider))
     return _async[pid]
+
+
+def loop_client(context: WorkerContext, provider: LoopSingles) -> AsyncHttp | None:
+    settings, telemetry = context.settings, context.telemetry
+    name = provider.name
+    options: dict[str, Any] = {
+        "max_connections": settings.campaigns.concurrency,
+        "late_after": settings.pacing.late_after,
+        "on_done": (lambda seconds: telemetry.send_seconds(name, seconds)) if telemetry.enabled else None,
+    }
+    if name == MESSENTE:
+        return AsyncHttp.for_messente(settings.messente, **options)
+    target = getattr(provider, "loop_target", None)
+    entry = registry.BY_NAME.get(name)
+    if target is None or entry is None:
+        return None
+    base_url, headers = target()
+    timeouts: Timeouts = getattr(entry.settings(settings), "timeouts", Timeouts())
+    return AsyncHttp(base_url, timeouts, headers=headers, encoding=provider.single_encoding, **options)
 
 
 def campaigns_for(context: WorkerContext) -> Campaigns:

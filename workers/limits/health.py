@@ -12,7 +12,7 @@ connection errors). A permanent error is about the message; a 429 is about our r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -80,6 +80,14 @@ class ProviderHealth:
 
     def is_open(self, provider: str) -> bool:
         return bool(self.redis.exists(self._circuit_key(provider)))
+
+    def closes_in(self, providers: Sequence[str]) -> float:
+        """Seconds until the first of these providers' circuits closes (0.0 when one is closed)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for name in providers:
+                pipe.pttl(self._circuit_key(name))
+            left = [int(ms) for ms in pipe.execute()]
+        return max(0, min(left, default=0)) / 1000
 
     def open_circuits(self, providers: list[str]) -> set[str]:
         with self.redis.pipeline(transaction=False) as pipe:

@@ -139,10 +139,12 @@ class BulkProvider(Protocol):
 
 @runtime_checkable
 class LoopSingles(Protocol):
-    """A provider whose single send is one JSON POST that the worker's event loop makes itself
-    (``smsq.workers.sending.event_loop``): the body of ``single_body`` to ``single_path``, the answer
-    read by ``read_single`` (status and content first, so the usual answer costs no httpx.Response;
-    ``response`` builds one for the rest). ``read_single`` raises the provider's ProviderError."""
+    """A provider whose single send is one POST that the worker's event loop makes itself
+    (``smsq.workers.sending.event_loop``): the body of ``single_body`` to ``single_path``, encoded as
+    ``single_encoding`` ("json", or "form" for a form-encoded body), the answer read by ``read_single``
+    (status and content first, so the usual answer costs no httpx.Response; ``response`` builds one
+    for the rest; ``message`` is the one it answers). ``read_single`` raises the provider's
+    ProviderError."""
 
     @property
     def name(self) -> str: ...
@@ -150,8 +152,11 @@ class LoopSingles(Protocol):
     @property
     def single_path(self) -> str: ...
 
+    @property
+    def single_encoding(self) -> str: ...
+
     def single_body(self, message: OutboundMessage) -> object: ...
 
     def read_single(
-        self, status: int, content: bytes, response: Callable[[], httpx.Response]
+        self, status: int, content: bytes, response: Callable[[], httpx.Response], message: OutboundMessage
     ) -> SendResult: ...

@@ -31,7 +31,7 @@ from smsq.producers.messages.models import Omnimessage
 from smsq.workers.campaigns.messages import message_from_record
 from smsq.workers.providers.base import BulkProvider, LoopSingles, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, TransientError
-from smsq.workers.sending.event_loop import AsyncHttp, start_singles
+from smsq.workers.sending.event_loop import AsyncHttp, LoopClients, client_for, start_singles
 from smsq.workers.sending.single import (
     CLAIM_FIELDS,
     Decision,
@@ -40,6 +40,7 @@ from smsq.workers.sending.single import (
     after_transient,
     apply_side_effects,
     capable_providers,
+    circuit_wait,
     decide,
     is_test,
     no_provider_detail,
@@ -68,8 +69,8 @@ class BatchOptions:
     use_bulk: bool = True
     bulk_size: int = 100
     concurrency: int = 32
-    # Singles to Messente through one event loop per process (SMSQ_CAMPAIGNS__ASYNC_SEND), else threads.
-    async_http: AsyncHttp | None = None
+    # Singles through one event loop per provider and process (SMSQ_CAMPAIGNS__ASYNC_SEND), else threads.
+    async_http: AsyncHttp | LoopClients | None = None
 
 
 @dataclass
@@ -192,10 +193,10 @@ def _deliver(
     priority = ready[0][1].get(PRIORITY, "low")
     # A lone message goes as a plain send; two or more in one bulk call where the provider has one.
     bulk = provider if options.use_bulk and len(ready) > 1 and isinstance(provider, BulkProvider) else None
-    if bulk is None and options.async_http is not None and isinstance(provider, LoopSingles):
+    client = client_for(options.async_http, provider) if bulk is None else None
+    if client is not None and isinstance(provider, LoopSingles):
         # The loop marks each record when its request is about to leave (a connection and its slot):
         # one still waiting for either when the worker dies goes back to `queued`, not `unknown`.
-        client = options.async_http
         return start_singles(ready, provider, sender, priority, client, lambda ids: calling(ids, name)).finish
     # From here on requests may leave: a lease lost after this point means "maybe sent".
     calling([mid for mid, _, _ in ready], name)
@@ -225,12 +226,8 @@ def _provider_for(
         avoid=ready[0][1].get(LAST_FAILED_PROVIDER) or None,
         pinned=ready[0][1].get(RESEND_VIA) or None,
     )
-    if provider is None:
-        names = ", ".join(p.name for p in capable)
-        circuit = TransientError(
-            names, "circuit open: every provider for this channel is failing", code="circuit-open"
-        )
-        return [_transient(mid, record, circuit, names, sender) for mid, record, _ in ready]
+    if provider is None:  # every circuit open: the group waits, no attempt spent
+        return [circuit_wait(sender, [p.name for p in capable]) for _ in ready]
     return provider
 
 

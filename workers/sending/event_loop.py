@@ -21,10 +21,11 @@ import json
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -35,10 +36,11 @@ from smsq.producers.core.records import ATTEMPTS
 from smsq.producers.messages.models import Omnimessage
 from smsq.workers.limits.ratelimit import Grant
 from smsq.workers.providers import http
-from smsq.workers.providers.base import LoopSingles, SendResult
+from smsq.workers.providers.base import LoopSingles, OutboundMessage, SendResult
 from smsq.workers.providers.errors import ProviderError
 from smsq.workers.sending.single import Decision, Outcome, Sender, decide, outbound_for, record_outcomes
 
+CONTENT_TYPES: Final = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 TOKENS_PER_TRIP = 50  # rate-limit tokens asked for in one Redis round trip
 # A request this late for its rate-limit slot is not sent (and goes back to wait, no attempt spent):
 # sent late it would arrive together with the ones on time. The pacing margin below the configured
@@ -128,8 +130,14 @@ class AsyncHttp:
         transport: httpx.AsyncBaseTransport | None = None,
         on_done: Callable[[float], None] | None = None,
         late_after: float = DEFAULT_LATE_AFTER,
+        headers: Mapping[str, str] | None = None,
+        encoding: str = "json",
     ) -> None:
-        """``on_done``: called on the loop with each request's seconds (a latency histogram)."""
+        """``headers``: sent with every request (credentials); ``encoding``: how bodies go, "json" or
+        "form" (application/x-www-form-urlencoded)."""
+        # ``on_done``: called on the loop with each request's seconds (a latency histogram).
+        self.encode = encoder(encoding)
+        self.headers = {**(headers or {}), "Content-Type": CONTENT_TYPES[encoding]}
         self.base_url = base_url.rstrip("/") + "/"
         self.on_done = on_done
         self.timeouts = timeouts
@@ -169,7 +177,7 @@ class AsyncHttp:
     async def _open(
         self, auth: tuple[str, str] | None, connections: int, transport: httpx.AsyncBaseTransport | None
     ) -> tuple[Post, Callable[[], Awaitable[None]]]:
-        headers = {"User-Agent": "smsq", "Content-Type": "application/json"}
+        headers = {"User-Agent": "smsq", **self.headers}
         if transport is not None:
             client = httpx.AsyncClient(
                 base_url=self.base_url, auth=auth, headers=headers, transport=transport
@@ -226,7 +234,7 @@ class AsyncHttp:
         it would arrive in a clump with the ones on time. ``mark(ids)``, with one id per body, is
         called for each request once it has a connection and its slot has come, just before it
         leaves (many per call): a request not yet marked had certainly not started."""
-        encoded = [json.dumps(body).encode() for body in bodies]
+        encoded = [self.encode(body) for body in bodies]
         return self._on_loop(self._post_all(path, encoded, slots, mark, ids))
 
     async def _post_all(
@@ -317,12 +325,14 @@ def as_httpx_error(exc: Exception, request: httpx.Request) -> Exception:
     return exc
 
 
-def answer_of(provider: LoopSingles, answer: Reply | httpx.HTTPError) -> SendResult | ProviderError:
+def answer_of(
+    provider: LoopSingles, answer: Reply | httpx.HTTPError, message: OutboundMessage
+) -> SendResult | ProviderError:
     """The provider's answer to one send, read like the sync client reads it."""
     if isinstance(answer, httpx.HTTPError):
         return http.transport_error(provider.name, answer)
     try:
-        return provider.read_single(answer.status, answer.content, answer.as_httpx)
+        return provider.read_single(answer.status, answer.content, answer.as_httpx, message)
     except ProviderError as exc:
         return exc
 
@@ -339,6 +349,7 @@ class InFlight:
     items: Sequence[Item]
     provider: LoopSingles
     sender: Sender
+    outbound: list[OutboundMessage]  # what went out of items, in order (the answers are to these)
     client: AsyncHttp
     groups: list[tuple[int, Future[list[Answer]]]]  # (messages, their answers to come)
     later: list[Decision]
@@ -350,17 +361,18 @@ class InFlight:
                 answers.extend(group.result(timeout=self.client.answer_timeout))
             except TimeoutError:  # the loop stopped: unanswered, so maybe sent
                 answers.extend([httpx.ReadTimeout("no answer from the event loop in time")] * size)
-        decisions = [self._decide(item, answer) for item, answer in zip(self.items, answers, strict=False)]
+        each = zip(self.items, self.outbound, answers, strict=False)
+        decisions = [self._decide(item, outbound, answer) for item, outbound, answer in each]
         # One health count and at most one pause for the whole chunk, not a round trip per call.
         record_outcomes(self.sender, self.provider.name, decisions)
         return decisions + self.later
 
-    def _decide(self, item: Item, answer: Answer) -> Decision:
+    def _decide(self, item: Item, outbound: OutboundMessage, answer: Answer) -> Decision:
         if isinstance(answer, Late):
             return waiting("late for its rate-limit slot", self.sender.store.now_ms(), 0.0)
         mid, record, message = item
         attempt = int(record.get(ATTEMPTS, 0)) + 1
-        answered = answer_of(self.provider, answer)
+        answered = answer_of(self.provider, answer, outbound)
         return decide(mid, record, message, self.provider.name, attempt, answered, self.sender)
 
 
@@ -377,6 +389,7 @@ def start_singles(
     to wait (no attempt spent). ``mark``: see ``AsyncHttp.post_many``."""
     groups: list[tuple[int, Future[list[Answer]]]] = []
     later: list[Decision] = []
+    outbound: list[OutboundMessage] = []
     waited = 0.0
     sent = 0
     while sent < len(items):
@@ -388,10 +401,9 @@ def start_singles(
             # (the loop's): only the offsets come from Redis, so no two clocks need to agree.
             base = time.monotonic()
             chosen = items[sent : sent + granted]
-            bodies = [
-                provider.single_body(outbound_for(sender, provider.name, mid, message))
-                for mid, _, message in chosen
-            ]
+            going = [outbound_for(sender, provider.name, mid, message) for mid, _, message in chosen]
+            outbound.extend(going)
+            bodies = [provider.single_body(message) for message in going]
             slots = [base + grant.slot(k) for k in range(granted)] if grant.interval else None
             answers = client.post_many(
                 provider.single_path, bodies, slots=slots, mark=mark, ids=[mid for mid, _, _ in chosen]
@@ -409,7 +421,39 @@ def start_singles(
         sender.sleep(grant.wait)
         sender.telemetry.limiter_wait(provider.name, grant.wait)
         waited += grant.wait
-    return InFlight(items, provider, sender, client, groups, later)
+    return InFlight(items, provider, sender, outbound, client, groups, later)
+
+
+class LoopClients:
+    """One ``AsyncHttp`` per provider a worker process sends singles to, made by ``make`` when first
+    asked for (None: that provider's singles go the sync way)."""
+
+    def __init__(self, make: Callable[[LoopSingles], AsyncHttp | None]) -> None:
+        self.make = make
+        self.clients: dict[str, AsyncHttp | None] = {}
+        self._lock = threading.Lock()
+
+    def get(self, provider: LoopSingles) -> AsyncHttp | None:
+        with self._lock:
+            if provider.name not in self.clients:
+                self.clients[provider.name] = self.make(provider)
+            return self.clients[provider.name]
+
+
+def client_for(clients: AsyncHttp | LoopClients | None, provider: object) -> AsyncHttp | None:
+    """The loop client for ``provider``'s singles, if they go through one (a lone ``AsyncHttp``, as
+    tests give, serves every provider)."""
+    if clients is None or not isinstance(provider, LoopSingles):
+        return None
+    return clients if isinstance(clients, AsyncHttp) else clients.get(provider)
+
+
+def encoder(encoding: str) -> Callable[[Any], bytes]:
+    if encoding == "json":
+        return lambda body: json.dumps(body).encode()
+    if encoding == "form":
+        return lambda body: urlencode(body).encode()
+    raise ValueError(f"unknown body encoding {encoding!r}; use {' or '.join(CONTENT_TYPES)}")
 
 
 def take_tokens(sender: Sender, provider: str, priority: str, count: int) -> Grant:

@@ -52,6 +52,8 @@ DEFAULT_RATE_LIMIT_WAIT = 1.0
 # none; a whole second halved the rate the limiter then delivered, while a 429 there means we were
 # a few requests over a per-second window.
 DEFAULT_PROVIDER_PAUSE = 0.25
+# Messages waiting for an open circuit to close come back spread over this many seconds after it.
+CIRCUIT_SPREAD = 1.0
 # Set by every claim: a new holder has not called anyone yet (``call_provider`` is written just before
 # the request leaves; see smsq.workers.sending.release.settle_expired_leases).
 CLAIM_FIELDS: dict[str, str] = {CALL_PROVIDER: ""}
@@ -141,16 +143,11 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         pinned=record.get(RESEND_VIA) or None,
     )
     if provider is None:
-        # Every provider for this channel has its circuit open: an attempt spent without a call.
-        names = ", ".join(p.name for p in capable)
-        circuit = TransientError(
-            names, "circuit open: every provider for this channel is failing", code="circuit-open"
-        )
-        to, options, outcome = after_transient(message_id, circuit, attempt, names, sender)
-        finish(to, **options)
-        if to == "failed":
-            sender.telemetry.message("failed", None, message.messages[0].channel)
-        return outcome
+        # Every provider for this channel has its circuit open: wait for the first to close, without
+        # spending an attempt (none was made; issue 12).
+        waiting = circuit_wait(sender, [p.name for p in capable])
+        finish(waiting.to, **waiting.options)
+        return waiting.outcome
 
     bind_log(provider=provider.name, attempt=attempt)  # on this task's log lines from here on
     wait = take_token(sender, provider.name, record.get(PRIORITY, "regular"))
@@ -274,6 +271,22 @@ def _decide(
         "poll_at_ms": _first_poll_ms(sender, provider, message, held),
     }
     return Decision("sent", options, Outcome("sent", answer.provider_message_id), healthy=True)
+
+
+def circuit_wait(sender: Sender, providers: Sequence[str]) -> Decision:
+    """Every provider that could deliver has its circuit open: back to `queued` until the first
+    closes (a little after, spread so the waiting messages do not all probe it at once). No attempt
+    is spent: nothing was called, and an outage longer than the attempts' backoff must not fail
+    messages that were never tried."""
+    names = ", ".join(providers)
+    closes = sender.health.closes_in(providers) if sender.health is not None else 0.0
+    wait = closes + sender.rng.uniform(0, CIRCUIT_SPREAD)
+    detail = f"circuit open: every provider for this channel is failing ({names}); waiting {wait:.1f} s"
+    options = {
+        "fields": error_fields("circuit-open", detail),
+        "schedule_at_ms": sender.store.now_ms() + int(wait * 1000),
+    }
+    return Decision("queued", options, Outcome("queued", detail, retry_in=wait))
 
 
 def apply_side_effects(sender: Sender, provider: str, decision: Decision) -> None:

@@ -204,3 +204,32 @@ def test_a_redelivered_batch_sends_nothing_twice(store: MessageStore) -> None:
     send_batch(cid, 1, 5, sender, BatchOptions(chunk=5), None)
     again = send_batch(cid, 1, 5, sender, BatchOptions(chunk=5), None)
     assert again.statuses == {} and len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("async_send", [False, True])
+def test_a_chunk_whose_provider_circuit_is_open_waits_without_spending_attempts(
+    store: MessageStore, async_send: bool
+) -> None:
+    """Issue 12: the chunk goes back to wait for the circuit to close; nothing is called."""
+    from smsq.workers.limits.health import HealthPolicy, ProviderHealth
+    from smsq.workers.sending.event_loop import AsyncHttp
+
+    fake = FakeMessente()
+    _, cid = campaign(store)
+    health = ProviderHealth(store.redis, HealthPolicy(min_requests=1), prefix="t", clock=store.clock)
+    assert health.record("messente", ok=False)  # the circuit opens
+    sender = dataclasses.replace(sender_for(store, fake), health=health)
+    loop = (
+        AsyncHttp("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(fake))
+        if async_send
+        else None
+    )
+    try:
+        outcome = send_batch(cid, 1, 5, sender, BatchOptions(chunk=5, use_bulk=False, async_http=loop), None)
+    finally:
+        if loop is not None:
+            loop.close()
+    assert outcome.statuses == {"queued": 5} and fake.requests == []
+    records = [r for r in store.get_many([message_id(cid, p) for p in range(1, 6)]) if r is not None]
+    assert {(r.get("attempts", "0"), r["last_error_code"]) for r in records} == {("0", "circuit-open")}
+    assert store.scheduled_count() == 5

@@ -63,8 +63,8 @@ def test_declared_capabilities_are_what_the_client_implements(
 def test_the_capabilities_as_declared() -> None:
     declared = {entry.name: {c.__name__ for c in entry.capabilities} for entry in registry.ENTRIES}
     assert declared["messente"] == {"StatusProvider", "CancelProvider", "BulkProvider", "LoopSingles"}
-    assert declared["smsapi"] == {"StatusProvider", "CancelProvider"}
-    assert declared["direct_messenger"] == set()
+    assert declared["smsapi"] == {"StatusProvider", "CancelProvider", "LoopSingles"}
+    assert declared["direct_messenger"] == {"LoopSingles"}
     assert declared["simulated"] == {"StatusProvider"}
 
 

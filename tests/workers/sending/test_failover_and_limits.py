@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import redis
@@ -41,10 +42,13 @@ def down(name: str) -> FakeProvider:
     return FakeProvider(name, TransientError(name, "server error 500", code="500"))
 
 
-def resend_when_due(store: MessageStore, clock: FakeClock, message_id: str, sender: Sender) -> str:
+def resend_when_due(
+    store: MessageStore, clock: FakeClock, message_id: str, sender: Sender, *, outcome: bool = False
+) -> Any:
     clock.advance(60)
     assert [r.message_id for r in store.claim_due(10, 1000)] == [message_id]
-    return send_message(message_id, sender).status
+    sent = send_message(message_id, sender)
+    return sent if outcome else sent.status
 
 
 def test_a_retry_fails_over_to_the_next_provider_at_once(store: MessageStore, clock: FakeClock) -> None:
@@ -99,12 +103,42 @@ def test_a_channel_with_no_alternative_retries_until_its_attempts_run_out(
     sender = make_sender(store, messente, health=health)
     message_id = accept(store)
     statuses = [send_message(message_id, sender).status]
-    statuses += [resend_when_due(store, clock, message_id, sender) for _ in range(2)]
+    for _ in range(2):
+        redis_client.delete("t:circuit:messente")  # the cool-down runs out: the next send probes
+        statuses.append(resend_when_due(store, clock, message_id, sender))
     assert statuses == ["queued", "queued", "failed"]
     record = store.get(message_id)
-    assert record is not None and record["attempts"] == "3"
-    # The circuit opened after the first error: later attempts were spent without calling Messente.
-    assert len(messente.sent) == 1 and record["last_error_code"] == "circuit-open"
+    assert record is not None and record["attempts"] == "3" and len(messente.sent) == 3
+
+
+def test_an_open_circuit_makes_a_message_wait_without_spending_an_attempt(
+    store: MessageStore, redis_client: redis.Redis, clock: FakeClock
+) -> None:
+    """Issue 12: a message whose every provider has its circuit open waits for the first to close;
+    its attempts are spent only on calls, so a long outage cannot fail it untried."""
+    health = ProviderHealth(
+        redis_client, HealthPolicy(min_requests=1, cooldown_seconds=30), prefix="t", clock=clock
+    )
+    messente = down("messente")
+    sender = make_sender(store, messente, health=health)
+    assert health.record("messente", ok=False) and health.is_open("messente")  # Messente is failing
+    waiting = accept(store)
+    outcomes = [send_message(waiting, sender)]
+    for _ in range(5):  # however often it comes due while the circuit stays open
+        redis_client.pexpire("t:circuit:messente", 30_000)
+        outcomes.append(resend_when_due(store, clock, waiting, sender, outcome=True))
+    assert {o.status for o in outcomes} == {"queued"}
+    assert all(29 <= (o.retry_in or 0) <= 31 for o in outcomes)  # until it closes, spread by a second
+    record = store.get(waiting)
+    assert (
+        record is not None
+        and record.get("attempts", "0") == "0"
+        and record["last_error_code"] == "circuit-open"
+    )
+    assert messente.sent == []  # never called for it
+    messente.fail_with = None
+    redis_client.delete("t:circuit:messente")
+    assert resend_when_due(store, clock, waiting, sender) == "sent"
 
 
 def test_a_denied_token_requeues_without_spending_an_attempt(

@@ -4,6 +4,7 @@ delivery reports to dlruri) and no cancel (SMSQ_DIRECT_MESSENGER__*)."""
 from __future__ import annotations
 
 from smsq.config.settings import Settings
+from smsq.workers.providers.base import LoopSingles
 from smsq.workers.providers.direct_messenger.reports import READER
 from smsq.workers.providers.direct_messenger.sms import NAME, DirectMessengerClient, smsq_status
 from smsq.workers.providers.entry import ProviderEntry, Transport
@@ -33,7 +34,7 @@ PROVIDER = ProviderEntry(
     name=NAME,
     settings=lambda settings: settings.direct_messenger,
     client=client,
-    capabilities=frozenset(),
+    capabilities=frozenset({LoopSingles}),
     idempotent_send=False,
     statuses=statuses,
     blacklist=blacklist,

@@ -8,7 +8,7 @@ Its blacklist does NOT stop sends: smsq filters before sending.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -223,6 +223,8 @@ class DirectMessengerClient:
     name: Final = NAME
     channels: Final = frozenset({"sms"})
     idempotent_send: Final = False  # dlrid labels reports; DM does not refuse a repeated one
+    single_path: Final = ""  # LoopSingles: the event loop POSTs single_body to the base URL
+    single_encoding: Final = "form"
 
     def __init__(
         self,
@@ -262,7 +264,11 @@ class DirectMessengerClient:
         return http.request(self.http, NAME, method, url, **kwargs)
 
     def send(self, message: OutboundMessage) -> SendResult:
-        form = send_form(
+        form = self.single_body(message)
+        return parse_send(self._call("POST", self.single_path, data=form), message, form.get("sender"))
+
+    def single_body(self, message: OutboundMessage) -> dict[str, str]:
+        return send_form(
             message,
             api_token=self.api_token.get_secret_value(),
             sender=self.sender,
@@ -270,7 +276,18 @@ class DirectMessengerClient:
             native_schedule=self.native_schedule,
             timezone=self.timezone,
         )
-        return parse_send(self._call("POST", "", data=form), message, form.get("sender"))
+
+    def read_single(
+        self, status: int, content: bytes, response: Callable[[], httpx.Response], message: OutboundMessage
+    ) -> SendResult:
+        """An answer the event loop got, read as ``send`` reads one."""
+        sms = next((part for part in message.omnimessage.messages if isinstance(part, Sms)), None)
+        sender = (sms.sender if sms is not None else None) or self.sender
+        return parse_send(http.checked(NAME, response()), message, None if sender is None else str(sender))
+
+    def loop_target(self) -> tuple[str, dict[str, str]]:
+        """The base URL and headers the event loop's own client sends with (the token is in the body)."""
+        return str(self.http.base_url), {"Accept": "application/json"}
 
     # BlacklistProvider
     def blacklist(self) -> list[BlacklistEntry]:

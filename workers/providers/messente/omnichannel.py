@@ -273,6 +273,7 @@ class MessenteClient:
     channels: Final = frozenset({"sms", "viber", "whatsapp", "telegram"})
     idempotent_send: Final = False
     single_path: Final = "omnimessage"  # LoopSingles: the event loop POSTs single_body here
+    single_encoding: Final = "json"
 
     def __init__(self, client: httpx.Client, *, native_schedule: bool = False) -> None:
         self.http = client
@@ -295,7 +296,9 @@ class MessenteClient:
     def single_body(self, message: OutboundMessage) -> dict[str, Any]:
         return send_body(message, native_schedule=self.native_schedule)
 
-    def read_single(self, status: int, content: bytes, response: Callable[[], httpx.Response]) -> SendResult:
+    def read_single(
+        self, status: int, content: bytes, response: Callable[[], httpx.Response], message: OutboundMessage
+    ) -> SendResult:
         """An answer the event loop got, read as ``send`` reads one."""
         if status == 201:
             # The usual answer, read as parse_send reads a success; anything odd goes the whole way below.

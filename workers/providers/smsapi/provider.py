@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smsq.config.settings import Settings
-from smsq.workers.providers.base import CancelProvider, StatusProvider
+from smsq.workers.providers.base import CancelProvider, LoopSingles, StatusProvider
 from smsq.workers.providers.entry import ProviderEntry, Transport
 from smsq.workers.providers.smsapi.codes import NAME, smsq_status
 from smsq.workers.providers.smsapi.reports import READER
@@ -36,7 +36,7 @@ PROVIDER = ProviderEntry(
     name=NAME,
     settings=lambda settings: settings.smsapi,
     client=client,
-    capabilities=frozenset({StatusProvider, CancelProvider}),
+    capabilities=frozenset({StatusProvider, CancelProvider, LoopSingles}),
     idempotent_send=True,
     statuses=statuses,
     blacklist=blacklist,

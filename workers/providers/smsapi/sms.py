@@ -9,7 +9,7 @@ which the client reports as a success with ``duplicate=True``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import httpx
@@ -185,6 +185,8 @@ class SmsapiClient(SmsapiBlacklistApi):
     name: Final = NAME
     channels: Final = frozenset({"sms"})
     idempotent_send: Final = True  # idx + check_idx=1: SMSAPI refuses a repeat of the same smsq id
+    single_path: Final = "sms.do"  # LoopSingles: the event loop POSTs single_body here
+    single_encoding: Final = "json"
 
     def __init__(
         self,
@@ -220,13 +222,26 @@ class SmsapiClient(SmsapiBlacklistApi):
 
     # sms.do
     def send(self, message: OutboundMessage) -> SendResult:
-        body = send_body(
+        body = self.single_body(message)
+        return parse_send(self._call("POST", self.single_path, json=body), message, body.get("from"))
+
+    def single_body(self, message: OutboundMessage) -> dict[str, Any]:
+        return send_body(
             message,
             sender=self.sender,
             fast_for_high=self.fast_for_high,
             native_schedule=self.native_schedule,
         )
-        return parse_send(self._call("POST", "sms.do", json=body), message, body.get("from"))
+
+    def read_single(
+        self, status: int, content: bytes, response: Callable[[], httpx.Response], message: OutboundMessage
+    ) -> SendResult:
+        """An answer the event loop got, read as ``send`` reads one."""
+        return parse_send(http.checked(NAME, response()), message, sms_part(message).sender or self.sender)
+
+    def loop_target(self) -> tuple[str, dict[str, str]]:
+        """The base URL and headers the event loop's own client sends with (credentials included)."""
+        return str(self.http.base_url), {k: self.http.headers[k] for k in ("Authorization", "Accept")}
 
     def cancel(self, provider_message_id: str) -> bool:
         body = {"sch_del": provider_message_id, "format": "json"}
