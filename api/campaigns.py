@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from smsq.api.auth import scoped
 from smsq.api.bodies import json_body, json_request
@@ -103,7 +104,30 @@ async def create_campaign(
     return await run_in_threadpool(_create, found, key, header, **options)
 
 
-@router.post("/upload", status_code=202, response_model=Campaign, responses=REFUSALS)
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "name", "template"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "the CSV"},
+                        "name": {"type": "string"},
+                        "template": {"type": "string", "description": "the campaign template as JSON"},
+                        "number_column": {"type": "string", "default": "phone"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/upload", status_code=202, response_model=Campaign, responses=REFUSALS, openapi_extra=UPLOAD_BODY
+)
 async def upload_campaign(
     request: Request,
     key: Annotated[ApiKey, Depends(scoped(CAMPAIGNS))],
@@ -112,7 +136,10 @@ async def upload_campaign(
     """Create a campaign from a CSV (multipart/form-data: ``file``, ``name``, ``template`` as JSON,
     optional ``number_column``). The file is written to disk as it arrives (SMSQ_API__UPLOAD_BYTES)."""
     assert request.url.path.endswith(UPLOAD_SUFFIX)  # the body limit is the upload one
-    form = await request.form(max_files=1, max_fields=5)
+    try:
+        form = await request.form(max_files=1, max_fields=5)
+    except HTTPException as refused:  # Starlette's word on a malformed form: bad input like any other
+        raise InvalidInput([("(form)", str(refused.detail))]) from None
     try:
         upload, fields = (
             form.get("file"),

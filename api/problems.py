@@ -7,8 +7,10 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any, Final
 
+from celery.exceptions import TimeoutError as CeleryTimeout
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -39,7 +41,7 @@ class FieldProblem(BaseModel):
     message: str
 
 
-class Problem(BaseModel):
+class ProblemDetails(BaseModel):
     """RFC 9457 problem details, with ``errors`` listing every offending field of a 422."""
 
     type: str
@@ -80,9 +82,15 @@ def invalid_input(request: Request | None, error: InvalidInput) -> JSONResponse:
     return problem_response(request, 422, "Invalid input", str(error), errors=error.problems)
 
 
+PROBLEM_REF: Final = {"$ref": "#/components/schemas/ProblemDetails"}  # smsq.api.openapi adds the component
+
+
 # Documented answers of every route (OpenAPI ``responses=``): the problem schema under each status.
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": Problem, "content": {PROBLEM_JSON: {}}} for status in statuses}
+    return {
+        status: {"description": HTTPStatus(status).phrase, "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
+        for status in statuses
+    }
 
 
 def install(app: FastAPI, *, unavailable_retry_after: int) -> None:
@@ -131,6 +139,13 @@ def install(app: FastAPI, *, unavailable_retry_after: int) -> None:
         title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "HTTP error")
         return problem_response(request, error.status_code, title, str(error.detail), headers=error.headers)
 
+    async def no_answer(request: Request, error: Exception) -> JSONResponse:
+        # A call a worker must answer (two-factor) got no answer in time: no worker on the lane, or
+        # one too busy. Not the caller's fault, and worth asking again later.
+        return problem_response(
+            request, 504, "No answer", "no worker answered in time; try again later", retry_after=5
+        )
+
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error answering %s", request.url.path)
         return problem_response(request, 500, "Internal error", "the request failed; see the server log")
@@ -139,4 +154,5 @@ def install(app: FastAPI, *, unavailable_retry_after: int) -> None:
     app.add_exception_handler(SmsqError, smsq_error)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(CeleryTimeout, no_answer)
     app.add_exception_handler(Exception, unexpected)

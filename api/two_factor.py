@@ -17,7 +17,7 @@ from smsq.producers.errors import ApiRefused, InvalidInput
 from smsq.producers.keys.store import SEND, ApiKey
 
 router = APIRouter(prefix="/v1/2fa", tags=["two-factor"])
-REFUSALS = problems(401, 403, 413, 422, 502, 503)
+REFUSALS = problems(401, 403, 413, 422, 502, 503, 504)
 
 
 class CodeRequest(BaseModel):

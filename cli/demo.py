@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import redis
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -129,6 +130,7 @@ def _send_and_watch(env: dict[str, str], per_priority: int, console: Console) ->
     console.print(f"{sent} of {len(ids)} messages sent")
     _campaign(smsq, console)
     _callbacks(smsq, settings, console)
+    _through_the_api(smsq, settings, console)
 
 
 def _campaign(smsq: Smsq, console: Console, recipients: int = 500) -> None:
@@ -171,3 +173,42 @@ def _callbacks(smsq: Smsq, settings: Settings, console: Console, messages: int =
             for event in receiver.received.for_message(message_id):
                 console.print(f"  received {describe(event)}", highlight=False)
         console.print(f"{receiver.received.count()} callbacks received, {receiver.received.refused} refused")
+
+
+def _through_the_api(smsq: Smsq, settings: Settings, console: Console, messages: int = 3) -> None:
+    """What an app in another language does: a test key with a callback URL, messages POSTed to the
+    HTTP API (served here in-process on loopback), read back with GET, and the callbacks they caused."""
+    from smsq.api.server import running_api
+    from smsq.api.services import Services
+
+    keys = KeyStore(smsq.store.redis, prefix=settings.key_prefix)
+    created = keys.create("demo api app", "send,read", test=True)
+    receiver = Receiver(callback_signing_secret(keys.redis, keys.keys, created.key.key_id))
+    with running_receiver(receiver) as receiver_url, running_api(Services.from_settings(settings)) as api_url:
+        loopback = settings.callbacks.model_copy(update={"allow_http": True, "allow_private": True})
+        set_callback(keys.redis, keys.keys, created.key.key_id, f"{receiver_url}/smsq", loopback)
+        console.print(
+            f"[bold]api[/]      {api_url} with test key {created.key.prefix}... (callbacks to {receiver_url})"
+        )
+        headers = {"Authorization": f"Bearer {created.secret}"}
+        with httpx.Client(base_url=api_url, headers=headers, timeout=10) as http:
+            ids = []
+            for number in DEMO_NUMBERS[10 : 10 + messages]:
+                body = {"to": number, "messages": [{"channel": "sms", "text": "Sent through the HTTP API"}]}
+                answer = http.post("/v1/messages", json=body, headers={"Idempotency-Key": f"demo-{number}"})
+                accepted = answer.json()
+                console.print(
+                    f"  POST /v1/messages -> {answer.status_code} {accepted['id']} {accepted['status']}"
+                )
+                ids.append(accepted["id"])
+            told = lambda: all(receiver.received.for_message(i) for i in ids)  # noqa: E731
+            with contextlib.suppress(TimeoutError):
+                wait_until(told, timeout=60, what="the callbacks")
+            listed = http.get("/v1/messages", params={"ids": ",".join(ids)}).json()["messages"]
+            console.print(
+                "  GET /v1/messages -> " + ", ".join(f"{m['id'][:8]} {m['status']}" for m in listed)
+            )
+    for message_id in ids:
+        for event in receiver.received.for_message(message_id):
+            console.print(f"  received {describe(event)}", highlight=False)
+    console.print(f"{receiver.received.count()} callbacks received through the API's test key")

@@ -33,7 +33,8 @@ def smsq_services(services: dict[str, Any]) -> dict[str, Any]:
 def test_every_smsq_service_reads_valid_settings_on_either_broker(broker: str | None) -> None:
     services = compose()["services"]
     given = {"SMSQ_BROKER_URL": broker} if broker else {}
-    assert {"worker", "worker-high", "beat", "webhooks"} <= set(smsq_services(services))
+    assert {"worker", "worker-high", "beat", "webhooks", "api"} <= set(smsq_services(services))
+    assert services["api"]["command"][:3] == ["api", "--host", "0.0.0.0"]
     for name, service in smsq_services(services).items():
         env = interpolated(service["environment"], given)
         settings = Settings(_env_file=None, **{k.removeprefix("SMSQ_").lower(): v for k, v in env.items()
