@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import tempfile
 import threading
 import time
@@ -56,13 +57,24 @@ def broker_url(kind: str, redis_url: str) -> Iterator[str]:
         delete_vhost_later(vhost)
 
 
+def settings_from(env: dict[str, str]) -> Settings:
+    """The settings the children read from ``env`` (nested ones too), for this process's producer."""
+    saved = dict(os.environ)
+    os.environ.update({f"SMSQ_{name.upper()}": value for name, value in env.items()})
+    try:
+        return Settings(_env_file=None)  # type: ignore[call-arg]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def run_once(args: argparse.Namespace, kind: str, nodes: int, workdir: Path) -> str:
     with private_redis(workdir) as redis, broker_url(kind, redis.url) as broker, Stack(workdir) as stack:
         stub = start_stub(stack, latency_ms=args.latency_ms)
         env = smsq_env(redis.url, stub, broker_url=broker, campaigns__use_bulk="false",
                        campaigns__concurrency=str(args.per_node), messente__burst="10",
                        messente__rate_per_second=str(args.provider_rate),
-                       campaigns__batch_size=str(args.batch_size),
+                       campaigns__batch_size=str(args.batch_size), amqp__queue_type=args.queue_type,
                        blacklist__periodic_sync="false")  # fmt: skip
         full = child_env(**env)
         for n in range(nodes):
@@ -74,7 +86,7 @@ def run_once(args: argparse.Namespace, kind: str, nodes: int, workdir: Path) -> 
         high = smsq_command("worker", "--name", "high@%h", "--lanes", "high", "--concurrency", "1")
         stack.start("high", [*high, "--loglevel", "WARNING"], full)
         stack.start("beat", smsq_command("beat", "--loglevel", "WARNING"), full)
-        settings = Settings(_env_file=None, **env)  # type: ignore[arg-type]
+        settings = settings_from(env)
         app = make_celery(settings)
         wait_until(
             lambda: len(app.control.ping(timeout=0.5) or []) >= nodes + 1, timeout=120, what="the nodes"
@@ -109,7 +121,8 @@ def run_once(args: argparse.Namespace, kind: str, nodes: int, workdir: Path) -> 
         arrivals = httpx.get(f"{stub}/_stats", timeout=10).json()["arrivals"]
         latencies = [arrivals[to][0] - at for to, at in otp_sent.items() if arrivals.get(to)]
         counts = smsq.campaigns.progress(campaign.id).counts
-        return (f"{kind:5} {nodes} node(s): campaign {args.recipients:,} in {elapsed:5.1f} s = "
+        label = f"{kind} ({args.queue_type})" if kind == "amqp" else kind
+        return (f"{label:15} {nodes} node(s): campaign {args.recipients:,} in {elapsed:5.1f} s = "
                 f"{args.recipients / elapsed:6.1f}/s {dict(counts)}; OTP under the backlog "
                 f"({len(latencies)}/{len(otp_sent)} arrived) {summary(latencies)}")  # fmt: skip
 
@@ -130,8 +143,9 @@ def publish_rate(args: argparse.Namespace, workdir: Path) -> list[str]:
                     publisher.publish_many(tasks)
                 elapsed = time.monotonic() - started
                 publisher.close()
+                confirmed = ", each batch confirmed" if kind == "amqp" else ", one pipeline each"
                 lines.append(f"publish {kind:5} {queue_type:7}: {args.publish:,} tasks in {elapsed:.2f} s = "
-                             f"{args.publish / elapsed:,.0f}/s (batches of 1,000, confirmed)")  # fmt: skip
+                             f"{args.publish / elapsed:,.0f}/s (batches of 1,000{confirmed})")  # fmt: skip
     return lines
 
 
@@ -144,6 +158,7 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=3000)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--per-node", type=int, default=8, help="parallel provider requests per node")
+    parser.add_argument("--queue-type", default="quorum", choices=["quorum", "classic"], help="lanes on amqp")
     parser.add_argument("--batch-size", type=int, default=50, help="messages per campaign batch task")
     parser.add_argument("--provider-rate", type=float, default=250.0, help="the provider's limit, per second")
     parser.add_argument("--otp-interval-ms", type=float, default=250.0)
@@ -152,6 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="smsq-bench-brokers-") as tmp:
         if args.publish:
+            (Path(tmp) / "publish").mkdir()
             for line in publish_rate(args, Path(tmp) / "publish"):
                 print(line, flush=True)
         for kind in args.brokers.split(","):

@@ -25,6 +25,7 @@ import redis
 
 from bench.common import private_redis, smsq_env, start_stub, start_workers
 from smsq.cli.processes import Stack
+from smsq.config.cost_settings import CapSettings, CostSettings
 from smsq.config.settings import CampaignSettings, Settings
 from smsq.producers.client import Smsq
 
@@ -77,11 +78,39 @@ def worker_rss_mb(stack: Stack) -> float:
     return total / 1024
 
 
+def compare_cost_checks(workdir: Path, csv_path: Path, blacklisted: int) -> None:
+    """The same campaign accepted twice on one Redis (flushed between): SMSQ_COST__ENABLED off, then on
+    with the example price table and caps high enough to pass (so counting, the per-country tally and
+    the atomic charge all run)."""
+    prices = Path(__file__).parents[1] / "config" / "prices.example.toml"
+    on = CostSettings(prices_file=prices, caps=CapSettings(daily_segments=10**9, daily_cost=10**8))
+    timings = {}
+    with private_redis(workdir) as redis_server:
+        for label, cost in (("without", CostSettings(enabled=False)), ("with", on)):
+            settings = Settings(_env_file=None, redis_url=redis_server.url, cost=cost)  # type: ignore[call-arg]
+            smsq = Smsq.from_settings(settings)
+            smsq.store.redis.flushdb()
+            for n in range(0, blacklisted * 97, 97):
+                smsq.blacklist.add(f"+3725{n:07d}", source="api")
+            started = time.monotonic()
+            progress = smsq.campaigns.create(name="acceptance", template=TEMPLATE, csv_path=csv_path)
+            timings[label] = time.monotonic() - started
+            print(f"{label} cost checks: accepted in {timings[label]:.1f} s: {progress.messages:,} messages, "
+                  f"parts {progress.sms_segments}")  # fmt: skip
+    slower = 100 * (timings["with"] - timings["without"]) / timings["without"]
+    print(f"cost checks cost {slower:+.1f} % ({timings['without']:.1f} s -> {timings['with']:.1f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=1_000_000)
     parser.add_argument("--blacklisted", type=int, default=10_000)
     parser.add_argument("--send", action="store_true", help="then send it all and sample worker memory")
+    parser.add_argument(
+        "--cost-checks",
+        action="store_true",
+        help="issue 16: accept the campaign without, then with, parts counting, prices and caps; compare",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="smsq-accept-"))
@@ -92,6 +121,10 @@ def main() -> None:
         f"wrote {args.recipients:,} lines in {time.monotonic() - started:.1f} s "
         f"({csv_path.stat().st_size / 1e6:.0f} MB)"
     )
+
+    if args.cost_checks:
+        compare_cost_checks(workdir, csv_path, args.blacklisted)
+        return
 
     with private_redis(workdir) as redis_server, Stack(workdir) as stack:
         settings = Settings(_env_file=None, redis_url=redis_server.url, campaigns=CampaignSettings())  # type: ignore[call-arg]

@@ -337,6 +337,11 @@ def main() -> None:
     parser.add_argument("--clients", default=None, help="limit clients, comma-separated")
     parser.add_argument("--set", action="append", default=[], help="extra smsq setting NAME=VALUE")
     parser.add_argument("--no-variants", action="store_true", help="only the scenario's main smsq setup")
+    parser.add_argument(
+        "--metrics-compare",
+        action="store_true",
+        help="smsq with metrics on (the main setup), off, on, off in turn; prints the overhead (issue 15)",
+    )
     args = parser.parse_args()
     phases = set(args.phases.split(","))
     for key in args.scenario or list(SCENARIOS):
@@ -357,7 +362,33 @@ def main() -> None:
             changes["smsq_env"] = dict(item.split("=", 1) for item in args.set)
         if args.no_variants:
             changes["variants"] = ()
-        run(replace(scenario, **changes), phases)
+        if args.metrics_compare:
+            changes["variants"] = metrics_variants(replace(scenario, **changes))
+        figures = run(replace(scenario, **changes), phases)
+        if args.metrics_compare:
+            say(metrics_overhead(figures))
+
+
+METRICS_OFF = (("metrics__enabled", "false"),)
+
+
+def metrics_variants(scenario: Scenario) -> tuple[tuple[str, int, int, tuple[tuple[str, str], ...]], ...]:
+    """Off, on, off after the main setup (on, the default): alternating, so a drift in the shared
+    machine's load spreads over both."""
+    p, t = scenario.processes, scenario.threads
+    return (("metrics off", p, t, METRICS_OFF), ("metrics on", p, t, ()), ("metrics off", p, t, METRICS_OFF))
+
+
+def metrics_overhead(figures: list[Figure]) -> str:
+    smsq = [f for f in figures if f.who.startswith("smsq")]
+    off = [f.rate for f in smsq if f.who.endswith("metrics off")]
+    on = [f.rate for f in smsq if not f.who.endswith("metrics off")]
+    if not off or not on:
+        return "   metrics compare: no smsq figures"
+    mean_on, mean_off = sum(on) / len(on), sum(off) / len(off)
+    return (f"   metrics on {mean_on:,.0f}/s ({', '.join(f'{r:,.0f}' for r in on)}), "
+            f"off {mean_off:,.0f}/s ({', '.join(f'{r:,.0f}' for r in off)}): "
+            f"{(mean_off - mean_on) / mean_off * 100:+.1f} % slower with metrics")  # fmt: skip
 
 
 if __name__ == "__main__":

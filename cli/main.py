@@ -21,6 +21,7 @@ from smsq.cli.metrics import metrics as metrics_command
 from smsq.cli.segments import segments
 from smsq.cli.top import top as top_command
 from smsq.cli.two_factor import app as two_factor_app
+from smsq.cli.windows import app as windows_app
 from smsq.config import contract as names
 from smsq.config.settings import load_settings
 from smsq.producers.errors import SmsqError
@@ -95,6 +96,9 @@ def send(
     time_to_send: Annotated[str | None, typer.Option(help="ISO-8601; no zone means UTC")] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="same key, same message, sent once")] = None,
     max_segments: Annotated[int | None, typer.Option(help="refuse a text of more SMS parts")] = None,
+    message_class: Annotated[
+        str | None, typer.Option("--class", help="transactional (default) or marketing: held to send windows")
+    ] = None,
 ) -> None:
     """Send one SMS."""
     from smsq.producers.client import Smsq
@@ -106,10 +110,12 @@ def send(
     if time_to_send is not None:
         message["time_to_send"] = time_to_send
     receipt = Smsq.from_settings(load_settings()).send(
-        message, idempotency_key=idempotency_key, max_segments=max_segments
+        message, idempotency_key=idempotency_key, max_segments=max_segments, message_class=message_class
     )
     note = " (idempotency key seen before: nothing new queued)" if receipt.duplicate else ""
     parts = f" ({receipt.sms.explain()})" if receipt.sms else ""
+    if receipt.deferred_to is not None:
+        parts += f"; outside its send window: goes at {receipt.deferred_to:%Y-%m-%dT%H:%MZ}"
     console.print(f"{receipt.message_id} {receipt.status}{parts}{note}", highlight=False, soft_wrap=True)
 
 
@@ -198,6 +204,7 @@ def demo(
 
 
 app.command()(segments)
+app.add_typer(windows_app, name="windows")
 app.add_typer(blacklist_app, name="blacklist")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(two_factor_app, name="2fa")

@@ -4,9 +4,10 @@ and send windows")."""
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class CapSettings(BaseModel):
@@ -39,7 +40,44 @@ class PumpingSettings(BaseModel):
         return value
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class WindowRule(BaseModel):
+    """One country's marketing send window (smsq.producers.windows.rules has the defaults)."""
+
+    start: time = time(9)  # local time the window opens
+    end: time = time(20)  # local time it closes (exclusive)
+    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:6]))
+    holidays: bool = False  # True: public holidays are allowed like any other day
+
+    @field_validator("days")
+    @classmethod
+    def _weekday_names(cls, value: list[str]) -> list[str]:
+        bad = [day for day in value if day not in WEEKDAYS]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a weekday ({', '.join(WEEKDAYS)})")
+        return value
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> WindowRule:
+        if self.end <= self.start:
+            raise ValueError("end must be after start (a window within one local day)")
+        return self
+
+
+class WindowSettings(BaseModel):
+    """Marketing messages go out only inside the recipient's local send window."""
+
+    enabled: bool = True
+    # Country (ISO code, or "*" for every other) -> its rule; replaces that country's default.
+    rules: dict[str, WindowRule] = Field(default_factory=dict)
+
+
 class CostSettings(BaseModel):
+    # False: no campaign parts counting, caps, pumping guard or send windows (a single message's
+    # parts are still counted at validation: the parts limit needs them).
+    enabled: bool = True
     # Messente's autoconvert=on (its default) applies the account's Auto Replace settings, which
     # smsq cannot read: mirror them here, one character -> its replacement, so parts are counted as
     # sent. Empty: counted as sent as is (never fewer parts than the provider bills).
@@ -51,6 +89,7 @@ class CostSettings(BaseModel):
     key_caps_by_id: dict[str, CapSettings] = Field(default_factory=dict)  # API key id -> its caps
     warn_at: float = Field(0.8, gt=0, le=1)  # a warning (log + event) when a cap crosses this share
     pumping: PumpingSettings = PumpingSettings()
+    windows: WindowSettings = WindowSettings()
 
     @field_validator("auto_replace")
     @classmethod

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -23,12 +23,15 @@ from smsq.producers.core.connection import state_client, store_client
 from smsq.producers.core.records import (
     IDEMPOTENCY_KEY,
     KEY_ID,
+    MESSAGE_CLASS,
     PROVIDER_SCHEDULED,
+    SCHEDULED_FOR_MS,
     SMS_CHARACTERS,
     SMS_ENCODING,
     SMS_SEGMENTS,
     STATUS,
     TEST,
+    WINDOW_DEFERRED,
 )
 from smsq.producers.core.results import MessageResult
 from smsq.producers.core.store import Clock, MessageStore, to_ms
@@ -42,6 +45,7 @@ from smsq.producers.messages.record import checked_message_id, record_fields
 from smsq.producers.messages.segments import Segments
 from smsq.producers.publisher import CeleryPublisher, Publisher
 from smsq.producers.two_factor import TwoFactor
+from smsq.producers.windows.check import MARKETING, TRANSACTIONAL, decide
 
 # A message published straight to its lane also gets a schedule entry this far ahead, removed once
 # the publish succeeds; if the producer dies in between, the release loop publishes it instead.
@@ -66,6 +70,7 @@ class Prepared:
     lane: str
     sms: Segments | None
     charges: list[Charge] = field(default_factory=list)  # caps and pumping-guard counters it charges
+    deferred_to: int | None = None  # ms: a marketing message held until its send window opens
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class Receipt:
     duplicate: bool  # True: the idempotency key was seen before; nothing new was queued
     # The SMS part's encoding, parts and characters (None: no SMS in the chain, or a duplicate).
     sms: Segments | None = None
+    # A marketing message outside its recipient's send window: when it will go (UTC), else None.
+    deferred_to: datetime | None = None
 
 
 class Smsq:
@@ -145,14 +152,19 @@ class Smsq:
         key_id: str | None = None,
         test: bool = False,
         max_segments: int | None = None,
+        message_class: str | None = None,
     ) -> Receipt:
         """Validate and accept one message. Raises InvalidInput (nothing stored or queued) on bad input.
+
+        ``message_class``: ``transactional`` (the default) or ``marketing``: a marketing message
+        outside the recipient's send window is deferred through the schedule to the next opening
+        (``Receipt.deferred_to``).
 
         With ``idempotency_key``, a second call with the same key returns the first message's id and
         queues nothing. ``max_segments`` overrides SMSQ_LIMITS__TEXT__SMS_SEGMENTS for this message.
         ``key_id`` and ``test`` are the HTTP API's: the key that accepted it (only that key reads or
         cancels it there) and whether it is a test key's (the simulated provider sends it)."""
-        ready = self._prepare(message, idempotency_key, key_id, test, max_segments)
+        ready = self._prepare(message, idempotency_key, key_id, test, max_segments, message_class)
         created, message_id = self.store.create(
             ready.message_id, ready.fields, idempotency_key=ready.idempotency_key, due_ms=ready.outbox_ms,
             charges=ready.charges, warn_at=self.cost.warn_at,
@@ -162,7 +174,12 @@ class Smsq:
             return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
         if not ready.scheduled:
             self._publish(message_id, ready.lane, ready.outbox_ms)
-        return Receipt(message_id, str(ready.fields[STATUS]), duplicate=False, sms=ready.sms)
+        deferred = (
+            None if ready.deferred_to is None else datetime.fromtimestamp(ready.deferred_to / 1000, UTC)
+        )
+        return Receipt(
+            message_id, str(ready.fields[STATUS]), duplicate=False, sms=ready.sms, deferred_to=deferred
+        )
 
     def send_many(
         self,
@@ -214,6 +231,7 @@ class Smsq:
         key_id: str | None,
         test: bool,
         max_segments: int | None,
+        message_class: str | None = None,
     ) -> Prepared:
         """Validate one message and build its record; InvalidInput, with nothing stored, if it is bad."""
         limits = with_max_segments(self.limits, max_segments)
@@ -227,9 +245,17 @@ class Smsq:
             days = self.schedule_horizon.total_seconds() / 86400
             raise InvalidInput([("time_to_send", f"is more than {days:g} days ahead")])
         scheduled = due_ms is not None and due_ms > now_ms and not self.schedule_at_provider
+        kind = checked_class(message_class, omnimessage.priority)
+        deferred_to = self._window_opening(omnimessage, kind, now_ms if due_ms is None else due_ms)
+        if deferred_to is not None:  # outside its send window: held in smsq's schedule until it opens
+            due_ms, scheduled = deferred_to, True
 
         message_id = str(uuid.uuid4())
         fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
+        fields[MESSAGE_CLASS] = kind
+        if deferred_to is not None:
+            fields[SCHEDULED_FOR_MS] = deferred_to
+            fields[WINDOW_DEFERRED] = "1"
         if idempotency_key:
             fields[IDEMPOTENCY_KEY] = idempotency_key
         if key_id:
@@ -244,7 +270,21 @@ class Smsq:
         assert outbox_ms is not None
         lane = names.LANE_FOR_PRIORITY[omnimessage.priority]
         charges = self.charges(omnimessage, sms, key_id=key_id, now_s=now_ms / 1000)
-        return Prepared(message_id, fields, idempotency_key, outbox_ms, scheduled, lane, sms, charges)
+        return Prepared(
+            message_id, fields, idempotency_key, outbox_ms, scheduled, lane, sms, charges, deferred_to
+        )
+
+    def _window_opening(self, message: Omnimessage, kind: str, at_ms: int) -> int | None:
+        """When a marketing message due at ``at_ms`` may go instead (ms), or None: it may go then."""
+        windows = self.cost.windows
+        if kind != MARKETING or not (self.cost.enabled and windows.enabled):
+            return None
+        decision = decide(message.to, datetime.fromtimestamp(at_ms / 1000, UTC), windows.rules)
+        if decision.allowed:
+            return None
+        if decision.opens_at is None:
+            raise InvalidInput([("to", f"its marketing send window stays shut for 14 days ({decision.why})")])
+        return to_ms(decision.opens_at.timestamp())
 
     def _publish_many(self, due: Sequence[Prepared]) -> None:
         """Publish stored messages in groups per lane (SEND_MANY), then turn their outbox entries into
@@ -286,7 +326,7 @@ class Smsq:
     ) -> list[Charge]:
         """The caps and pumping-guard counters accepting this message charges (none without SMS); a
         country the pumping guard does not allow raises PumpingGuard here."""
-        if sms is None:
+        if sms is None or not self.cost.enabled:
             return []
         price = self.prices.price(self.sms_provider, country_of(message.to)) if self.prices.priced else None
         cost_micros = round(price * sms.segments * MICROS) if price else 0
@@ -401,6 +441,17 @@ class Smsq:
                 return self.result(message_id)
             raise CannotCancel(message_id, answer.get("status", "sent"), answer.get("reason") or None)
         raise CannotCancel(message_id, outcome.previous)
+
+
+def checked_class(message_class: str | None, priority: str) -> str:
+    """The message's class: given, else transactional (a single message; campaigns are marketing)."""
+    if message_class is None:
+        return TRANSACTIONAL
+    if message_class not in (MARKETING, TRANSACTIONAL):
+        raise InvalidInput(
+            [("message_class", f"must be {TRANSACTIONAL} or {MARKETING}, not {message_class!r}")]
+        )
+    return message_class
 
 
 def with_max_segments(limits: LimitSettings, max_segments: int | None) -> LimitSettings:

@@ -245,7 +245,7 @@ class Campaigns:
                 workers=self.workers,
                 initial_status="scheduled" if scheduled else "queued",
                 into=expansion,
-                counter=PartsCounter.of(template, template.variables(), self.cost.auto_replace),
+                counter=self._counter(template),
                 tally=tally,
             )
             # Checked whole, before any batch is queued: a refusal undoes everything stored.
@@ -256,7 +256,17 @@ class Campaigns:
             raise
         return self.progress(campaign_id)
 
+    def _counter(self, template: CampaignTemplate) -> PartsCounter | None:
+        """Each recipient's SMS parts are counted unless SMSQ_COST__ENABLED is off."""
+        return (
+            PartsCounter.of(template, template.variables(), self.cost.auto_replace)
+            if self.cost.enabled
+            else None
+        )
+
     def _charge(self, tally: Tally, key_id: str | None) -> None:
+        if not self.cost.enabled:
+            return
         charges = cap_charges(
             self.cost,
             self.store.keys,
@@ -295,7 +305,7 @@ class Campaigns:
                 workers=self.workers,
                 initial_status="scheduled" if scheduled else "queued",
                 into=expansion,
-                counter=PartsCounter.of(template, template.variables(), self.cost.auto_replace),
+                counter=self._counter(template),
                 tally=tally,
             )
             self._finish(campaign_id, template, expansion, tally, scheduled=scheduled)

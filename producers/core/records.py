@@ -23,6 +23,8 @@ TEST: Final = "test"  # "1": accepted by a test key: sent by the simulated provi
 SMS_ENCODING: Final = "sms_encoding"  # GSM-7 | UCS-2
 SMS_SEGMENTS: Final = "sms_segments"  # parts billed
 SMS_CHARACTERS: Final = "sms_characters"  # characters as sent (after autoconvert)
+MESSAGE_CLASS: Final = "message_class"  # transactional | marketing (smsq.producers.windows)
+WINDOW_DEFERRED: Final = "window_deferred"  # "1": held until the recipient's send window opened
 
 # -- campaign records --------------------------------------------------------------------------------
 CAMPAIGN_ID: Final = "campaign_id"

@@ -26,6 +26,7 @@ def stream() -> Iterator[io.StringIO]:
     unbind_task()
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])
+    logging.captureWarnings(False)
     structlog.reset_defaults()
 
 

@@ -5,6 +5,7 @@ import os
 import pytest
 import redis
 
+from smsq.cli.processes import wait_until
 from smsq.producers.core.keys import Keys
 from smsq.telemetry import names
 from smsq.telemetry.exporter import SmsqCollector
@@ -84,10 +85,7 @@ def test_the_background_thread_flushes(redis_client: redis.Redis) -> None:
     recorder = Recorder(redis_client, Keys("t"), flush_interval=0.05)
     recorder.inc(names.CIRCUIT_OPENED, ("smsapi",))
     key = Keys("t").metrics(names.CIRCUIT_OPENED.name)
-    deadline_polls = 200
-    while redis_client.hget(key, "smsapi") is None and deadline_polls:
-        deadline_polls -= 1
-        recorder._stop.wait(0.02)
+    wait_until(lambda: redis_client.hget(key, "smsapi") is not None, timeout=30, what="the thread's flush")
     assert redis_client.hget(key, "smsapi") == "1"
     recorder.close()
 

@@ -18,9 +18,8 @@ from smsq.producers.blacklist.sync import MAX_PROBLEMS, Problem
 from smsq.producers.errors import SmsqError
 from smsq.workers.blacklist.plan import ProviderPlan
 from smsq.workers.limits.ratelimit import RateLimiter
-from smsq.workers.providers.base import BlacklistEntry, BlacklistProvider
+from smsq.workers.providers.base import BlacklistEntry, BlacklistProvider, ExpiringBlacklistProvider
 from smsq.workers.providers.errors import RateLimited, TransientError
-from smsq.workers.providers.smsapi.blacklist import SmsapiBlacklistApi
 
 T = TypeVar("T")
 Sleep = Callable[[float], None]
@@ -85,11 +84,12 @@ class Gate:
 
 
 def add_at(provider: BlacklistProvider, entry: NewEntry) -> bool:
-    """Only SMSAPI keeps an expiry; elsewhere the sync removes the number when it expires."""
-    if entry.expires_ms is not None and isinstance(provider, SmsapiBlacklistApi):
-        # SMSAPI blocks through the whole expire_at day: the day of the last blocked millisecond.
+    """Only a provider that keeps an expiry itself (SMSAPI) is told it; elsewhere the sync removes the
+    number when it expires."""
+    if entry.expires_ms is not None and isinstance(provider, ExpiringBlacklistProvider):
+        # Listed through the whole last day: the day of the last blocked millisecond.
         last_day = datetime.fromtimestamp((entry.expires_ms - 1) / 1000, tz=UTC).date()
-        return provider.blacklist_add(entry.number, expire_at=last_day)
+        return provider.blacklist_add_until(entry.number, last_day)
     return provider.blacklist_add(entry.number)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from smsq.producers.messages.models import Omnimessage
@@ -85,6 +86,17 @@ class BlacklistProvider(Protocol):
     def blacklist_remove(self, entry: BlacklistEntry) -> bool: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ExpiringBlacklistProvider(Protocol):
+    """A blacklist that keeps an expiry itself (SMSAPI's expire_at): the number stays listed through
+    ``last_day`` and the provider drops it after. Elsewhere the sync removes an expired number."""
+
+    @property
+    def name(self) -> str: ...
+
+    def blacklist_add_until(self, phone: str, last_day: date) -> bool: ...
 
 
 @dataclass(frozen=True)

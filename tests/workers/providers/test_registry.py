@@ -17,6 +17,7 @@ from smsq.workers.providers.base import (
     BlacklistProvider,
     BulkProvider,
     CancelProvider,
+    ExpiringBlacklistProvider,
     LoopSingles,
     Provider,
     StatusProvider,
@@ -91,6 +92,8 @@ def test_each_blacklist_client_is_a_blacklist_provider(
     client = entry.blacklist(every_provider, httpx.MockTransport(nowhere))
     try:
         assert isinstance(client, BlacklistProvider) and client.name == entry.name
+        # Only SMSAPI keeps an expiry itself; the sync removes expired numbers elsewhere.
+        assert isinstance(client, ExpiringBlacklistProvider) is (entry.name == "smsapi")
     finally:
         client.close()
 

@@ -175,6 +175,11 @@ class SmsapiBlacklistApi:
     def blacklist_add(self, phone: str, *, expire_at: date | datetime | str | None = None) -> bool:
         return self.add_blacklist_entry(phone, expire_at=expire_at) is not None
 
+    # ExpiringBlacklistProvider
+    def blacklist_add_until(self, phone: str, last_day: date) -> bool:
+        """SMSAPI blocks through the whole expire_at day."""
+        return self.blacklist_add(phone, expire_at=last_day)
+
     def blacklist_remove(self, entry: BlacklistEntry) -> bool:
         if entry.provider_id is not None:
             return self.delete_blacklist_entry(entry.provider_id)
