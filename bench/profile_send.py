@@ -26,6 +26,7 @@ from smsq.config.settings import Settings
 from smsq.producers.client import Smsq
 from smsq.workers.campaigns.sending import BatchOptions, send_batch
 from smsq.workers.context import build_context
+from smsq.workers.providers.messente.omnichannel import MessenteClient
 from smsq.workers.sending.event_loop import AsyncHttp
 
 
@@ -59,7 +60,9 @@ def main() -> None:
         campaign = smsq.campaigns.create(name="profile", template=TEMPLATE, recipients=recipients)
         context = build_context(settings, make_celery(settings))
         loop_client = (
-            AsyncHttp.for_messente(settings.messente, max_connections=args.threads)
+            AsyncHttp.for_provider(
+                MessenteClient.from_settings(settings.messente), max_connections=args.threads
+            )
             if args.use_async
             else None
         )

@@ -48,8 +48,12 @@ def sandbox(sandbox_url: str) -> Iterator[httpx.Client]:
 
 
 def wait_for(smsq: Smsq, message_id: str, statuses: set[str], timeout: float = 20) -> MessageResult:
-    wait_until(lambda: smsq.result(message_id).status in statuses, timeout=timeout,
-               what=f"message {message_id} to reach {sorted(statuses)}")  # fmt: skip
+    try:
+        wait_until(lambda: smsq.result(message_id).status in statuses, timeout=timeout,
+                   what=f"message {message_id} to reach {sorted(statuses)}")  # fmt: skip
+    except TimeoutError as exc:  # say where it is instead: the first thing anyone asks of a failure
+        result = smsq.result(message_id)
+        raise TimeoutError(f"{exc}; it is {result.status} (last error {result.last_error})") from None
     return smsq.result(message_id)
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 from celery import Celery
 
 from smsq.config import contract as names
 from smsq.config.contract import CampaignFromGroupsPayload, CampaignSweepPayload, SendBatchPayload
-from smsq.config.settings import Timeouts
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.campaigns.batches import Batches
 from smsq.producers.campaigns.model import message_id
@@ -18,9 +16,7 @@ from smsq.producers.core.keys import CampaignKeys
 from smsq.workers import shutdown
 from smsq.workers.campaigns.sending import BatchLease, BatchOptions, send_batch
 from smsq.workers.context import WorkerContext
-from smsq.workers.providers import registry
 from smsq.workers.providers.base import LoopSingles
-from smsq.workers.providers.messente.omnichannel import NAME as MESSENTE
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient, contact_to_wire
 from smsq.workers.sending.batch import send_pool
 from smsq.workers.sending.event_loop import AsyncHttp, LoopClients
@@ -45,23 +41,15 @@ def async_http_for(context: WorkerContext) -> LoopClients | None:
     return _async[pid]
 
 
-def loop_client(context: WorkerContext, provider: LoopSingles) -> AsyncHttp | None:
+def loop_client(context: WorkerContext, provider: LoopSingles) -> AsyncHttp:
     settings, telemetry = context.settings, context.telemetry
     name = provider.name
-    options: dict[str, Any] = {
-        "max_connections": settings.campaigns.concurrency,
-        "late_after": settings.pacing.late_after,
-        "on_done": (lambda seconds: telemetry.send_seconds(name, seconds)) if telemetry.enabled else None,
-    }
-    if name == MESSENTE:
-        return AsyncHttp.for_messente(settings.messente, **options)
-    target = getattr(provider, "loop_target", None)
-    entry = registry.BY_NAME.get(name)
-    if target is None or entry is None:
-        return None
-    base_url, headers = target()
-    timeouts: Timeouts = getattr(entry.settings(settings), "timeouts", Timeouts())
-    return AsyncHttp(base_url, timeouts, headers=headers, encoding=provider.single_encoding, **options)
+    return AsyncHttp.for_provider(
+        provider,
+        max_connections=settings.campaigns.concurrency,
+        late_after=settings.pacing.late_after,
+        on_done=(lambda seconds: telemetry.send_seconds(name, seconds)) if telemetry.enabled else None,
+    )
 
 
 def campaigns_for(context: WorkerContext) -> Campaigns:

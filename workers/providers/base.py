@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from smsq.config.settings import Timeouts
 from smsq.producers.messages.models import Omnimessage
 
 if TYPE_CHECKING:
@@ -172,3 +173,15 @@ class LoopSingles(Protocol):
     def read_single(
         self, status: int, content: bytes, response: Callable[[], httpx.Response], message: OutboundMessage
     ) -> SendResult: ...
+
+    def loop_target(self) -> LoopTarget: ...
+
+
+@dataclass(frozen=True)
+class LoopTarget:
+    """Where the event loop's own client sends a ``LoopSingles`` provider's singles: the base URL, the
+    headers (credentials included) and the timeouts of the provider's own sync client."""
+
+    base_url: str
+    headers: dict[str, str]
+    timeouts: Timeouts

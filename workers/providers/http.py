@@ -7,12 +7,15 @@ import email.utils
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from smsq.config.settings import Timeouts
+
+if TYPE_CHECKING:
+    from smsq.workers.providers.base import LoopTarget
 from smsq.workers.providers.errors import PermanentError, RateLimited, TransientError
 
 # Failures where the request never reached the provider: always safe to repeat at once.
@@ -20,6 +23,18 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Connections per client (one client per provider per worker process): at least the campaign send
 # threads of a process (SMSQ_CAMPAIGNS__CONCURRENCY, default 32), or threads wait for a connection.
 DEFAULT_MAX_CONNECTIONS = 100
+
+
+def loop_target_of(client: httpx.Client, header_names: tuple[str, ...]) -> LoopTarget:
+    """The event loop's copy of a sync client's base URL, the named headers and its timeouts."""
+    from smsq.workers.providers.base import LoopTarget
+
+    timeout = client.timeout
+    timeouts = Timeouts.model_validate(
+        {"connect": timeout.connect, "read": timeout.read, "write": timeout.write, "pool": timeout.pool}
+    )
+    headers = {name: client.headers[name] for name in header_names if name in client.headers}
+    return LoopTarget(str(client.base_url), headers, timeouts)
 
 
 def make_client(

@@ -31,7 +31,7 @@ import aiohttp
 import httpx
 import yarl
 
-from smsq.config.settings import MessenteSettings, Timeouts
+from smsq.config.settings import Timeouts
 from smsq.producers.core.records import ATTEMPTS
 from smsq.producers.messages.models import Omnimessage
 from smsq.workers.limits.ratelimit import Grant
@@ -154,17 +154,25 @@ class AsyncHttp:
         self._post, self._close = opened.result(timeout=10)
 
     @classmethod
-    def for_messente(
+    def for_provider(
         cls,
-        settings: MessenteSettings,
+        provider: LoopSingles,
         *,
         max_connections: int,
         late_after: float = DEFAULT_LATE_AFTER,
         on_done: Callable[[float], None] | None = None,
     ) -> AsyncHttp:
-        auth = (settings.username.get_secret_value(), settings.password.get_secret_value())
-        return cls(settings.base_url, settings.timeouts, auth=auth, max_connections=max_connections,
-                   late_after=late_after, on_done=on_done)  # fmt: skip
+        """The loop's client for a provider's singles: its own client's base URL, credentials, timeouts."""
+        target = provider.loop_target()
+        return cls(
+            target.base_url,
+            target.timeouts,
+            headers=target.headers,
+            encoding=provider.single_encoding,
+            max_connections=max_connections,
+            late_after=late_after,
+            on_done=on_done,
+        )
 
     @property
     def answer_timeout(self) -> float:

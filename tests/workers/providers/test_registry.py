@@ -61,6 +61,35 @@ def test_declared_capabilities_are_what_the_client_implements(
         client.close()
 
 
+@pytest.mark.parametrize(
+    ("name", "credential"),
+    [
+        ("messente", ("Authorization", "Basic dTpw")),  # base64 of "u:p"
+        ("smsapi", ("Authorization", "Bearer tok")),
+        ("direct_messenger", ("Accept", "application/json")),  # its token travels in the body
+    ],
+)
+def test_the_event_loop_sends_with_the_providers_own_url_credentials_and_timeouts(
+    name: str, credential: tuple[str, str]
+) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        messente={"enabled": True, "username": "u", "password": "p", "timeouts": {"read": 7.5}},
+        smsapi={"enabled": True, "token": "tok", "timeouts": {"read": 7.5}},
+        direct_messenger={"enabled": True, "base_url": "https://dm.test/api", "timeouts": {"read": 7.5}},
+    )
+    entry = registry.BY_NAME[name]
+    client = entry.client(settings, httpx.MockTransport(nowhere))
+    try:
+        assert isinstance(client, LoopSingles)
+        target = client.loop_target()
+        assert target.base_url.rstrip("/") == str(entry.settings(settings).base_url).rstrip("/")  # type: ignore[attr-defined]
+        assert target.headers[credential[0]] == credential[1]
+        assert target.timeouts.read == 7.5
+    finally:
+        client.close()
+
+
 def test_the_capabilities_as_declared() -> None:
     declared = {entry.name: {c.__name__ for c in entry.capabilities} for entry in registry.ENTRIES}
     assert declared["messente"] == {"StatusProvider", "CancelProvider", "BulkProvider", "LoopSingles"}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from smsq.config.settings import DirectMessengerSettings, RetrySettings, SmsapiSettings, Timeouts
+from smsq.config.settings import DirectMessengerSettings, RetrySettings, SmsapiSettings
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.core.store import MessageStore
 from smsq.workers.campaigns.messages import CampaignTemplates
@@ -29,8 +29,8 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 def loop_for(provider: SmsapiClient | DirectMessengerClient, handler: Handler) -> AsyncHttp:
     """As smsq.workers.campaigns.tasks.loop_client builds it, over a mock transport."""
-    base_url, headers = provider.loop_target()
-    return AsyncHttp(base_url, Timeouts(), headers=headers, encoding=provider.single_encoding,
+    target = provider.loop_target()
+    return AsyncHttp(target.base_url, target.timeouts, headers=target.headers, encoding=provider.single_encoding,
                      transport=httpx.MockTransport(handler), late_after=60)  # fmt: skip
 
 

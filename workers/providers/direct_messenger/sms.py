@@ -20,7 +20,14 @@ from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.models import Sms, to_e164
 from smsq.producers.messages.numbers import listed_number
 from smsq.workers.providers import http
-from smsq.workers.providers.base import BlacklistEntry, ChannelStatus, OutboundMessage, SendResult, SentPart
+from smsq.workers.providers.base import (
+    BlacklistEntry,
+    ChannelStatus,
+    LoopTarget,
+    OutboundMessage,
+    SendResult,
+    SentPart,
+)
 from smsq.workers.providers.errors import PermanentError, ProviderError, TransientError
 
 NAME: Final = "direct_messenger"
@@ -285,9 +292,9 @@ class DirectMessengerClient:
         sender = (sms.sender if sms is not None else None) or self.sender
         return parse_send(http.checked(NAME, response()), message, None if sender is None else str(sender))
 
-    def loop_target(self) -> tuple[str, dict[str, str]]:
-        """The base URL and headers the event loop's own client sends with (the token is in the body)."""
-        return str(self.http.base_url), {"Accept": "application/json"}
+    def loop_target(self) -> LoopTarget:
+        """What the event loop's own client sends with (the token is in the body)."""
+        return http.loop_target_of(self.http, ("Accept",))
 
     # BlacklistProvider
     def blacklist(self) -> list[BlacklistEntry]:

@@ -4,6 +4,7 @@ Request shapes, the error table and pure parse functions live here; the HTTP cal
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,14 @@ import httpx
 from smsq.config.settings import MessenteSettings
 from smsq.producers.messages.numbers import listed_number
 from smsq.workers.providers import http
-from smsq.workers.providers.base import ChannelStatus, DeliveryStatus, OutboundMessage, SendResult, SentPart
+from smsq.workers.providers.base import (
+    ChannelStatus,
+    DeliveryStatus,
+    LoopTarget,
+    OutboundMessage,
+    SendResult,
+    SentPart,
+)
 from smsq.workers.providers.errors import PermanentError, ProviderError, TransientError, UnknownToProvider
 
 NAME: Final = "messente"
@@ -114,8 +122,12 @@ def basic_auth_client(
     settings: MessenteSettings, *, transport: httpx.BaseTransport | None = None
 ) -> httpx.Client:
     """One HTTP client for both Messente APIs: same base URL, Basic auth and timeouts."""
-    auth = (settings.username.get_secret_value(), settings.password.get_secret_value())
-    return http.make_client(settings.base_url, settings.timeouts, auth=auth, transport=transport)
+    # The header itself rather than httpx's auth flow: the event loop's client copies it (loop_target).
+    credentials = f"{settings.username.get_secret_value()}:{settings.password.get_secret_value()}"
+    authorization = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
+    return http.make_client(
+        settings.base_url, settings.timeouts, headers={"Authorization": authorization}, transport=transport
+    )
 
 
 def path_segment(value: str) -> str:
@@ -295,6 +307,10 @@ class MessenteClient:
 
     def single_body(self, message: OutboundMessage) -> dict[str, Any]:
         return send_body(message, native_schedule=self.native_schedule)
+
+    def loop_target(self) -> LoopTarget:
+        """What the event loop's own client sends with (Basic auth included)."""
+        return http.loop_target_of(self.http, ("Authorization",))
 
     def read_single(
         self, status: int, content: bytes, response: Callable[[], httpx.Response], message: OutboundMessage

@@ -17,7 +17,14 @@ import httpx
 from smsq.config.settings import SmsapiSettings
 from smsq.producers.messages.models import Sms
 from smsq.workers.providers import http
-from smsq.workers.providers.base import ChannelStatus, DeliveryStatus, OutboundMessage, SendResult, SentPart
+from smsq.workers.providers.base import (
+    ChannelStatus,
+    DeliveryStatus,
+    LoopTarget,
+    OutboundMessage,
+    SendResult,
+    SentPart,
+)
 from smsq.workers.providers.errors import PermanentError, TransientError
 from smsq.workers.providers.smsapi.blacklist import (
     BlacklistPage,
@@ -239,9 +246,9 @@ class SmsapiClient(SmsapiBlacklistApi):
         """An answer the event loop got, read as ``send`` reads one."""
         return parse_send(http.checked(NAME, response()), message, sms_part(message).sender or self.sender)
 
-    def loop_target(self) -> tuple[str, dict[str, str]]:
-        """The base URL and headers the event loop's own client sends with (credentials included)."""
-        return str(self.http.base_url), {k: self.http.headers[k] for k in ("Authorization", "Accept")}
+    def loop_target(self) -> LoopTarget:
+        """What the event loop's own client sends with (the Bearer token included)."""
+        return http.loop_target_of(self.http, ("Authorization", "Accept"))
 
     def cancel(self, provider_message_id: str) -> bool:
         body = {"sch_del": provider_message_id, "format": "json"}
