@@ -16,7 +16,7 @@ import pytest
 from smsq.cli.processes import smsq_command, wait_until
 from smsq.cli.redis_server import RedisServer
 from smsq.producers.campaigns.model import message_id
-from tests.integration.conftest import wait_for
+from tests.integration.conftest import received, wait_for
 from tests.integration.faults import received_per_number, replace, settle
 from tests.integration.stack import BROKERS, Running, db_url, stack_settings, started_stack
 
@@ -53,8 +53,11 @@ def test_a_killed_worker_resends_the_otp_and_gives_up_on_bulk(
     bulk = smsq.send(
         {"to": "+37251110002", "priority": "low", "messages": [{"channel": "sms", "text": "sale"}]}
     )
-    wait_until(lambda: {smsq.result(otp.message_id).status, smsq.result(bulk.message_id).status} == {"sending"},
-               timeout=15, what="both messages to be mid-call")  # fmt: skip
+    # Mid-call means at the provider, not only `sending`: a claimed message whose request has not left
+    # (waiting for its pacing slot) goes back to `queued` when its worker dies, rightly (issue 12).
+    wait_until(lambda: {smsq.result(otp.message_id).status, smsq.result(bulk.message_id).status} == {"sending"}
+               and {r["body"]["to"] for r in received(sandbox)} >= {"+37251110001", "+37251110002"},
+               timeout=15, what="both requests to be at the provider")  # fmt: skip
 
     doomed = next(child for child in short_leases.stack.children if child.name == "doomed")
     doomed.stop(signal.SIGKILL)
