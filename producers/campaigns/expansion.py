@@ -97,6 +97,20 @@ class Expansion:
         if len(self.samples) < SKIP_SAMPLES:
             self.samples.append({"line": position, "reason": reason})
 
+    def admit(self, seen: set[str], position: int, number: str | None, reason: str | None) -> str | None:
+        """Count one parsed recipient: its number when valid and not seen before (now seen), else
+        None, skipped with its reason (creation and the dry run count alike)."""
+        self.recipients += 1
+        self.last_position = max(self.last_position, position)
+        if reason is not None or number is None:
+            self.skip(position, reason or "invalid_number")
+        elif number in seen:
+            self.skip(position, "duplicate")
+        else:
+            seen.add(number)
+            return number
+        return None
+
 
 def csv_rows(
     stream: TextIO, number_column: str, variables: Sequence[str], limits: LimitSettings = DEFAULT_LIMITS
@@ -251,16 +265,9 @@ class Expander:
                 fresh: list[tuple[int, str, str, str]] = []
                 counted: list[tuple[str, Parts]] = []
                 for position, number, reason, mid, vars_json, parts in chunk:
-                    result.recipients += 1
-                    result.last_position = max(result.last_position, position)
-                    if reason is not None or number is None:
-                        result.skip(position, reason or "invalid_number")
-                    elif number in seen:
-                        result.skip(position, "duplicate")
-                    else:
-                        seen.add(number)
-                        fresh.append((position, number, mid, vars_json))
-                        counted.append((number, parts))
+                    if (admitted := result.admit(seen, position, number, reason)) is not None:
+                        fresh.append((position, admitted, mid, vars_json))
+                        counted.append((admitted, parts))
                 blocked = self.blacklist.blocked_among([number for _, number, _, _ in fresh])
                 if tally is not None:
                     tally.add_all(counted, blocked)

@@ -35,15 +35,8 @@ def estimate(
     ):
         fresh = []
         for position, number, reason, _, _, parts in chunk:
-            result.recipients += 1
-            result.last_position = max(result.last_position, position)
-            if reason is not None or number is None:
-                result.skip(position, reason or "invalid_number")
-            elif number in seen:
-                result.skip(position, "duplicate")
-            else:
-                seen.add(number)
-                fresh.append((number, parts))
+            if (admitted := result.admit(seen, position, number, reason)) is not None:
+                fresh.append((admitted, parts))
         blocked = expander.blacklist.blocked_among([number for number, _ in fresh])
         tally.add_all(fresh, blocked)
         result.messages += len(fresh)
