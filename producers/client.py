@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import time
-import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -16,72 +13,24 @@ from smsq.config.celery import make_celery
 from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.settings import CampaignSettings, RecoverySettings, Settings
+from smsq.producers import batch
+from smsq.producers.accept import PUBLISH_GRACE_MS, Receipt, prepare
 from smsq.producers.blacklist.store import Blacklist
 from smsq.producers.campaigns.api import Campaigns
 from smsq.producers.core import queries
 from smsq.producers.core.connection import state_client, store_client
-from smsq.producers.core.records import (
-    IDEMPOTENCY_KEY,
-    KEY_ID,
-    MESSAGE_CLASS,
-    PROVIDER_SCHEDULED,
-    SCHEDULED_FOR_MS,
-    SMS_CHARACTERS,
-    SMS_ENCODING,
-    SMS_SEGMENTS,
-    STATUS,
-    TEST,
-    WINDOW_DEFERRED,
-)
+from smsq.producers.core.records import PROVIDER_SCHEDULED, STATUS
 from smsq.producers.core.results import MessageResult
-from smsq.producers.core.store import Clock, MessageStore, to_ms
-from smsq.producers.cost.caps import Charge, cap_charges
-from smsq.producers.cost.prices import MICROS, country_of, load_prices
-from smsq.producers.cost.pumping import pumping_charges
+from smsq.producers.core.store import Clock, MessageStore
+from smsq.producers.cost.prices import load_prices
 from smsq.producers.errors import CannotCancel, InvalidInput, MessageNotFound, PolicyRefused
-from smsq.producers.messages.idempotency import checked_idempotency_key
-from smsq.producers.messages.models import Omnimessage, check_segments, parse_omnimessage
-from smsq.producers.messages.record import checked_message_id, record_fields
-from smsq.producers.messages.segments import Segments
+from smsq.producers.messages.models import Omnimessage
+from smsq.producers.messages.record import checked_message_id
+from smsq.producers.outbox import publish_one
 from smsq.producers.publisher import CeleryPublisher, Publisher
 from smsq.producers.two_factor import TwoFactor
-from smsq.producers.windows.check import MARKETING, TRANSACTIONAL, decide
 
-# A message published straight to its lane also gets a schedule entry this far ahead, removed once
-# the publish succeeds; if the producer dies in between, the release loop publishes it instead.
-PUBLISH_GRACE_MS = 10_000
-
-log = logging.getLogger(__name__)
-
-
-# Messages published due now per SEND_MANY task by send_many: what the release loop hands a worker.
-SEND_GROUP = 50
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A validated message and the record to store for it (``Smsq._prepare``)."""
-
-    message_id: str
-    fields: dict[str, str | int]
-    idempotency_key: str | None
-    outbox_ms: int
-    scheduled: bool
-    lane: str
-    sms: Segments | None
-    charges: list[Charge] = field(default_factory=list)  # caps and pumping-guard counters it charges
-    deferred_to: int | None = None  # ms: a marketing message held until its send window opens
-
-
-@dataclass(frozen=True)
-class Receipt:
-    message_id: str
-    status: str  # scheduled or queued
-    duplicate: bool  # True: the idempotency key was seen before; nothing new was queued
-    # The SMS part's encoding, parts and characters (None: no SMS in the chain, or a duplicate).
-    sms: Segments | None = None
-    # A marketing message outside its recipient's send window: when it will go (UTC), else None.
-    deferred_to: datetime | None = None
+__all__ = ["PUBLISH_GRACE_MS", "Receipt", "Smsq"]
 
 
 class Smsq:
@@ -164,7 +113,7 @@ class Smsq:
         queues nothing. ``max_segments`` overrides SMSQ_LIMITS__TEXT__SMS_SEGMENTS for this message.
         ``key_id`` and ``test`` are the HTTP API's: the key that accepted it (only that key reads or
         cancels it there) and whether it is a test key's (the simulated provider sends it)."""
-        ready = self._prepare(message, idempotency_key, key_id, test, max_segments, message_class)
+        ready = prepare(self, message, idempotency_key, key_id, test, max_segments, message_class)
         created, message_id = self.store.create(
             ready.message_id, ready.fields, idempotency_key=ready.idempotency_key, due_ms=ready.outbox_ms,
             charges=ready.charges, warn_at=self.cost.warn_at,
@@ -173,7 +122,7 @@ class Smsq:
             existing = self.store.get(message_id)
             return Receipt(message_id, existing[STATUS] if existing else "unknown", duplicate=True)
         if not ready.scheduled:
-            self._publish(message_id, ready.lane, ready.outbox_ms)
+            publish_one(self, message_id, ready.lane, ready.outbox_ms)
         deferred = (
             None if ready.deferred_to is None else datetime.fromtimestamp(ready.deferred_to / 1000, UTC)
         )
@@ -188,183 +137,17 @@ class Smsq:
         idempotency_keys: Sequence[str | None] | None = None,
         key_id: str | None = None,
         test: bool = False,
+        message_classes: Sequence[str | None] | None = None,
     ) -> list[Receipt | InvalidInput | PolicyRefused]:
         """``send`` for many, each on its own: a Receipt for each accepted message, the InvalidInput of
         each refused one, or the PolicyRefused of one a cap or the pumping guard refuses (nothing stored
-        for either), in order. The records are stored in one round trip and
-        the messages due now published to their lanes in groups (one task per ``SEND_GROUP``)."""
-        keys = list(idempotency_keys or [None] * len(messages))
-        answers: list[Receipt | InvalidInput | PolicyRefused] = []
-        ready: list[tuple[int, Prepared]] = []
-        for index, (message, idempotency_key) in enumerate(zip(messages, keys, strict=True)):
-            try:
-                ready.append((index, self._prepare(message, idempotency_key, key_id, test, None)))
-                answers.append(Receipt("", "", duplicate=False))  # replaced below
-            except (InvalidInput, PolicyRefused) as refused:
-                answers.append(refused)
-        stored = self.store.create_many(
-            [(item.message_id, item.fields, item.idempotency_key, item.outbox_ms) for _, item in ready],
-            [item.charges for _, item in ready],
-            self.cost.warn_at,
-        )
-        due: list[Prepared] = []
-        for (index, item), outcome in zip(ready, stored, strict=True):
-            if isinstance(outcome, PolicyRefused):
-                answers[index] = outcome
-                continue
-            created, message_id = outcome
-            if created:
-                answers[index] = Receipt(message_id, str(item.fields[STATUS]), duplicate=False, sms=item.sms)
-                due += [] if item.scheduled else [item]
-            else:
-                existing = self.store.get(message_id)
-                answers[index] = Receipt(
-                    message_id, existing[STATUS] if existing else "unknown", duplicate=True
-                )
-        self._publish_many(due)
-        return answers
-
-    def _prepare(
-        self,
-        message: Omnimessage | Mapping[str, Any],
-        idempotency_key: str | None,
-        key_id: str | None,
-        test: bool,
-        max_segments: int | None,
-        message_class: str | None = None,
-    ) -> Prepared:
-        """Validate one message and build its record; InvalidInput, with nothing stored, if it is bad."""
-        limits = with_max_segments(self.limits, max_segments)
-        omnimessage = parse_omnimessage(message, limits, self.cost.auto_replace)
-        sms = self.sms_segments(omnimessage, limits)
-        idempotency_key = checked_idempotency_key(idempotency_key, self.limits)
-        now_ms = self.store.now_ms()
-        due_ms = None if omnimessage.time_to_send is None else to_ms(omnimessage.time_to_send.timestamp())
-        horizon_ms = now_ms + int(self.schedule_horizon.total_seconds() * 1000)
-        if due_ms is not None and due_ms > horizon_ms:
-            days = self.schedule_horizon.total_seconds() / 86400
-            raise InvalidInput([("time_to_send", f"is more than {days:g} days ahead")])
-        scheduled = due_ms is not None and due_ms > now_ms and not self.schedule_at_provider
-        kind = checked_class(message_class, omnimessage.priority)
-        deferred_to = self._window_opening(omnimessage, kind, now_ms if due_ms is None else due_ms)
-        if deferred_to is not None:  # outside its send window: held in smsq's schedule until it opens
-            due_ms, scheduled = deferred_to, True
-
-        message_id = str(uuid.uuid4())
-        fields = record_fields(message_id, omnimessage, now_ms, "scheduled" if scheduled else "queued")
-        fields[MESSAGE_CLASS] = kind
-        if deferred_to is not None:
-            fields[SCHEDULED_FOR_MS] = deferred_to
-            fields[WINDOW_DEFERRED] = "1"
-        if idempotency_key:
-            fields[IDEMPOTENCY_KEY] = idempotency_key
-        if key_id:
-            fields[KEY_ID] = key_id
-        if test:
-            fields[TEST] = "1"
-        if sms is not None:
-            fields.update(
-                {SMS_ENCODING: sms.encoding, SMS_SEGMENTS: sms.segments, SMS_CHARACTERS: sms.characters}
-            )
-        outbox_ms = due_ms if scheduled else now_ms + PUBLISH_GRACE_MS
-        assert outbox_ms is not None
-        lane = names.LANE_FOR_PRIORITY[omnimessage.priority]
-        charges = self.charges(omnimessage, sms, key_id=key_id, now_s=now_ms / 1000)
-        return Prepared(
-            message_id, fields, idempotency_key, outbox_ms, scheduled, lane, sms, charges, deferred_to
-        )
-
-    def _window_opening(self, message: Omnimessage, kind: str, at_ms: int) -> int | None:
-        """When a marketing message due at ``at_ms`` may go instead (ms), or None: it may go then."""
-        windows = self.cost.windows
-        if kind != MARKETING or not (self.cost.enabled and windows.enabled):
-            return None
-        decision = decide(message.to, datetime.fromtimestamp(at_ms / 1000, UTC), windows.rules)
-        if decision.allowed:
-            return None
-        if decision.opens_at is None:
-            raise InvalidInput([("to", f"its marketing send window stays shut for 14 days ({decision.why})")])
-        return to_ms(decision.opens_at.timestamp())
-
-    def _publish_many(self, due: Sequence[Prepared]) -> None:
-        """Publish stored messages in groups per lane (SEND_MANY), then turn their outbox entries into
-        watches, as ``_publish`` does for one; a failed publish leaves them to the release loop."""
-        if not due:
-            return
-        by_lane: dict[str, list[Prepared]] = {}
-        for item in due:
-            by_lane.setdefault(item.lane, []).append(item)
-        try:
-            self.publisher.publish_many(
-                [
-                    (
-                        names.SEND_MANY_TASK,
-                        names.SendManyPayload(message_ids=[i.message_id for i in group]),
-                        lane,
-                    )
-                    for lane, items in by_lane.items()
-                    for group in (
-                        items[start : start + SEND_GROUP] for start in range(0, len(items), SEND_GROUP)
-                    )
-                ]
-            )
-            published_ms = self.store.now_ms()
-            self.store.mark_published(
-                [
-                    (i.message_id, i.outbox_ms, published_ms + int(self.recovery.limit_for(i.lane) * 1000))
-                    for i in due
-                ],
-                published_ms,
-            )
-        except Exception as error:  # the records and their outbox entries are already durable
-            log.warning(
-                "%d messages are stored; their publish failed (%s): the release loop does it", len(due), error
-            )
-
-    def charges(
-        self, message: Omnimessage, sms: Segments | None, *, key_id: str | None, now_s: float
-    ) -> list[Charge]:
-        """The caps and pumping-guard counters accepting this message charges (none without SMS); a
-        country the pumping guard does not allow raises PumpingGuard here."""
-        if sms is None or not self.cost.enabled:
-            return []
-        price = self.prices.price(self.sms_provider, country_of(message.to)) if self.prices.priced else None
-        cost_micros = round(price * sms.segments * MICROS) if price else 0
-        keys = self.store.keys
-        return [
-            *pumping_charges(self.cost.pumping, keys, to=message.to, priority=message.priority, now_s=now_s),
-            *cap_charges(
-                self.cost, keys, key_id=key_id, segments=sms.segments, cost_micros=cost_micros, now_s=now_s
-            ),
-        ]
-
-    def sms_segments(self, message: Omnimessage, limits: LimitSettings | None = None) -> Segments | None:
-        """The SMS part's encoding and parts (None without one), refused past the parts limit (a
-        message built as an Omnimessage skipped that validation)."""
-        part = message.sms
-        if part is None:
-            return None
-        segments = part.segments(self.cost.auto_replace)
-        try:
-            check_segments(segments, (limits or self.limits).text.sms_segments)
-        except ValueError as error:
-            index = message.channels.index("sms")
-            raise InvalidInput([(f"messages.{index}.text", str(error))]) from None
-        return segments
-
-    def _publish(self, message_id: str, lane: str, outbox_ms: int) -> None:
-        """Publish a stored message; its outbox entry becomes its watch (the recovery deadline). The
-        record is stored whatever happens here: if the publish fails (Redis went away a moment ago),
-        the release loop publishes it from the outbox, so the message is accepted all the same."""
-        try:
-            self.publisher.publish(names.SEND_TASK, names.SendPayload(message_id=message_id), lane)
-            published_ms = self.store.now_ms()  # after the publish: never earlier than the task's stamp
-            deadline_ms = published_ms + int(self.recovery.limit_for(lane) * 1000)
-            self.store.mark_published([(message_id, outbox_ms, deadline_ms)], published_ms)
-        except Exception as error:  # the record and its outbox entry are already durable
-            log.warning(
-                "message %s is stored; its publish failed (%s): the release loop does it", message_id, error
-            )
+        for either), in order. Each distinct body (all but ``to``) is validated once; the records are
+        stored in one round trip and the messages due now published to their lanes in groups (one task
+        per ``SEND_GROUP``). See ``smsq.producers.batch``."""
+        return batch.send_many(
+            self, messages, idempotency_keys=idempotency_keys, key_id=key_id, test=test,
+            message_classes=message_classes,
+        )  # fmt: skip
 
     @cached_property
     def campaigns(self) -> Campaigns:
@@ -441,24 +224,3 @@ class Smsq:
                 return self.result(message_id)
             raise CannotCancel(message_id, answer.get("status", "sent"), answer.get("reason") or None)
         raise CannotCancel(message_id, outcome.previous)
-
-
-def checked_class(message_class: str | None, priority: str) -> str:
-    """The message's class: given, else transactional (a single message; campaigns are marketing)."""
-    if message_class is None:
-        return TRANSACTIONAL
-    if message_class not in (MARKETING, TRANSACTIONAL):
-        raise InvalidInput(
-            [("message_class", f"must be {TRANSACTIONAL} or {MARKETING}, not {message_class!r}")]
-        )
-    return message_class
-
-
-def with_max_segments(limits: LimitSettings, max_segments: int | None) -> LimitSettings:
-    """``limits`` with one message's own limit on SMS parts (1-255: a UDH counts at most 255)."""
-    if max_segments is None:
-        return limits
-    if isinstance(max_segments, bool) or not isinstance(max_segments, int) or not 1 <= max_segments <= 255:
-        raise InvalidInput([("max_segments", f"must be a whole number 1-255, not {max_segments!r}")])
-    text = limits.text.model_copy(update={"sms_segments": max_segments})
-    return limits.model_copy(update={"text": text})

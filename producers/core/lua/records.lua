@@ -150,21 +150,27 @@ local operations = {}
 -- Returns 0 and the counters' new values, or the 1-based index of the first that would pass its
 -- limit and its current value.
 
-local function charge(first_key, first_arg, n)
+local function charge_all(items)
   local current = {}
-  for i = 1, n do
-    local at = first_arg + (i - 1) * 3
-    current[i] = tonumber(redis.call('GET', KEYS[first_key + i - 1]) or '0')
-    if current[i] + tonumber(ARGV[at]) > tonumber(ARGV[at + 1]) then return {i, current[i]} end
+  for i, item in ipairs(items) do
+    current[i] = tonumber(redis.call('GET', item.key) or '0')
+    if current[i] + tonumber(item.amount) > tonumber(item.limit) then return {i, current[i]} end
   end
   local after = {}
-  for i = 1, n do
-    local at = first_arg + (i - 1) * 3
-    local key = KEYS[first_key + i - 1]
-    after[i] = redis.call('INCRBY', key, ARGV[at])
-    redis.call('EXPIREAT', key, ARGV[at + 2])
+  for i, item in ipairs(items) do
+    after[i] = redis.call('INCRBY', item.key, item.amount)
+    redis.call('EXPIREAT', item.key, item.expire_at)
   end
   return {0, after}
+end
+
+local function charge(first_key, first_arg, n)
+  local items = {}
+  for i = 1, n do
+    local at = first_arg + (i - 1) * 3
+    items[i] = {key = KEYS[first_key + i - 1], amount = ARGV[at], limit = ARGV[at + 1], expire_at = ARGV[at + 2]}
+  end
+  return charge_all(items)
 end
 
 -- One message. KEYS: record, idempotency key (the record key again when none), schedule zset, then
@@ -193,6 +199,60 @@ function operations.create()
     count_hour(hour, redis.call('HGET', record, 'status'), 1, stats_ttl)
   end
   return {1, id, charged[2]}
+end
+
+-- Many single messages (Smsq.send_many, the HTTP API's batch): each goes through create's steps on
+-- its own and in order (its idempotency key, its charges, its record, its outbox entry), in one call
+-- instead of one per message; their hour's counts are added once.
+-- KEYS: schedule zset, then each charge counter key once (records name them by index).
+-- ARGV: 'create_many', record key prefix, stats prefix ('' none), stats ttl s, created ms (all
+-- records' hour), shapes as JSON [[field, value, ...], ...] (the fields records of one shape share),
+-- records as JSON [[id, idempotency key ('' none), its lifetime s, due ms ('' none), status, shape
+-- (1-based), [counter key index (1-based, after the schedule), amount, limit, expire at, ...],
+-- field, value, ...], ...].
+-- Returns one reply per record: {1, id, counters after}, {0, existing id, its status} (the
+-- idempotency key was taken; nothing charged) or {-1, index of the refusing charge, its value}.
+function operations.create_many()
+  local schedule = KEYS[1]
+  local record_prefix, stats_prefix, stats_ttl, created_ms = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+  local shapes, records = cjson.decode(ARGV[6]), cjson.decode(ARGV[7])
+  local counted, out, entries = {}, {}, {}  -- entries: the outbox (schedule) entries, added at once
+  for i, r in ipairs(records) do
+    local id, idempotency, idempotency_ttl, due_ms, status = r[1], r[2], r[3], r[4], r[5]
+    local existing = idempotency ~= '' and redis.call('GET', idempotency)
+    if existing then
+      out[i] = {0, existing, redis.call('HGET', record_prefix .. existing, 'status') or ''}
+    else
+      local items, listed = {}, r[7]
+      for j = 1, #listed, 4 do
+        items[#items + 1] = {key = KEYS[listed[j] + 1], amount = listed[j + 1], limit = listed[j + 2],
+          expire_at = listed[j + 3]}
+      end
+      local charged = charge_all(items)
+      if charged[1] ~= 0 then
+        out[i] = {-1, charged[1], charged[2]}
+      else
+        if idempotency ~= '' then redis.call('SET', idempotency, id, 'EX', idempotency_ttl) end
+        -- One HSET with the shape's fields and its own (a command costs more than the table).
+        local fields = {'status', status}
+        for _, value in ipairs(shapes[r[6]]) do fields[#fields + 1] = value end
+        for j = 8, #r do fields[#fields + 1] = r[j] end
+        create(record_prefix .. id, '', unpack(fields))
+        if due_ms ~= '' then
+          entries[#entries + 1] = due_ms
+          entries[#entries + 1] = id
+        end
+        counted[status] = (counted[status] or 0) + 1
+        out[i] = {1, id, charged[2]}
+      end
+    end
+  end
+  if #entries > 0 then redis.call('ZADD', schedule, unpack(entries)) end
+  if stats_prefix ~= '' then
+    local hour = hour_of(stats_prefix, created_ms)
+    for status, n in pairs(counted) do count_hour(hour, status, n, stats_ttl) end
+  end
+  return out
 end
 
 -- A whole campaign's charges at once, at its creation (before any of its batches is queued).
