@@ -10,6 +10,7 @@ The load comes from aiohttp in this process, on the same machine, so client and 
 
     .venv/bin/python -m bench.api                          # 10 s a phase, 32 connections
     .venv/bin/python -m bench.api --seconds 5 --connections 16
+    .venv/bin/python -m bench.api --seconds 3 --batch-only           # the batch phase alone
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--batch-connections", type=int, default=4)
+    parser.add_argument(
+        "--batch-only", action="store_true", help="only the batch phase (a short smoke of the batch path)"
+    )
     parser.add_argument("--serve", nargs=2, metavar=("REDIS_URL", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -117,10 +121,12 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
         body = json.dumps(MESSAGE).encode()
         rows = []
-        for name, path in (
-            ("bare endpoint (parse JSON, 202)", BARE_PATH),
-            ("POST /v1/messages", "/v1/messages"),
-        ):
+        singles = (
+            []
+            if args.batch_only
+            else [("bare endpoint (parse JSON, 202)", BARE_PATH), ("POST /v1/messages", "/v1/messages")]
+        )
+        for name, path in singles:
             asyncio.run(hammer(base + path, body, headers, 1.0, args.connections))  # warm up
             count, latencies, refused = asyncio.run(
                 hammer(base + path, body, headers, args.seconds, args.connections)
@@ -131,14 +137,17 @@ def main() -> None:
         batch = json.dumps(
             {"messages": [{**MESSAGE, "to": f"+3725{i:07d}"} for i in range(args.batch_size)]}
         ).encode()
+        batch_url = base + "/v1/messages/batch"
+        asyncio.run(hammer(batch_url, batch, headers, 1.0, args.batch_connections))  # warm up
         count, latencies, refused = asyncio.run(
-            hammer(base + "/v1/messages/batch", batch, headers, args.seconds, args.batch_connections)
+            hammer(batch_url, batch, headers, args.seconds, args.batch_connections)
         )
         print(f"one `smsq api` process, {args.connections} connections, {args.seconds:g} s a phase")
-        print(f"{'endpoint':34} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'refused':>8}")
-        for name, rate, p50, p99, bad in rows:
-            print(f"{name:34} {rate:11.0f} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {bad:8d}")
-        print(f"real / bare: {rows[1][1] / max(rows[0][1], 1e-9):.0%}")
+        if rows:
+            print(f"{'endpoint':34} {'accepted/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'refused':>8}")
+            for name, rate, p50, p99, bad in rows:
+                print(f"{name:34} {rate:11.0f} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {bad:8d}")
+            print(f"real / bare: {rows[1][1] / max(rows[0][1], 1e-9):.0%}")
         recipients = count * args.batch_size / args.seconds
         print(
             f"POST /v1/messages/batch ({args.batch_size} a request, {args.batch_connections} connections): "

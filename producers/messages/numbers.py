@@ -35,6 +35,8 @@ MAX_INPUT_CHARS: Final = 64  # no real spelling of a number is longer; phonenumb
 E164: Final = re.compile(r"\+[1-9][0-9]{6,14}", re.ASCII)
 _SEPARATORS: Final = frozenset(" .-/()")
 _PLUS: Final = frozenset("+\uff0b")
+# Already plain ASCII "+digits" (what an app sends, almost always): nothing to convert or refuse.
+_PLAIN_ASCII: Final = re.compile(r"\+?[0-9]+", re.ASCII)
 
 
 @cache
@@ -79,15 +81,16 @@ def to_e164(value: object) -> str:
         raise ValueError("must not be empty")
     if len(text) > MAX_INPUT_CHARS:
         raise ValueError(f"is longer than {MAX_INPUT_CHARS} characters: not a phone number")
-    text = ascii_digits(text)
-    refused = _refused_character(text)
-    if refused is not None:
-        raise ValueError(
-            f"{text!r} is not a phone number: it contains {_describe(refused)} (a number is digits, "
-            "with spaces, dashes, dots, slashes or parentheses between them)"
-        )
-    if text[0] == "\uff0b":
-        text = "+" + text[1:]
+    if not _PLAIN_ASCII.fullmatch(text):
+        text = ascii_digits(text)
+        refused = _refused_character(text)
+        if refused is not None:
+            raise ValueError(
+                f"{text!r} is not a phone number: it contains {_describe(refused)} (a number is digits, "
+                "with spaces, dashes, dots, slashes or parentheses between them)"
+            )
+        if text[0] == "\uff0b":
+            text = "+" + text[1:]
     if text.startswith("00"):
         text = "+" + text[2:]
     normalised = fast_e164(text, _parse_with_phonenumbers)
