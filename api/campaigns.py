@@ -24,7 +24,7 @@ from smsq.api.problems import problems
 from smsq.api.services import Services, services
 from smsq.producers.campaigns.model import CampaignProgress, CampaignTemplate, checked_campaign_id
 from smsq.producers.core.records import KEY_ID
-from smsq.producers.errors import ApiRefused, CampaignNotFound, InvalidInput
+from smsq.producers.errors import CampaignNotFound, InvalidInput
 from smsq.producers.keys.store import CAMPAIGNS, ApiKey
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
@@ -66,17 +66,13 @@ def view(progress: CampaignProgress) -> Campaign:
 
 
 def _create(found: Services, key: ApiKey, idempotency: str | None, **options: Any) -> Campaign:
-    if key.test:
-        # The campaign's messages would be sent by the live providers: refused until campaigns route
-        # test keys to the simulated provider as single messages do.
-        raise ApiRefused(
-            403, "Forbidden", "a test key cannot create campaigns (their messages would be live)"
-        )
     idempotency_key = None
     if idempotency is not None:
         idempotency_key = f"api.{key.key_id}.{hashlib.sha256(idempotency.encode()).hexdigest()[:40]}"
-    progress = found.smsq.campaigns.create(idempotency_key=idempotency_key, **options)
-    found.smsq.store.redis.hset(found.smsq.store.keys.campaign(progress.id), KEY_ID, key.key_id)
+    # The key (and a test key's mark) is on the campaign before any of its messages is stored: a test
+    # key's messages carry test=1 and go to the simulated provider alone, as its single messages do.
+    campaigns = found.smsq.campaigns
+    progress = campaigns.create(idempotency_key=idempotency_key, key_id=key.key_id, test=key.test, **options)
     return view(progress)
 
 

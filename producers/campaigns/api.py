@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from smsq.producers.campaigns.model import (
 )
 from smsq.producers.core.keys import CampaignKeys
 from smsq.producers.core.lua import read
+from smsq.producers.core.records import KEY_ID, TEST
 from smsq.producers.core.store import MessageStore, to_ms
 from smsq.producers.cost.caps import cap_charges, charge_now
 from smsq.producers.cost.estimate import DryRun, estimate
@@ -57,6 +59,14 @@ CONTACT_FIELDS = (
 )
 
 _CAS_STATUS = read(__package__, "cas_status.lua")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who creates a campaign: the API key (None: the Python producer API) and whether it is a test key."""
+
+    key_id: str | None = None
+    test: bool = False
 
 
 class Campaigns:
@@ -112,11 +122,15 @@ class Campaigns:
         group_ids: Sequence[str] | None = None,
         idempotency_key: str | None = None,
         key_id: str | None = None,
+        test: bool = False,
     ) -> CampaignProgress:
         """Validate, store and queue a campaign. Bad input raises InvalidInput naming the field and
         creates nothing. With ``idempotency_key``, a repeat returns the first campaign. The whole
         campaign is charged to the spend caps (global, and ``key_id``'s) once expanded: CapExceeded
-        if it would pass one, and nothing is left stored."""
+        if it would pass one, and nothing is left stored. ``key_id`` and ``test`` are the HTTP API's:
+        the key that created it (noted on the campaign before any message is stored, so its callbacks
+        go to that key), and whether it is a test key's (every message is marked ``test``: the
+        simulated provider alone sends it)."""
         parsed = template if isinstance(template, CampaignTemplate) else parse_template(template, self.limits)
         _check_name(name)
         variables = parsed.variables()
@@ -125,10 +139,11 @@ class Campaigns:
             existing = self.store.redis.get(self._idem_key(idempotency_key))
             if existing:
                 return self.progress(str(existing))
+        owner = Owner(key_id, test)
         if group_ids is not None and recipients is None and csv_path is None:
-            return self._create_from_groups(name, parsed, list(group_ids), variables, idempotency_key)
+            return self._create_from_groups(name, parsed, list(group_ids), variables, idempotency_key, owner)
         with self._rows(recipients, csv_path, number_column, group_ids, variables) as (rows, expected):
-            return self._expand(name, parsed, rows, idempotency_key, expected=expected, key_id=key_id)
+            return self._expand(name, parsed, rows, idempotency_key, expected=expected, owner=owner)
 
     def dry_run(
         self,
@@ -192,7 +207,9 @@ class Campaigns:
                 raise InvalidInput([("template", f"uses %{variable}% but no recipient has a value for it")])
         yield list_rows(recipients, variables), len(recipients)
 
-    def _begin(self, name: str, template: CampaignTemplate, idempotency_key: str | None) -> tuple[str, bool]:
+    def _begin(
+        self, name: str, template: CampaignTemplate, idempotency_key: str | None, owner: Owner = Owner()
+    ) -> tuple[str, bool]:
         campaign_id = new_campaign_id()
         if idempotency_key is not None and not self.store.redis.set(
             self._idem_key(idempotency_key), campaign_id, nx=True
@@ -210,6 +227,10 @@ class Campaigns:
             fields["time_to_send_ms"] = to_ms(template.time_to_send.timestamp())
         if idempotency_key is not None:
             fields["idempotency_key"] = idempotency_key
+        if owner.key_id:
+            fields[KEY_ID] = owner.key_id
+        if owner.test:
+            fields[TEST] = "1"
         with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._keys(campaign_id).campaign, mapping=fields)
             # Listed until its keys get their expiry (smsq.producers.campaigns.janitor).
@@ -225,9 +246,9 @@ class Campaigns:
         idempotency_key: str | None,
         *,
         expected: int,
-        key_id: str | None = None,
+        owner: Owner,
     ) -> CampaignProgress:
-        campaign_id, fresh = self._begin(name, template, idempotency_key)
+        campaign_id, fresh = self._begin(name, template, idempotency_key, owner)
         if not fresh:
             return self.progress(campaign_id)
         scheduled = (
@@ -247,9 +268,10 @@ class Campaigns:
                 into=expansion,
                 counter=self._counter(template),
                 tally=tally,
+                test=owner.test,
             )
             # Checked whole, before any batch is queued: a refusal undoes everything stored.
-            self._charge(tally, key_id)
+            self._charge(tally, owner.key_id)
             self._finish(campaign_id, template, expansion, tally, scheduled=scheduled)
         except BaseException:
             self._undo(campaign_id, expansion, idempotency_key)
@@ -307,6 +329,7 @@ class Campaigns:
                 into=expansion,
                 counter=self._counter(template),
                 tally=tally,
+                test=record.get(TEST) == "1",
             )
             self._finish(campaign_id, template, expansion, tally, scheduled=scheduled)
         except BaseException:
@@ -365,6 +388,7 @@ class Campaigns:
         group_ids: list[str],
         variables: list[str],
         key: str | None,
+        owner: Owner,
     ) -> CampaignProgress:
         if not group_ids or not all(isinstance(g, str) and g for g in group_ids):
             raise InvalidInput([("group_ids", "give one or more Messente phonebook group ids")])
@@ -373,7 +397,7 @@ class Campaigns:
             raise InvalidInput(
                 [("template", f"uses %{unknown[0]}%, not a contact field ({', '.join(CONTACT_FIELDS)})")]
             )
-        campaign_id, fresh = self._begin(name, template, key)
+        campaign_id, fresh = self._begin(name, template, key, owner)
         if fresh:
             # The contacts live at Messente: a worker fetches them and expands there.
             self.publisher.publish(

@@ -243,11 +243,13 @@ class Expander:
         into: Expansion | None = None,
         counter: PartsCounter | None = None,
         tally: Tally | None = None,
+        test: bool = False,
     ) -> Expansion:
         """Store the records; ``into`` (when given) is filled as this goes, so a caller whose call
         raised part-way still knows every position that may have been stored, and can remove them.
         With a ``counter``, each message's SMS parts are counted, and added up in ``tally``
-        (blocked ones left out: they are never sent)."""
+        (blocked ones left out: they are never sent). ``test``: a test key's campaign, each record
+        marked ``test`` so that the simulated provider alone sends it."""
         variables = template.variables()
         keys = CampaignKeys(self.store.keys, campaign_id)
         result = Expansion() if into is None else into
@@ -299,19 +301,20 @@ class Expander:
                     "expanded_through": result.last_position,
                 }
                 self.store.redis.hset(keys.campaign, mapping=progress)
-                writes.append(writer.submit(self._write, [keys.counts, hour_counts], common, lines))
+                writes.append(writer.submit(self._write, [keys.counts, hour_counts], common, lines, test))
                 result.messages += len(fresh)
                 result.blocked += len(blocked)
             while writes:
                 writes.popleft().result()  # an error in a write is raised here, before anything is queued
             return result
 
-    def _write(self, keys: list[str], common: list[str | int], lines: list[str]) -> None:
+    def _write(self, keys: list[str], common: list[str | int], lines: list[str], test: bool) -> None:
         with self.store.redis.pipeline(transaction=False) as pipe:
             # STORE_SLICE records a call: each is short, so other clients (an OTP) are not held up.
             for start in range(0, len(lines), STORE_SLICE):
                 batch = "\n".join(lines[start : start + STORE_SLICE])
                 args = [*common, batch, self.store.stats_ttl_seconds, self.store.retention_seconds]
+                args.append("1" if test else "")
                 self.store.records_script(keys=keys, args=args, client=pipe)
             pipe.execute()
 

@@ -94,8 +94,21 @@ def test_only_the_creating_key_sees_it_and_test_keys_and_scopes(
     assert http.get(f"/v1/campaigns/{campaign_id}", headers=bearer(theirs)).status_code == 404
     assert http.post(f"/v1/campaigns/{campaign_id}/cancel", headers=bearer(theirs)).status_code == 404
     assert http.get(f"/v1/campaigns/{campaign_id}", headers=bearer(make_key("send"))).status_code == 403
-    assert (
-        http.post("/v1/campaigns", json=body, headers=bearer(make_key("campaigns", test=True))).status_code
-        == 403
-    )
     assert http.get("/v1/campaigns/not-an-id", headers=bearer(mine)).status_code == 422
+
+
+def test_a_test_keys_campaign_marks_every_message_for_the_simulated_provider(
+    http: httpx.Client, make_key: MakeKey, redis_client: redis.Redis
+) -> None:
+    secret = make_key("campaigns", test=True)
+    body = {"name": "trial", "template": TEMPLATE, "recipients": RECIPIENTS}
+    answer = http.post("/v1/campaigns", json=body, headers=bearer(secret))
+    assert answer.status_code == 202, answer.text
+    campaign = redis_client.hgetall(f"smsq:campaign:{answer.json()['id']}")
+    assert campaign["test"] == "1" and campaign["key_id"]
+    records = [redis_client.hgetall(key) for key in redis_client.keys("smsq:msg:*")]
+    assert len(records) == 2 and all(record["test"] == "1" for record in records)
+    live = http.post("/v1/campaigns", json=body, headers=bearer(make_key("campaigns")))
+    assert "test" not in redis_client.hgetall(f"smsq:campaign:{live.json()['id']}")
+    marked = [key for key in redis_client.keys("smsq:msg:*") if "test" in redis_client.hgetall(key)]
+    assert len(marked) == 2  # the live campaign's two are not

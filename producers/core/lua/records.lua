@@ -267,13 +267,15 @@ end
 -- packed by the client. KEYS: campaign counts, the creation hour's status counts.
 -- ARGV: 'store_campaign', record key prefix, campaign id, priority, channels, created ms, initial
 -- status, blocked code, blocked detail, lines "id\tposition\tnumber\t(q|b)\tvars-json", stats ttl s,
--- retention s (a blocked record is final from the start).
+-- retention s (a blocked record is final from the start), test ('1': a test key's campaign, whose
+-- records carry test=1 so that the simulated provider alone sends them; '' or absent: live).
 -- Returns how many records were stored.
 function operations.store_campaign()
   local campaign_counts, hour = KEYS[1], KEYS[2]
   local record_prefix, campaign_id, priority, channels = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
   local created_ms, initial, blocked_code, blocked_detail = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
   local lines, stats_ttl, retention_s = ARGV[10], ARGV[11], ARGV[12]
+  local test = ARGV[13] == '1'
   local pending, blocked = 0, 0
   for line in string.gmatch(lines, '[^\n]+') do
     local id, position, number, flag, vars = string.match(line, '^(.-)\t(.-)\t(.-)\t(.-)\t(.*)$')
@@ -289,6 +291,7 @@ function operations.store_campaign()
       pending = pending + 1
     end
     if vars ~= '' then redis.call('HSET', record, 'vars', vars) end
+    if test then redis.call('HSET', record, 'test', '1') end
   end
   count(campaign_counts, initial, pending)
   count(campaign_counts, 'blocked', blocked)
