@@ -162,6 +162,7 @@ class DeliveryReport(Payload):
 class TwoFactorSendPayload(Payload):
     number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")  # E.164, as the producer normalised it
     pin_length: int | None = Field(None, ge=4, le=20)
+    test: bool = False  # a test API key's: the simulated provider answers, nothing is texted
 
 
 class TwoFactorVerifyPayload(Payload):

@@ -45,16 +45,20 @@ class TwoFactor:
         self.publisher = publisher
         self.timeout = timeout
 
-    def send_code(self, number: str, *, pin_length: int | None = None) -> TwoFactorSession:
+    def send_code(
+        self, number: str, *, pin_length: int | None = None, test: bool = False
+    ) -> TwoFactorSession:
         """Text a PIN to ``number``. InvalidInput (nothing sent) for a bad number or PIN length;
-        TwoFactorFailed when Direct Messenger refuses or 2FA is not configured."""
+        TwoFactorFailed when Direct Messenger refuses or 2FA is not configured. ``test`` (a test API
+        key's): the simulated provider answers and nothing is texted; its PIN is known in advance
+        (smsq.workers.providers.simulated.two_factor)."""
         try:
             e164 = to_e164(number)
         except ValueError as exc:
             raise InvalidInput([("number", str(exc))]) from None
         if pin_length is not None and (isinstance(pin_length, bool) or not 4 <= pin_length <= 20):
             raise InvalidInput([("pin_length", "must be between 4 and 20")])
-        payload = names.TwoFactorSendPayload(number=e164, pin_length=pin_length)
+        payload = names.TwoFactorSendPayload(number=e164, pin_length=pin_length, test=test)
         answer = self._call(names.TWO_FACTOR_SEND_TASK, payload)
         return TwoFactorSession(str(answer["session_id"]), int(answer["expires_in"]), answer.get("sms"))
 

@@ -28,10 +28,6 @@ def test_bad_input_names_the_field_and_sends_nothing(
         http.post("/v1/2fa", json={"number": "+37251000001"}, headers=bearer(make_key("read"))).status_code
         == 403
     )
-    assert (
-        http.post("/v1/2fa", json={"number": "+37251000001"}, headers=bearer(make_key(test=True))).status_code
-        == 403
-    )
 
 
 def test_answers_come_back_and_a_refusal_is_502(
@@ -56,3 +52,23 @@ def test_answers_come_back_and_a_refusal_is_502(
     finally:
         services.smsq.publisher.call = real  # type: ignore[method-assign]
     assert TwoFactorFailed  # the class the 502 stands for
+
+
+def test_a_test_keys_pin_asks_for_the_simulated_provider(
+    http: httpx.Client, make_key: MakeKey, services: Services
+) -> None:
+    asked: list[Any] = []
+    real = services.smsq.publisher.call
+
+    def call(task: str, payload: Any, queue: str, timeout: float) -> dict[str, Any]:
+        asked.append(payload)
+        return {"session_id": "c" * 32, "expires_in": 300, "sms": "simulated"}
+
+    services.smsq.publisher.call = call  # type: ignore[method-assign]
+    try:
+        for secret in (make_key(test=True), make_key()):
+            answer = http.post("/v1/2fa", json={"number": "+37251000009"}, headers=bearer(secret))
+            assert answer.status_code == 201, answer.text
+    finally:
+        services.smsq.publisher.call = real  # type: ignore[method-assign]
+    assert [payload.test for payload in asked] == [True, False]

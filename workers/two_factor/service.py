@@ -11,19 +11,35 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import redis
 
 from smsq.producers.core.keys import Keys
-from smsq.workers.providers.direct_messenger.two_factor import DirectMessenger2FAClient, VerifyOutcome
+from smsq.workers.providers.direct_messenger.two_factor import TwoFactorCode, VerifyOutcome, VerifyResult
 from smsq.workers.providers.errors import ProviderError
+from smsq.workers.providers.simulated.two_factor import SimulatedTwoFactor, is_simulated
 
 PIN_LIFETIME_SECONDS: Final = 300  # Direct Messenger: a PIN expires 5 minutes after it is sent
+UNAVAILABLE: Final = {
+    "error": "unavailable",
+    "detail": "Direct Messenger 2FA is not configured: set SMSQ_DIRECT_MESSENGER__ENABLED=true, "
+    "SMSQ_DIRECT_MESSENGER__API_TOKEN and SMSQ_DIRECT_MESSENGER__TWO_FACTOR_BASE_URL",
+}
+# A test key's sessions (their pin_id says so): answered by the simulated provider, never by DM.
+SIMULATED: Final = SimulatedTwoFactor()
+
+
+class TwoFactorClient(Protocol):
+    """Direct Messenger's 2FA client, or the simulated one a test key's PINs use."""
+
+    def send_code(self, receiver: str, *, pin_length: int | None = None) -> TwoFactorCode: ...
+
+    def verify_code(self, pin: str, pin_id: str) -> VerifyResult: ...
 
 
 def send_code(
-    client: DirectMessenger2FAClient,
+    client: TwoFactorClient,
     redis_client: redis.Redis,
     prefix: str,
     number: str,
@@ -48,14 +64,20 @@ def send_code(
 
 
 def verify_code(
-    client: DirectMessenger2FAClient, redis_client: redis.Redis, prefix: str, session_id: str, pin: str
+    client: TwoFactorClient | None, redis_client: redis.Redis, prefix: str, session_id: str, pin: str
 ) -> dict[str, Any]:
-    """The outcome of the user's PIN: authenticated, mismatch, expired, ... (VerifyOutcome values)."""
+    """The outcome of the user's PIN: authenticated, mismatch, expired, ... (VerifyOutcome values).
+    ``client``: Direct Messenger's (None: not configured); a test key's session is the simulated
+    provider's whatever it is."""
     key = Keys(prefix).two_factor_session(session_id)
     pin_id = redis_client.get(key)
     if pin_id is None:
         detail = "no such session: it never existed, or its PIN is older than 5 minutes or was used"
         return {"outcome": VerifyOutcome.EXPIRED.value, "detail": detail}
+    if is_simulated(str(pin_id)):
+        client = SIMULATED
+    if client is None:
+        return UNAVAILABLE
     try:
         result = client.verify_code(pin, str(pin_id))
     except ProviderError as exc:

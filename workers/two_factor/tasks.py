@@ -17,11 +17,11 @@ from smsq.workers.providers.direct_messenger.sms import NAME as DIRECT_MESSENGER
 from smsq.workers.providers.direct_messenger.two_factor import DirectMessenger2FAClient
 from smsq.workers.tasks import smsq_task
 from smsq.workers.two_factor import service as two_factor
+from smsq.workers.two_factor.service import SIMULATED, UNAVAILABLE
 
-UNAVAILABLE = {
+SIMULATED_OFF = {
     "error": "unavailable",
-    "detail": "Direct Messenger 2FA is not configured: set SMSQ_DIRECT_MESSENGER__ENABLED=true, "
-    "SMSQ_DIRECT_MESSENGER__API_TOKEN and SMSQ_DIRECT_MESSENGER__TWO_FACTOR_BASE_URL",
+    "detail": "a test key's PINs go to the simulated provider, and it is disabled (SMSQ_SIMULATED__ENABLED)",
 }
 
 _clients: dict[int, DirectMessenger2FAClient] = {}
@@ -44,10 +44,14 @@ def register_two_factor_tasks(app: Celery) -> None:
 
     @smsq_task(app, names.TWO_FACTOR_SEND_TASK, invalid=invalid)
     def two_factor_send(context: WorkerContext, payload: TwoFactorSendPayload) -> dict[str, Any]:
+        prefix = context.settings.key_prefix
+        if payload.test:  # a test key's PIN: the simulated provider answers; nothing is texted
+            if not context.settings.simulated.enabled:
+                return SIMULATED_OFF
+            return two_factor.send_code(SIMULATED, context.redis, prefix, payload.number, payload.pin_length)
         client = client_for(context)
         if client is None:
             return UNAVAILABLE
-        prefix = context.settings.key_prefix
         sender = context.sender
         limiter = sender.limiter
 
@@ -63,8 +67,7 @@ def register_two_factor_tasks(app: Celery) -> None:
     # The PIN is not written to the dead-letter list (SECRET_FIELDS).
     @smsq_task(app, names.TWO_FACTOR_VERIFY_TASK, invalid=invalid)
     def two_factor_verify(context: WorkerContext, payload: TwoFactorVerifyPayload) -> dict[str, Any]:
+        # No client when Direct Messenger is not configured: a test key's session needs none.
         client = client_for(context)
-        if client is None:
-            return UNAVAILABLE
         prefix = context.settings.key_prefix
         return two_factor.verify_code(client, context.redis, prefix, payload.session_id, payload.pin)
