@@ -163,3 +163,19 @@ def test_new_ids_are_version_4_uuids() -> None:
     ids = batch.new_ids(2000)
     assert len(set(ids)) == 2000
     assert all(str(uuid.UUID(i, version=4)) == i for i in ids)
+
+
+def test_send_windows_defer_the_marketing_ones_of_a_batch_as_send_does(
+    store: MessageStore, clock: FakeClock
+) -> None:
+    clock.now = datetime(2026, 12, 5, 21, 0, tzinfo=UTC).timestamp()  # Saturday 22:00 in Paris
+    smsq = Smsq(store, RecordingPublisher())
+    messages = [sms("+33612345678"), sms("+33612345679"), sms("+37251000001"), sms("+33612345670")]
+    classes = ["marketing", "marketing", "marketing", None]
+    singles = [smsq.send(m, message_class=c) for m, c in zip(messages, classes, strict=True)]
+    many = smsq.send_many(messages, message_classes=classes)
+    assert [(a.status, a.deferred_to) for a in many] == [(a.status, a.deferred_to) for a in singles]  # type: ignore[union-attr]
+    assert [a.status for a in many] == ["scheduled", "scheduled", "scheduled", "queued"]  # type: ignore[union-attr]
+    assert records(smsq, many) == records(smsq, singles)
+    (refused,) = smsq.send_many([sms()], message_classes=["promo"])
+    assert isinstance(refused, InvalidInput) and refused.problems[0][0] == "message_class"
