@@ -76,7 +76,7 @@ def sweep_cancelled(context: WorkerContext, campaign_id: str) -> int:
             [(i, "cancelled", {"allowed_from": {"queued", "scheduled"}}) for i in ids]
         )
         cancelled += sum(answer.ok for answer in answers)
-    context.redis.delete(keys.held)
+    context.redis.delete(keys.held, keys.held_ids)  # the held messages were cancelled above
     return cancelled
 
 
@@ -90,6 +90,7 @@ def register_campaign_tasks(app: Celery) -> None:
             bulk_size=settings.bulk_size,
             concurrency=settings.concurrency,
             async_http=async_http_for(context),
+            windows=context.windows,
         )
         priority = context.redis.hget(context.store.keys.campaign(payload.campaign_id), "priority")
         lane = names.LANE_FOR_PRIORITY.get(str(priority), names.LOW)

@@ -48,6 +48,7 @@ from smsq.workers.sending.single import (
     pick,
     take_token,
 )
+from smsq.workers.sending.windows import SendWindows, hold_outside_windows
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class BatchOptions:
     concurrency: int = 32
     # Singles through one event loop per provider and process (SMSQ_CAMPAIGNS__ASYNC_SEND), else threads.
     async_http: AsyncHttp | LoopClients | None = None
+    # Marketing messages wait for their recipient's send window (smsq.workers.sending.windows).
+    windows: SendWindows | None = None
 
 
 @dataclass
@@ -146,6 +149,7 @@ def start_chunk(
             )
             sender.telemetry.message("blocked", None, message.messages[0].channel)
     ready = [item for item in ready if item[2].to not in blocked]
+    ready = hold_outside_windows(ready, sender, options.windows, outcome.count)
 
     # One delivery per channel chain and priority: a chunk from the schedule may mix them.
     # A retry also avoids the provider that failed it last (failover before the circuit opens).
