@@ -16,7 +16,7 @@ from smsq.producers.core.records import CALL_PROVIDER
 from smsq.producers.core.store import MessageStore
 from smsq.workers.campaigns.sending import BatchOptions, send_batch
 from smsq.workers.limits.ratelimit import Limit, RateLimiter
-from smsq.workers.sending.event_loop import AsyncHttp
+from smsq.workers.sending.loop_http import AsyncHttp
 from smsq.workers.sending.single import Sender
 from tests.workers.campaigns.test_sending import FakeMessente, campaign, sender_for, statuses
 
