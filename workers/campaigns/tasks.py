@@ -19,7 +19,8 @@ from smsq.workers.context import WorkerContext
 from smsq.workers.providers.base import LoopSingles
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient, contact_to_wire
 from smsq.workers.sending.batch import send_pool
-from smsq.workers.sending.event_loop import AsyncHttp, LoopClients
+from smsq.workers.sending.event_loop import LoopClients
+from smsq.workers.sending.loop_http import AsyncHttp
 from smsq.workers.tasks import smsq_task
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,8 @@ from smsq.producers.messages.models import Omnimessage
 from smsq.workers.campaigns.messages import message_from_record
 from smsq.workers.providers.base import BulkProvider, LoopSingles, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, TransientError
-from smsq.workers.sending.event_loop import AsyncHttp, LoopClients, client_for, start_singles
+from smsq.workers.sending.event_loop import LoopClients, client_for, start_singles
+from smsq.workers.sending.loop_http import AsyncHttp
 from smsq.workers.sending.single import (
     CLAIM_FIELDS,
     Decision,
