@@ -52,9 +52,10 @@ def hold_outside_windows(
 ) -> list[Ready]:
     """The messages of ``ready`` that may go now. The others are moved at once (one round trip for
     all of them) and counted with ``count(status, n)``."""
+    # Even with the windows turned off since: a deferred message must not slip past its campaign's pause.
+    ready = _hold_for_campaigns(ready, sender, count)
     if windows is None or not ready:
         return ready
-    ready = _hold_for_campaigns(ready, sender, count)
     now = sender.store.now_ms()
     going: list[Ready] = []
     later: list[tuple[str, str, dict[str, Any]]] = []
