@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from celery import Celery
 
@@ -19,7 +20,7 @@ from smsq.workers.context import WorkerContext
 from smsq.workers.providers.base import LoopSingles
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient, contact_to_wire
 from smsq.workers.sending.batch import send_pool
-from smsq.workers.sending.event_loop import LoopClients
+from smsq.workers.sending.event_loop import LOOP_SWITCH_INTERVAL, LoopClients
 from smsq.workers.sending.loop_http import AsyncHttp
 from smsq.workers.tasks import smsq_task
 
@@ -38,6 +39,7 @@ def async_http_for(context: WorkerContext) -> LoopClients | None:
         return None
     pid = os.getpid()
     if pid not in _async:
+        sys.setswitchinterval(LOOP_SWITCH_INTERVAL)
         _async[pid] = LoopClients(lambda provider: loop_client(context, provider))
     return _async[pid]
 

@@ -33,6 +33,7 @@ from smsq.workers.providers.base import BulkProvider, LoopSingles, Provider, Sen
 from smsq.workers.providers.errors import ProviderError, TransientError
 from smsq.workers.sending.event_loop import LoopClients, client_for, start_singles
 from smsq.workers.sending.loop_http import AsyncHttp
+from smsq.workers.sending.routing import capable_providers, is_test, no_provider_detail, pick
 from smsq.workers.sending.single import (
     CLAIM_FIELDS,
     Decision,
@@ -40,13 +41,9 @@ from smsq.workers.sending.single import (
     Sender,
     after_transient,
     apply_side_effects,
-    capable_providers,
     circuit_wait,
     decide,
-    is_test,
-    no_provider_detail,
     outbound_for,
-    pick,
     take_token,
 )
 from smsq.workers.sending.windows import SendWindows, hold_outside_windows

@@ -28,6 +28,10 @@ from smsq.workers.sending.loop_http import Answer, AsyncHttp, Late, Mark, Reply
 from smsq.workers.sending.single import Decision, Outcome, Sender, decide, outbound_for, record_outcomes
 
 TOKENS_PER_TRIP = 50  # rate-limit tokens asked for in one Redis round trip
+# The GIL switch interval in a process whose loop thread paces requests: at CPython's default 5 ms
+# the sending thread (claiming, rendering, recording) held the loop off its slots for more than
+# SMSQ_PACING__LATE_AFTER (15 ms) on a busy host, and late requests are put back, not sent.
+LOOP_SWITCH_INTERVAL = 0.001
 Item = tuple[str, dict[str, str], Omnimessage]
 
 
@@ -93,6 +97,14 @@ def start_singles(
     """Hand each message to the loop as soon as its token is granted, to leave at its token's slot,
     and return without waiting for the answers; what gets no token within the inline wait goes back
     to wait (no attempt spent). ``mark``: see ``AsyncHttp.post_many``."""
+
+    def reslot(late: list[str | None]) -> list[float]:
+        """New slots, now, for requests the loop held past theirs (on its gathering thread)."""
+        sender.telemetry.pacing_late(provider.name, len(late))
+        grant = take_tokens(sender, provider.name, priority, len(late))
+        base = time.monotonic()
+        return [base + grant.slot(k) for k in range(grant.granted)]
+
     groups: list[tuple[int, Future[list[Answer]]]] = []
     later: list[Decision] = []
     outbound: list[OutboundMessage] = []
@@ -117,7 +129,12 @@ def start_singles(
             bodies = [provider.single_body(message) for message in going]
             slots = [base + grant.slot(k) for k in range(granted)] if grant.interval else None
             answers = client.post_many(
-                provider.single_path, bodies, slots=slots, mark=mark, ids=[mid for mid, _, _ in chosen]
+                provider.single_path,
+                bodies,
+                slots=slots,
+                mark=mark,
+                ids=[mid for mid, _, _ in chosen],
+                reslot=reslot,
             )
             groups.append((granted, answers))
             sent += granted

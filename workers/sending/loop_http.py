@@ -66,39 +66,47 @@ LATE: Final = Late()
 Answer = Reply | httpx.HTTPError | Late
 Post = Callable[[str, bytes], Awaitable[Reply]]
 Mark = Callable[[list[str]], object]  # notes on the records of these ids that their requests leave now
+# New rate-limit slots (``time.monotonic()``) for these requests (their message ids, or None) that
+# missed theirs: fewer when the limiter has no more tokens now.
+Reslot = Callable[[list[str | None]], Sequence[float]]
+# A request late for its slot takes a new token this many times before it is put back (LATE): a retry
+# costs one Redis call for many, putting back costs a record write, a schedule entry and a new claim.
+LATE_RETRIES = 3
 
 
-class Marker:
-    """Marks records just before their requests leave, many per Redis call: while one call is on
-    its way (in a thread: the store's client is synchronous) the next ones gather."""
+class Gatherer:
+    """Calls a synchronous function (the store's and the limiter's Redis clients are synchronous) for
+    many requests at once, in a thread: while one call is on its way the next requests gather.
+    ``fn(items)`` answers with one result per item, or fewer (the rest get None), or None (all None)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._pending: dict[Mark, list[tuple[str, asyncio.Future[None]]]] = {}
+        self._pending: dict[Callable[[list[Any]], Any], list[tuple[Any, asyncio.Future[Any]]]] = {}
         self._flushing = False
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="smsq-mark")
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="smsq-gather")
 
-    async def mark(self, mark: Mark, message_id: str) -> None:
-        done: asyncio.Future[None] = self.loop.create_future()
-        self._pending.setdefault(mark, []).append((message_id, done))
+    async def call(self, fn: Callable[[list[Any]], Sequence[Any] | object], item: Any) -> Any:
+        done: asyncio.Future[Any] = self.loop.create_future()
+        self._pending.setdefault(fn, []).append((item, done))
         if not self._flushing:
             self._flushing = True
             self.loop.create_task(self._flush())
-        await done
+        return await done
 
     async def _flush(self) -> None:
         try:
             while self._pending:
                 batch, self._pending = self._pending, {}
-                for mark, waiting in batch.items():
+                for fn, waiting in batch.items():
                     try:
-                        await self.loop.run_in_executor(self._thread, mark, [mid for mid, _ in waiting])
+                        results = await self.loop.run_in_executor(self._thread, fn, [i for i, _ in waiting])
                     except Exception as exc:
                         for _, done in waiting:
                             done.set_exception(exc)
-                    else:
-                        for _, done in waiting:
-                            done.set_result(None)
+                        continue
+                    each = results if isinstance(results, Sequence) else ()
+                    for k, (_, done) in enumerate(waiting):
+                        done.set_result(each[k] if k < len(each) else None)
         finally:
             self._flushing = False
 
@@ -138,7 +146,7 @@ class AsyncHttp:
         # for a connection past their slot, came back LATE and were requeued, 407/s instead of 1,672).
         # A threading semaphore: taken on the sending thread, given back on the loop's.
         self._connections = threading.BoundedSemaphore(max_connections)
-        self._marker = Marker(self.loop)
+        self._gatherer = Gatherer(self.loop)
         self._thread = threading.Thread(target=self.loop.run_forever, name="smsq-async-http", daemon=True)
         self._thread.start()
         # Sessions must be made on their loop.
@@ -240,14 +248,16 @@ class AsyncHttp:
         slots: Sequence[float] | None = None,
         mark: Mark | None = None,
         ids: Sequence[str] = (),
+        reslot: Reslot | None = None,
     ) -> Future[list[Answer]]:
         """POST each JSON body to ``path``; one thread hop for the lot. Each answer is the response,
         the httpx error that ended the call, or ``LATE``. The caller holds one reserved connection
         per body (``reserve``); each is given back when its request ends.
 
         ``slots``: when each request may leave (``time.monotonic()``), its rate-limit token's slot; a
-        request that could not leave within ``late_after`` of it is not sent (``LATE``): sent late
-        it would arrive in a clump with the ones on time. ``mark(ids)``, with one id per body, is
+        request that could not leave within ``late_after`` of it is not sent then: sent late it would
+        arrive in a clump with the ones on time. It takes a new slot from ``reslot`` (many requests
+        per call) up to ``LATE_RETRIES`` times, then answers ``LATE``. ``mark(ids)``, with one id per body, is
         called for each request once it has a connection and its slot has come, just before it
         leaves (many per call): a request not yet marked had certainly not started."""
         try:
@@ -255,7 +265,7 @@ class AsyncHttp:
         except Exception:
             self.unreserve(len(bodies))  # nothing left: the connections are free again
             raise
-        return self._on_loop(self._post_all(path, encoded, slots, mark, ids))
+        return self._on_loop(self._post_all(path, encoded, slots, mark, ids, reslot))
 
     async def _post_all(
         self,
@@ -264,25 +274,51 @@ class AsyncHttp:
         slots: Sequence[float] | None,
         mark: Mark | None,
         ids: Sequence[str],
+        reslot: Reslot | None,
     ) -> list[Answer]:
         at: Sequence[float | None] = slots if slots is not None else [None] * len(bodies)
         marks: Sequence[str | None] = ids if mark is not None else [None] * len(bodies)
         each = zip(bodies, at, marks, strict=True)
-        return list(await asyncio.gather(*(self._paced(path, body, at, mark, mid) for body, at, mid in each)))
+        return list(
+            await asyncio.gather(*(self._paced(path, body, at, mark, mid, reslot) for body, at, mid in each))
+        )
+
+    async def _on_slot(self, slot: float, reslot: Reslot | None, message_id: str | None) -> bool:
+        """Wait for ``slot``; if the loop held the request up past it, for a new one, a few times.
+        False: still late (or no new token now): not to be sent."""
+        for retry in range(LATE_RETRIES + 1):
+            if (delay := slot - self.loop.time()) > 0:
+                await asyncio.sleep(delay)
+            if self.loop.time() - slot <= self.late_after:
+                return True
+            if reslot is None or retry == LATE_RETRIES:
+                return False
+            new = await self._gatherer.call(reslot, message_id)
+            if new is None:
+                return False
+            slot = new
+        return False
 
     async def _paced(
-        self, path: str, body: bytes, slot: float | None, mark: Mark | None, message_id: str | None
+        self,
+        path: str,
+        body: bytes,
+        slot: float | None,
+        mark: Mark | None,
+        message_id: str | None,
+        reslot: Reslot | None,
     ) -> Answer:
         """One request on its reserved connection: its slot, then its record marked, then the wire."""
         try:
             if slot is not None:
-                if (delay := slot - self.loop.time()) > 0:
-                    await asyncio.sleep(delay)
-                if self.loop.time() - slot > self.late_after:  # the loop held it up
+                try:
+                    if not await self._on_slot(slot, reslot, message_id):
+                        return LATE
+                except Exception:  # the limiter unreachable: not sent, put back
                     return LATE
             if mark is not None and message_id is not None:
                 try:
-                    await self._marker.mark(mark, message_id)
+                    await self._gatherer.call(mark, message_id)
                 except Exception as exc:  # Redis unreachable: not sent, so nothing is left uncertain
                     return httpx.ConnectError(f"could not note the call before sending: {exc}")
             return await self._post_one(path, body)
@@ -313,7 +349,7 @@ class AsyncHttp:
     def close(self) -> None:
         if self.loop.is_running():
             self._on_loop(self._close()).result(timeout=10)
-            self._marker.close()
+            self._gatherer.close()
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
 

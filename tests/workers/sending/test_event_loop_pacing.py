@@ -157,3 +157,35 @@ def test_tokens_are_only_taken_for_requests_with_a_connection_so_none_comes_back
         client.close()
     assert outcome.statuses == {"sent": 9}
     assert len(fake.requests) == 9
+
+
+def test_a_request_the_loop_held_past_its_slot_takes_a_new_slot_and_is_sent(store: MessageStore) -> None:
+    """The first answer blocks the loop for 100 ms (a busy process): the four requests behind it miss
+    their slots. They take new tokens and go, rather than being put back to be claimed again."""
+    fake = FakeMessente()
+    blocked = threading.Event()
+    arrivals: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        arrivals.append(time.monotonic())
+        if not blocked.is_set():
+            blocked.set()
+            time.sleep(0.1)  # on the loop's thread: nothing else on the loop runs meanwhile
+        return fake(request)
+
+    client = AsyncHttp("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(handler))
+    try:
+        _, cid = campaign(store)
+        outcome = send_batch(
+            cid,
+            1,
+            5,
+            paced_sender(store, fake),
+            BatchOptions(chunk=5, use_bulk=False, async_http=client),
+            None,
+        )
+    finally:
+        client.close()
+    assert outcome.statuses == {"sent": 5} and len(fake.requests) == 5
+    # After the stall they left on new slots, not in one clump the moment the loop was free.
+    assert arrivals[-1] - arrivals[1] >= 2 * INTERVAL
