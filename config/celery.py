@@ -71,7 +71,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry": True,
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
-        # Celery's choice, made explicit (and its warning silenced): a task running when the broker
+        # Celery's choice, made explicit: a task running when the broker
         # connection breaks is not terminated. A send in flight would be cut mid-request and could end
         # `unknown`; it finishes instead, and its copy redelivered later finds it claimed (CAS).
         "worker_cancel_long_running_tasks_on_connection_loss": False,
