@@ -13,6 +13,7 @@ from smsq.api.server import running_api
 from smsq.api.services import Services
 from smsq.cli.redis_server import RedisServer
 from smsq.config.settings import Settings
+from smsq.config.telemetry_settings import MetricsSettings
 from smsq.producers.keys.store import KeyStore
 
 MakeKey = Callable[..., str]
@@ -25,7 +26,10 @@ def api_settings(redis_url: str, **overrides: object) -> Settings:
 
 @pytest.fixture(scope="session")
 def served(redis_server: RedisServer) -> Iterator[tuple[Services, str]]:
-    found = Services.from_settings(api_settings(redis_server.url), lanes=lambda: {})
+    # Metrics off: this server lives for the whole session, and its recorder's flush thread would
+    # write a metrics hash (cost events) into whatever test runs next (tests/telemetry covers them).
+    settings = api_settings(redis_server.url, metrics=MetricsSettings(enabled=False))
+    found = Services.from_settings(settings, lanes=lambda: {})
     with running_api(found) as url:
         yield found, url
 
