@@ -21,15 +21,16 @@ ALL_LANES = {lane: ["w@test"] for lane in ("high", "regular", "low", "status", "
 
 
 def api_settings(redis_url: str, **overrides: object) -> Settings:
+    # Metrics off unless a test asks: these servers outlive their tests (the cost-event hook is one per
+    # process), and a recorder's flush thread would write a metrics hash into whatever test runs next
+    # (tests/telemetry covers the metrics).
+    overrides.setdefault("metrics", MetricsSettings(enabled=False))
     return Settings(redis_url=redis_url, _env_file=None, **overrides)  # type: ignore[call-arg, arg-type]
 
 
 @pytest.fixture(scope="session")
 def served(redis_server: RedisServer) -> Iterator[tuple[Services, str]]:
-    # Metrics off: this server lives for the whole session, and its recorder's flush thread would
-    # write a metrics hash (cost events) into whatever test runs next (tests/telemetry covers them).
-    settings = api_settings(redis_server.url, metrics=MetricsSettings(enabled=False))
-    found = Services.from_settings(settings, lanes=lambda: {})
+    found = Services.from_settings(api_settings(redis_server.url), lanes=lambda: {})
     with running_api(found) as url:
         yield found, url
 
