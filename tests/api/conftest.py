@@ -13,7 +13,6 @@ from smsq.api.server import running_api
 from smsq.api.services import Services
 from smsq.cli.redis_server import RedisServer
 from smsq.config.settings import Settings
-from smsq.config.telemetry_settings import MetricsSettings
 from smsq.producers.keys.store import KeyStore
 
 MakeKey = Callable[..., str]
@@ -21,10 +20,6 @@ ALL_LANES = {lane: ["w@test"] for lane in ("high", "regular", "low", "status", "
 
 
 def api_settings(redis_url: str, **overrides: object) -> Settings:
-    # Metrics off unless a test asks: these servers outlive their tests (the cost-event hook is one per
-    # process), and a recorder's flush thread would write a metrics hash into whatever test runs next
-    # (tests/telemetry covers the metrics).
-    overrides.setdefault("metrics", MetricsSettings(enabled=False))
     return Settings(redis_url=redis_url, _env_file=None, **overrides)  # type: ignore[call-arg, arg-type]
 
 
