@@ -80,7 +80,10 @@ _installed: Installed | None = None
 
 
 def available() -> bool:
-    return importlib.util.find_spec("opentelemetry.sdk") is not None
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ModuleNotFoundError:  # no opentelemetry package at all
+        return False
 
 
 def check(settings: TracingSettings) -> None:
