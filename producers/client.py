@@ -171,7 +171,7 @@ class Smsq:
         if tracing.installed() is None:
             return self._send(message, idempotency_key, key_id, test, max_segments, message_class)
         # The producer call's span: the record keeps its traceparent (for the message's callbacks).
-        with tracing.span("smsq send", kind="producer"):
+        with tracing.span("smsq send"):
             return self._send(message, idempotency_key, key_id, test, max_segments, message_class)
 
     def _send(
