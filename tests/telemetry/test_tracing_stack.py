@@ -56,6 +56,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
                 redis_server.url, sandbox_url, PREFIX,
                 tracing__enabled="true", tracing__endpoint=otlp_url,
                 callbacks__allow_http="true", callbacks__allow_private="true",
+                campaigns__use_bulk="false",  # singles on the worker's aiohttp loop (event_loop.py)
             )  # fmt: skip
             workers = [
                 ("worker", ("--concurrency", "1")),
@@ -80,7 +81,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
 
 def api_key(traced: Traced) -> str:
     keys = KeyStore(traced.redis, prefix=PREFIX)
-    created = keys.create("traced-app", "send,read", callback_url=f"{traced.hook_url}/app")
+    created = keys.create("traced-app", "send,read,campaigns", callback_url=f"{traced.hook_url}/app")
     traced.redis.hset(f"{PREFIX}:apikey:{created.key.key_id}", CALLBACK_SECRET, SECRET)
     return created.secret
 
@@ -159,3 +160,27 @@ def test_no_span_carries_the_number_the_text_or_a_secret(traced: Traced) -> None
     assert raw
     for leak in (NUMBER, NUMBER[1:], NUMBER[4:], TEXT, "482916", secret, SECRET, "sandbox:sandbox"):
         assert leak.encode() not in raw, leak
+
+
+def test_a_campaigns_singles_on_the_event_loop_are_http_spans_under_its_batch_task(traced: Traced) -> None:
+    secret = api_key(traced)
+    body = {
+        "name": "traced",
+        "template": {"messages": [{"channel": "sms", "text": "Hi %name%"}]},
+        "recipients": [{"to": "+37251234001", "name": "Ann"}, {"to": "+37251234002", "name": "Bo"}],
+    }
+    answer = httpx.post(
+        f"{traced.api}/v1/campaigns", json=body, headers={"Authorization": f"Bearer {secret}"}, timeout=10
+    )
+    assert answer.status_code == 202, answer.text
+
+    def batch_posts() -> list[Span]:
+        spans = traced.otlp.snapshot()
+        batches = {s.span_id for s in spans if s.name == f"run/{names.SEND_BATCH_TASK}"}
+        return [s for s in spans if s.parent_id in batches and s.kind == "CLIENT"
+                and "/v1/omnimessage" in str(s.attributes.get("http.url"))]  # fmt: skip
+
+    # aiohttp's instrumentation, installed at the pool process's start, sees the loop's session.
+    wait_until(lambda: len(batch_posts()) >= 2, timeout=60, what="the singles' HTTP spans")
+    raw = traced.otlp.raw()
+    assert b"37251234001" not in raw and b"Ann" not in raw
