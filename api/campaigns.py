@@ -9,7 +9,7 @@ import json
 import shutil
 import tempfile
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -40,6 +40,9 @@ class CampaignRequest(BaseModel):
     name: str
     template: CampaignTemplate
     recipients: list[str | dict[str, Any]] = Field(min_length=1)
+    message_class: Literal["marketing", "transactional"] = Field(
+        "marketing", description="marketing: each message only inside its recipient's send window"
+    )
 
 
 class Campaign(BaseModel):
@@ -47,6 +50,7 @@ class Campaign(BaseModel):
     name: str
     status: str = Field(description="creating, scheduled, running, paused, finished, cancelled, failed")
     priority: str
+    message_class: str = Field(description="marketing (held to send windows) or transactional")
     created_at: datetime | None
     time_to_send: datetime | None
     recipients: int
@@ -59,6 +63,7 @@ class Campaign(BaseModel):
 def view(progress: CampaignProgress) -> Campaign:
     return Campaign(
         id=progress.id, name=progress.name, status=progress.shown_status, priority=progress.priority,
+        message_class=progress.message_class,
         created_at=progress.created_at, time_to_send=progress.time_to_send,
         recipients=progress.recipients, messages=progress.messages, skipped=progress.skipped,
         counts=progress.counts, pending=progress.pending,
@@ -98,7 +103,7 @@ async def create_campaign(
         raise InvalidInput([(name[:40], "is not a field of a campaign") for name in unknown])
     options = {
         "name": payload.get("name"), "template": payload.get("template"),
-        "recipients": payload.get("recipients"),
+        "recipients": payload.get("recipients"), "message_class": payload.get("message_class"),
     }  # fmt: skip
     header = request.headers.get("Idempotency-Key")
     return await run_in_threadpool(_create, found, key, header, **options)
@@ -117,6 +122,7 @@ UPLOAD_BODY = {
                         "name": {"type": "string"},
                         "template": {"type": "string", "description": "the campaign template as JSON"},
                         "number_column": {"type": "string", "default": "phone"},
+                        "message_class": {"type": "string", "enum": ["marketing", "transactional"]},
                     },
                 }
             }
@@ -137,13 +143,13 @@ async def upload_campaign(
     optional ``number_column``). The file is written to disk as it arrives (SMSQ_API__UPLOAD_BYTES)."""
     assert request.url.path.endswith(UPLOAD_SUFFIX)  # the body limit is the upload one
     try:
-        form = await request.form(max_files=1, max_fields=5)
+        form = await request.form(max_files=1, max_fields=6)
     except HTTPException as refused:  # Starlette's word on a malformed form: bad input like any other
         raise InvalidInput([("(form)", str(refused.detail))]) from None
     try:
         upload, fields = (
             form.get("file"),
-            {name: form.get(name) for name in ("name", "template", "number_column")},
+            {name: form.get(name) for name in ("name", "template", "number_column", "message_class")},
         )
         problems_found = []
         if not isinstance(upload, UploadFile):
@@ -162,6 +168,7 @@ async def upload_campaign(
             options = {
                 "name": str(fields["name"] or ""), "template": template, "csv_path": spool.name,
                 "number_column": str(fields["number_column"] or "phone"),
+                "message_class": None if fields["message_class"] is None else str(fields["message_class"]),
             }  # fmt: skip
             header = request.headers.get("Idempotency-Key")
             return await run_in_threadpool(_create, found, key, header, **options)

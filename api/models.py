@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +17,9 @@ class Accepted(BaseModel):
     status: Literal["queued", "scheduled"] | str
     duplicate: bool = Field(False, description="true: the Idempotency-Key was seen; nothing new queued")
     sms: SmsCost | None = Field(None, description="the SMS part's encoding, parts and characters")
+    deferred_to: datetime | None = Field(
+        None, description="a marketing message outside its recipient's send window: when it will go"
+    )
 
 
 class MessageList(BaseModel):
@@ -48,9 +52,18 @@ class BatchAnswer(BaseModel):
     results: list[BatchItem]
 
 
+class MessageRequest(Omnimessage):
+    """The body of POST /v1/messages: one omnimessage, and its class (the route takes
+    ``message_class`` off and hands the rest to the producer API's own validation)."""
+
+    message_class: Literal["transactional", "marketing"] | None = Field(
+        None, description="transactional (the default) or marketing: held to the recipient's send window"
+    )
+
+
 class BatchRequest(BaseModel):
     """Up to SMSQ_API__BATCH_MAX omnimessages, each accepted or refused on its own (documents the body
     of POST /v1/messages/batch; the route hands each item to the producer API's own validation)."""
 
     model_config = ConfigDict(extra="forbid")
-    messages: list[Omnimessage] = Field(min_length=1, max_length=1000)
+    messages: list[MessageRequest] = Field(min_length=1, max_length=1000)

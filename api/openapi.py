@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from smsq.api.blacklist import BlacklistAdd, SyncRequest
 from smsq.api.campaigns import CampaignRequest
-from smsq.api.models import BatchRequest
+from smsq.api.models import BatchRequest, MessageRequest
 from smsq.api.two_factor import CodeRequest, VerifyRequest
 from smsq.producers.messages.models import Omnimessage
 
@@ -21,6 +21,7 @@ BODY_MODELS: dict[str, type[BaseModel]] = {
     model.__name__: model
     for model in (
         Omnimessage,
+        MessageRequest,
         BatchRequest,
         CampaignRequest,
         BlacklistAdd,

@@ -39,7 +39,7 @@ def limited(found: Services, key: ApiKey, cost: int) -> None:
     status_code=202,
     response_model=Accepted,
     responses=REFUSALS,
-    openapi_extra=json_request("Omnimessage", "one omnimessage, as the Python producer API takes it"),
+    openapi_extra=json_request("MessageRequest", "one omnimessage, as the Python producer API takes it"),
 )
 async def send_message(
     request: Request,
@@ -51,12 +51,17 @@ async def send_message(
 
     def send(idempotency_key: str | None) -> Answer:
         limited(found, key, 1)
-        receipt = found.smsq.send(payload, idempotency_key=idempotency_key, key_id=key.key_id, test=key.test)
+        message, message_class = with_class(payload)
+        receipt = found.smsq.send(
+            message, idempotency_key=idempotency_key, key_id=key.key_id, test=key.test,
+            message_class=message_class,
+        )  # fmt: skip
         sms = SmsCost(**receipt.sms.as_dict()) if receipt.sms else None
         accepted = Accepted(
-            id=receipt.message_id, status=receipt.status, duplicate=receipt.duplicate, sms=sms
-        )
-        return 202, accepted.model_dump(), f"/v1/messages/{receipt.message_id}"
+            id=receipt.message_id, status=receipt.status, duplicate=receipt.duplicate, sms=sms,
+            deferred_to=receipt.deferred_to,
+        )  # fmt: skip
+        return 202, accepted.model_dump(mode="json"), f"/v1/messages/{receipt.message_id}"
 
     async def handle(idempotency_key: str | None) -> Answer:
         return await run_in_threadpool(send, idempotency_key)
@@ -84,7 +89,10 @@ async def send_batch(
     def send(idempotency_key: str | None) -> Answer:
         limited(found, key, len(messages))
         keys = None if idempotency_key is None else [f"{idempotency_key}.{i}" for i in range(len(messages))]
-        answers = found.smsq.send_many(messages, idempotency_keys=keys, key_id=key.key_id, test=key.test)
+        bodies, classes = zip(*(with_class(message) for message in messages), strict=True)
+        answers = found.smsq.send_many(
+            bodies, idempotency_keys=keys, key_id=key.key_id, test=key.test, message_classes=classes
+        )
         results = [_item(index, answer) for index, answer in enumerate(answers)]
         refused = sum(item.errors is not None for item in results)
         policy = [answer for answer in answers if isinstance(answer, PolicyRefused)]
@@ -102,6 +110,15 @@ async def send_batch(
         return await run_in_threadpool(send, idempotency_key)
 
     return await answered_once(request, found.idempotency, found.settings.limits, key, payload, handle)
+
+
+def with_class(payload: Any) -> tuple[Any, Any]:
+    """The omnimessage without its ``message_class``, and the class (None: not given): the
+    producer API checks both."""
+    if not isinstance(payload, dict) or "message_class" not in payload:
+        return payload, None
+    message = dict(payload)
+    return message, message.pop("message_class")
 
 
 def _batch_messages(payload: Any, most: int) -> list[Any]:

@@ -38,7 +38,7 @@ from smsq.cli.redis_server import free_port
 from smsq.config.settings import Settings
 from smsq.producers.blacklist.store import Blacklist, NewEntry
 from smsq.producers.blacklist.sync import SyncReport
-from smsq.producers.messages.models import to_e164
+from smsq.producers.messages.numbers import to_e164
 from smsq.workers.blacklist.sync import SyncOptions, run_sync
 from smsq.workers.blacklist.tasks import blacklist_providers
 from smsq.workers.providers.base import BlacklistProvider

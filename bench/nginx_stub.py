@@ -1,9 +1,10 @@
 """A much faster far end for single-message throughput runs: nginx from Debian's packages, bound to
 127.0.0.1 on a free port, answering POST /v1/omnimessage with a fixed Messente-shaped 201 body, after
-``latency_ms`` with the echo module's non-blocking ``echo_sleep`` (``apt-get install nginx-light
-libnginx-mod-http-echo``). The config is generated in a temporary directory; nothing system-wide is
-touched. It answers only single sends (a bulk answer must echo the request's entry count: the aiohttp
-stub in bench/stub.py does that, and bulk needs ~100x fewer requests), and it counts nothing.
+``latency_ms`` with the echo module's non-blocking ``echo_sleep`` (nginx-light and
+libnginx-mod-http-echo, installed with apt-get when missing). The config is generated in a temporary
+directory; nothing system-wide is touched. It answers only single sends (a bulk answer must echo the
+request's entry count: the aiohttp stub in bench/stub.py does that, and bulk needs ~100x fewer
+requests), and it counts nothing.
 
     python -m bench.nginx_stub --port 8099 --latency-ms 100      # runs in the foreground
 """
@@ -13,12 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 from smsq.cli.processes import Stack, child_env, http_ready, wait_until
 from smsq.cli.redis_server import free_port
 
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+PACKAGES = ("nginx-light", "libnginx-mod-http-echo")
 ANSWER = (
     '{"messages":[{"message_id":"5a2c0a6e-0b1a-4c5e-9c61-3f0c1f4e2b7d","channel":"sms","sender":"stub"}],'
     '"to":"+37251234567","omnimessage_id":"0c7f3f7e-6a55-4d3e-8a86-0d8f5c1b9e21"}'
@@ -26,12 +29,21 @@ ANSWER = (
 
 
 def nginx_binary() -> str:
-    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if binary is None or not ECHO_MODULE.exists():
-        raise RuntimeError(
-            "nginx with the echo module is needed: apt-get install nginx-light libnginx-mod-http-echo"
-        )
+    """nginx with the echo module, installed from Debian's packages when missing (every far end in
+    bench/ that runs nginx comes here)."""
+    if (binary := _installed()) is None:
+        install = ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]
+        if subprocess.run(install, check=False).returncode != 0:  # a fresh machine's lists are empty
+            subprocess.run(["apt-get", "update"], check=True)
+            subprocess.run(install, check=True)
+        if (binary := _installed()) is None:
+            raise RuntimeError(f"nginx with the echo module is needed: apt-get install {' '.join(PACKAGES)}")
     return binary
+
+
+def _installed() -> str | None:
+    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    return binary if binary is not None and ECHO_MODULE.exists() else None
 
 
 def write_config(directory: Path, port: int, latency_ms: float, workers: int) -> Path:

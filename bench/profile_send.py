@@ -27,7 +27,7 @@ from smsq.producers.client import Smsq
 from smsq.workers.campaigns.sending import BatchOptions, send_batch
 from smsq.workers.context import build_context
 from smsq.workers.providers.messente.omnichannel import MessenteClient
-from smsq.workers.sending.event_loop import AsyncHttp
+from smsq.workers.sending.loop_http import AsyncHttp
 
 
 def cpu() -> tuple[float, float]:

@@ -44,6 +44,7 @@ from smsq.cli.redis_server import free_port
 from smsq.config.settings import Settings
 from smsq.producers.campaigns.model import message_id
 from smsq.producers.client import Smsq
+from smsq.telemetry.names import PACING_LATE
 
 THREADS = (("campaigns__async_send", "false"),)  # singles on send threads instead of the event loop
 SLOWER = (("messente__rate_per_second", "147"), ("messente__burst", "3"))
@@ -209,7 +210,8 @@ def smsq_phase(
         ids = [message_id(campaign_id, p) for p in range(1, len(recipients) + 1)]
         statuses, last_ms = read_records(smsq.store.redis, [smsq.store.keys.record(i) for i in ids])
         counts = smsq.campaign_counts(campaign_id)
-    note = f"create() {created:.1f} s; statuses {dict(statuses)}; counts {counts}"
+        late = sum(int(n) for n in smsq.store.redis.hvals(smsq.store.keys.metrics(PACING_LATE.name)))
+    note = f"create() {created:.1f} s; statuses {dict(statuses)}; counts {counts}; late for their slot {late}"
     return Figure(label, statuses["sent"], last_ms / 1000 - started if last_ms else 0.0, note)
 
 

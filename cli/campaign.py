@@ -70,6 +70,10 @@ def create(
     priority: Annotated[str, typer.Option(help="low, regular or high")] = "low",
     time_to_send: Annotated[str | None, typer.Option(help="ISO-8601; no zone means UTC")] = None,
     idempotency_key: Annotated[str | None, typer.Option(help="same key, same campaign, created once")] = None,
+    message_class: Annotated[
+        str | None,
+        typer.Option("--class", help="marketing (default: held to send windows) or transactional"),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="report recipients, SMS parts and the estimated cost; store nothing"),
@@ -103,6 +107,7 @@ def create(
             recipients=list(to) if to else None,
             group_ids=[g.strip() for g in groups.split(",") if g.strip()] if groups is not None else None,
             idempotency_key=idempotency_key,
+            message_class=message_class,
         )
     console.print(f"campaign [bold]{progress.id}[/] {progress.status} in {time.monotonic() - started:.1f} s")
     console.print(progress_table(progress))
@@ -149,6 +154,7 @@ def progress_table(progress: CampaignProgress) -> Table:
     table.add_column("count", justify="right")
     table.add_row("recipients read", str(progress.recipients))
     table.add_row("messages", str(progress.messages))
+    table.add_row("class", progress.message_class)
     for reason, count in sorted(progress.skipped.items()):
         table.add_row(f"skipped: {reason.replace('_', ' ')}", str(count))
     for status, count in sorted(progress.counts.items()):

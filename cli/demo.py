@@ -69,6 +69,8 @@ def _start_children(stack: Stack, redis_url: str, console: Console) -> dict[str,
         # The demo's callback receiver listens on loopback over http.
         callbacks__allow_http="true",
         callbacks__allow_private="true",
+        # The demo campaign (marketing, as campaigns are by default) goes out whatever the hour.
+        cost__windows__enabled="false",
     )
     stack.start("sandbox", smsq_command("sandbox", "--port", str(port)), env)
     wait_until(http_ready(f"{sandbox_url}/_admin/health"), timeout=20, what="the sandbox to answer")

@@ -23,6 +23,7 @@ from smsq.cli.top import top as top_command
 from smsq.cli.two_factor import app as two_factor_app
 from smsq.cli.windows import app as windows_app
 from smsq.config import contract as names
+from smsq.config.celery import worker_queues
 from smsq.config.settings import load_settings
 from smsq.producers.errors import SmsqError
 from smsq.telemetry.logs import configure_logging
@@ -73,7 +74,9 @@ def worker(
         argv.insert(0, "--quiet")  # celery -q: no start-up banner, every line of output is a log line
     # Before Celery starts: its start-up warnings come before its setup_logging signal.
     configure_logging(settings.log)
-    create_app(settings).worker_main(argv)
+    worker = create_app(settings)
+    worker.conf.task_queues = worker_queues(settings, queues)
+    worker.worker_main(argv)
 
 
 @app.command()

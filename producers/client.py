@@ -208,17 +208,21 @@ class Smsq:
         idempotency_keys: Sequence[str | None] | None = None,
         key_id: str | None = None,
         test: bool = False,
+        message_classes: Sequence[str | None] | None = None,
     ) -> list[Receipt | InvalidInput | PolicyRefused]:
         """``send`` for many, each on its own: a Receipt for each accepted message, the InvalidInput of
         each refused one, or the PolicyRefused of one a cap or the pumping guard refuses (nothing stored
         for either), in order. The records are stored in one round trip and
         the messages due now published to their lanes in groups (one task per ``SEND_GROUP``)."""
         keys = list(idempotency_keys or [None] * len(messages))
+        classes = list(message_classes or [None] * len(messages))  # each message's, as ``send`` takes it
         answers: list[Receipt | InvalidInput | PolicyRefused] = []
         ready: list[tuple[int, Prepared]] = []
         for index, (message, idempotency_key) in enumerate(zip(messages, keys, strict=True)):
             try:
-                ready.append((index, self._prepare(message, idempotency_key, key_id, test, None)))
+                ready.append(
+                    (index, self._prepare(message, idempotency_key, key_id, test, None, classes[index]))
+                )
                 answers.append(Receipt("", "", duplicate=False))  # replaced below
             except (InvalidInput, PolicyRefused) as refused:
                 answers.append(refused)

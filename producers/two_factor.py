@@ -16,7 +16,7 @@ from typing import Any
 
 from smsq.config import contract as names
 from smsq.producers.errors import InvalidInput, TwoFactorFailed
-from smsq.producers.messages.models import to_e164
+from smsq.producers.messages.numbers import to_e164
 from smsq.producers.publisher import Publisher
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")

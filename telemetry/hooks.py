@@ -51,6 +51,10 @@ class Telemetry:
         if self.recorder is not None:
             self.recorder.inc(names.LIMITER_DEFERRED, (provider,), count)
 
+    def pacing_late(self, provider: str, count: int = 1) -> None:
+        if self.recorder is not None:
+            self.recorder.inc(names.PACING_LATE, (provider,), count)
+
     def schedule_lateness(self, seconds: float) -> None:
         if self.recorder is not None:
             self.recorder.observe(names.SCHEDULE_LATENESS, (), max(0.0, seconds))

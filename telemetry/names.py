@@ -82,6 +82,12 @@ LIMITER_DEFERRED = Metric(
     "Sends put back to wait because the rate limiter had no token within the inline wait",
     ("provider",),
 )
+PACING_LATE = Metric(
+    "smsq_pacing_late",
+    "counter",
+    "Times a send could not leave within settings.pacing.late_after of its slot and took a new one",
+    ("provider",),
+)
 SCHEDULE_LATENESS = Metric(
     "smsq_schedule_lateness_seconds",
     "histogram",
@@ -122,6 +128,7 @@ RECORDED: Final = (
     SEND_DURATION,
     LIMITER_WAIT,
     LIMITER_DEFERRED,
+    PACING_LATE,
     SCHEDULE_LATENESS,
     REPORT_LAG,
     CIRCUIT_OPENED,

@@ -25,6 +25,7 @@ from smsq.workers.limits.ratelimit import Adapt, Limit, RateLimiter
 from smsq.workers.providers import registry
 from smsq.workers.providers.base import Provider
 from smsq.workers.sending.single import Sender
+from smsq.workers.sending.windows import SendWindows
 from smsq.workers.status.followup import Followup
 
 
@@ -37,6 +38,7 @@ class WorkerContext:
     sender: Sender
     producer: Smsq
     telemetry: Telemetry
+    windows: SendWindows | None = None  # marketing send windows, checked at send time
 
     def close(self) -> None:
         self.telemetry.close()  # the last counts, before the connection goes
@@ -102,7 +104,8 @@ def build_context(settings: Settings, app: Celery) -> WorkerContext:
         schedule_at_provider=settings.schedule.at_provider,
         limits=settings.limits,
     )
-    return WorkerContext(settings, client, store, providers, sender, producer, telemetry)
+    windows = SendWindows.from_settings(settings.cost)
+    return WorkerContext(settings, client, store, providers, sender, producer, telemetry, windows)
 
 
 _lock = threading.Lock()

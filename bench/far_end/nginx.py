@@ -7,16 +7,13 @@ as [time, status, kind] rows like the Python far end's. nginx comes from Debian'
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.nginx_stub import ECHO_MODULE
+from bench.nginx_stub import ECHO_MODULE, nginx_binary
 from smsq.cli.processes import Stack, child_env, http_ready, wait_until
 from smsq.cli.redis_server import free_port
 
-PACKAGES = ("nginx-light", "libnginx-mod-http-echo")
 SEND_ANSWER = (
     '{"messages":[{"message_id":"$request_id","channel":"sms","sender":"far"}],'
     '"to":"+37251234567","omnimessage_id":"$request_id"}'
@@ -25,14 +22,6 @@ STATUS_ANSWER = (
     '{"omnimessage_id":"$1","to":"+37251234567",'
     '"statuses":[{"channel":"sms","message_id":"$1","status":"DELIVRD","err":0}]}'
 )
-
-
-def ensure_nginx() -> str:
-    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if binary is None or not ECHO_MODULE.exists():
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES], check=True)
-        binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    return binary
 
 
 def write_config(directory: Path, port: int, *, rate: float, burst: int, latency_ms: float) -> Path:
@@ -93,7 +82,7 @@ def start(
 ) -> str:
     port = free_port()
     config = write_config(directory, port, rate=rate, burst=burst, latency_ms=latency_ms)
-    argv = [*priority, ensure_nginx(), "-p", str(directory), "-c", str(config), "-g", "daemon off;"]
+    argv = [*priority, nginx_binary(), "-p", str(directory), "-c", str(config), "-g", "daemon off;"]
     stack.start("far-end-nginx", argv, child_env())
     url = f"http://127.0.0.1:{port}"
     wait_until(http_ready(f"{url}/_health"), timeout=20, what="nginx")

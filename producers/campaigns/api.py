@@ -14,6 +14,7 @@ from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.campaigns.control import CampaignControl
 from smsq.producers.campaigns.expansion import (
     Expander,
     Expansion,
@@ -25,12 +26,9 @@ from smsq.producers.campaigns.expansion import (
 from smsq.producers.campaigns.model import (
     CampaignProgress,
     CampaignTemplate,
-    checked_campaign_id,
     parse_template,
-    progress_from,
 )
-from smsq.producers.core.keys import CampaignKeys
-from smsq.producers.core.lua import read
+from smsq.producers.core.records import MESSAGE_CLASS
 from smsq.producers.core.store import MessageStore, to_ms
 from smsq.producers.cost.caps import cap_charges, charge_now
 from smsq.producers.cost.estimate import DryRun, estimate
@@ -38,9 +36,10 @@ from smsq.producers.cost.parts import PartsCounter
 from smsq.producers.cost.prices import NO_PRICES, PriceTable
 from smsq.producers.cost.tally import Tally
 from smsq.producers.csv_input import scan_file
-from smsq.producers.errors import CampaignNotFound, CampaignStateError, InvalidInput
+from smsq.producers.errors import InvalidInput
 from smsq.producers.messages.idempotency import checked_idempotency_key
 from smsq.producers.publisher import Publisher
+from smsq.producers.windows.check import MARKETING, checked_class
 
 # Contact fields of a Messente phonebook contact, usable as %var% in a campaign from groups.
 CONTACT_FIELDS = (
@@ -56,10 +55,10 @@ CONTACT_FIELDS = (
     "custom4",
 )
 
-_CAS_STATUS = read(__package__, "cas_status.lua")
 
+class Campaigns(CampaignControl):
+    """Creating campaigns here; reading and controlling them: ``CampaignControl``."""
 
-class Campaigns:
     def __init__(
         self,
         store: MessageStore,
@@ -90,14 +89,7 @@ class Campaigns:
             recovery=recovery,
         )
         self.workers = workers
-        self._cas = store.redis.register_script(_CAS_STATUS)
-
-    def _keys(self, campaign_id: str) -> CampaignKeys:
-        return CampaignKeys(self.store.keys, campaign_id)
-
-    @property
-    def _schedule(self) -> str:
-        return self.store.keys.campaign_schedule
+        super().__init__(store)
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -112,11 +104,15 @@ class Campaigns:
         group_ids: Sequence[str] | None = None,
         idempotency_key: str | None = None,
         key_id: str | None = None,
+        message_class: str | None = None,
     ) -> CampaignProgress:
         """Validate, store and queue a campaign. Bad input raises InvalidInput naming the field and
         creates nothing. With ``idempotency_key``, a repeat returns the first campaign. The whole
         campaign is charged to the spend caps (global, and ``key_id``'s) once expanded: CapExceeded
-        if it would pass one, and nothing is left stored."""
+        if it would pass one, and nothing is left stored. ``message_class``: ``marketing`` (the
+        default: each message goes only inside its recipient's send window, checked when it is sent)
+        or ``transactional``."""
+        kind = checked_class(message_class, MARKETING)
         parsed = template if isinstance(template, CampaignTemplate) else parse_template(template, self.limits)
         _check_name(name)
         variables = parsed.variables()
@@ -126,9 +122,11 @@ class Campaigns:
             if existing:
                 return self.progress(str(existing))
         if group_ids is not None and recipients is None and csv_path is None:
-            return self._create_from_groups(name, parsed, list(group_ids), variables, idempotency_key)
+            return self._create_from_groups(name, parsed, list(group_ids), variables, idempotency_key, kind)
         with self._rows(recipients, csv_path, number_column, group_ids, variables) as (rows, expected):
-            return self._expand(name, parsed, rows, idempotency_key, expected=expected, key_id=key_id)
+            return self._expand(
+                name, parsed, rows, idempotency_key, expected=expected, key_id=key_id, message_class=kind
+            )
 
     def dry_run(
         self,
@@ -192,7 +190,13 @@ class Campaigns:
                 raise InvalidInput([("template", f"uses %{variable}% but no recipient has a value for it")])
         yield list_rows(recipients, variables), len(recipients)
 
-    def _begin(self, name: str, template: CampaignTemplate, idempotency_key: str | None) -> tuple[str, bool]:
+    def _begin(
+        self,
+        name: str,
+        template: CampaignTemplate,
+        idempotency_key: str | None,
+        message_class: str = MARKETING,
+    ) -> tuple[str, bool]:
         campaign_id = new_campaign_id()
         if idempotency_key is not None and not self.store.redis.set(
             self._idem_key(idempotency_key), campaign_id, nx=True
@@ -203,6 +207,7 @@ class Campaigns:
             "name": name,
             "status": "creating",
             "priority": template.priority,
+            MESSAGE_CLASS: message_class,
             "template": json.dumps(template.body()),
             "created_ms": self.store.now_ms(),
         }
@@ -226,8 +231,9 @@ class Campaigns:
         *,
         expected: int,
         key_id: str | None = None,
+        message_class: str = MARKETING,
     ) -> CampaignProgress:
-        campaign_id, fresh = self._begin(name, template, idempotency_key)
+        campaign_id, fresh = self._begin(name, template, idempotency_key, message_class)
         if not fresh:
             return self.progress(campaign_id)
         scheduled = (
@@ -346,10 +352,6 @@ class Campaigns:
         if not scheduled:
             self._queue_all(campaign_id, template.priority, expansion.last_position)
 
-    def _queue_all(self, campaign_id: str, priority: str, last_position: int) -> None:
-        if last_position:
-            self.expander.queue_batches(campaign_id, names.LANE_FOR_PRIORITY[priority], 1, last_position)
-
     def _undo(self, campaign_id: str, expansion: Expansion, idempotency_key: str | None) -> None:
         keys = self._keys(campaign_id)
         self.expander.remove(campaign_id, expansion.stored_positions)
@@ -365,6 +367,7 @@ class Campaigns:
         group_ids: list[str],
         variables: list[str],
         key: str | None,
+        message_class: str,
     ) -> CampaignProgress:
         if not group_ids or not all(isinstance(g, str) and g for g in group_ids):
             raise InvalidInput([("group_ids", "give one or more Messente phonebook group ids")])
@@ -373,7 +376,7 @@ class Campaigns:
             raise InvalidInput(
                 [("template", f"uses %{unknown[0]}%, not a contact field ({', '.join(CONTACT_FIELDS)})")]
             )
-        campaign_id, fresh = self._begin(name, template, key)
+        campaign_id, fresh = self._begin(name, template, key, message_class)
         if fresh:
             # The contacts live at Messente: a worker fetches them and expands there.
             self.publisher.publish(
@@ -385,72 +388,6 @@ class Campaigns:
 
     def _idem_key(self, key: str) -> str:
         return self.store.keys.campaign_idempotency(key)
-
-    # -- reading --------------------------------------------------------------------------------
-
-    def progress(self, campaign_id: str) -> CampaignProgress:
-        keys = self._keys(checked_campaign_id(campaign_id))
-        with self.store.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.campaign)
-            pipe.hgetall(keys.counts)
-            record, counts = pipe.execute()
-        if not record:
-            raise CampaignNotFound(campaign_id)
-        return progress_from(campaign_id, record, counts)
-
-    def skipped(self, campaign_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        raw = self.store.redis.lrange(self._keys(checked_campaign_id(campaign_id)).skipped, 0, limit - 1)
-        return [json.loads(entry) for entry in raw]
-
-    # -- control --------------------------------------------------------------------------------
-
-    def _move(self, campaign_id: str, allowed: Sequence[str], to: str) -> str:
-        keys = self._keys(checked_campaign_id(campaign_id))
-        moved, current = self._cas(keys=[keys.campaign], args=["," + ",".join(allowed) + ",", to])
-        if not current:
-            raise CampaignNotFound(campaign_id)
-        if not moved:
-            raise CampaignStateError(f"campaign {campaign_id} is {current}: cannot make it {to}")
-        return str(current)
-
-    def pause(self, campaign_id: str) -> CampaignProgress:
-        """Stop new sends within a second; messages already handed to a provider are not recalled."""
-        self._move(campaign_id, ["running"], "paused")
-        return self.progress(campaign_id)
-
-    def resume(self, campaign_id: str) -> CampaignProgress:
-        self._move(campaign_id, ["paused"], "running")
-        keys = self._keys(campaign_id)
-        priority = self.progress(campaign_id).priority
-        while (held := self.store.redis.lpop(keys.held)) is not None:
-            first, last = (int(n) for n in str(held).split(":"))
-            self.expander.queue_batches(campaign_id, names.LANE_FOR_PRIORITY[priority], first, last)
-        return self.progress(campaign_id)
-
-    def cancel(self, campaign_id: str) -> CampaignProgress:
-        """Every queued or scheduled message of the campaign becomes cancelled; sent ones are kept."""
-        self._move(campaign_id, ["running", "paused", "scheduled"], "cancelled")
-        self.store.redis.zrem(self._schedule, campaign_id)
-        self.publisher.publish(
-            names.CAMPAIGN_SWEEP_TASK, names.CampaignSweepPayload(campaign_id=campaign_id), names.SYNC
-        )
-        return self.progress(campaign_id)
-
-    def release_due(self) -> int:
-        """Start scheduled campaigns whose time has come (called by the release loop)."""
-        due: list[str] = self.store.redis.zrangebyscore(self._schedule, "-inf", self.store.now_ms())  # type: ignore[assignment]
-        started = 0
-        for campaign_id in due:
-            if not self.store.redis.zrem(self._schedule, campaign_id):
-                continue  # another releaser took it
-            try:
-                self._move(str(campaign_id), ["scheduled"], "running")
-            except CampaignStateError:
-                continue
-            record: dict[str, str] = self.store.redis.hgetall(self._keys(campaign_id).campaign)  # type: ignore[assignment]
-            self._queue_all(campaign_id, record.get("priority", "low"), int(record.get("last_position", 0)))
-            started += 1
-        return started
 
 
 def _check_name(name: object) -> None:

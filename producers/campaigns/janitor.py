@@ -72,7 +72,7 @@ def _expire(store: MessageStore, keys: CampaignKeys, record: dict[str, str]) -> 
     with store.redis.pipeline(transaction=True) as pipe:
         for key in (keys.campaign, keys.counts, keys.skipped):
             pipe.expire(key, ttl)
-        pipe.delete(keys.held)
+        pipe.delete(keys.held, keys.held_ids)
         if record.get(IDEMPOTENCY_KEY):
             pipe.expire(store.keys.campaign_idempotency(record[IDEMPOTENCY_KEY]), ttl)
         pipe.zrem(store.keys.campaigns, keys.campaign_id)

@@ -130,6 +130,8 @@ class CampaignProgress:
     counts: dict[str, int]  # message status -> count
     # SMS parts of the messages to send (blocked ones left out), by encoding: GSM-7 / UCS-2 -> parts.
     sms_segments: dict[str, int] = field(default_factory=dict)
+    # marketing (held to the recipients' send windows) or transactional.
+    message_class: str = "marketing"
 
     @property
     def pending(self) -> int:
@@ -166,4 +168,5 @@ def progress_from(campaign_id: str, record: Mapping[str, str], counts: Mapping[s
         skipped=json.loads(record.get("skipped", "{}")),
         counts={status: int(count) for status, count in counts.items() if int(count)},
         sms_segments=json.loads(record.get("sms_segments", "{}")),
+        message_class=record.get("message_class", "marketing"),
     )

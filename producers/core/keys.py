@@ -15,6 +15,7 @@ installations can share a Redis.
     <p>:campaign:<id>:counts       hash    status -> messages of the campaign
     <p>:campaign:<id>:skipped      list    sample of skipped input lines
     <p>:campaign:<id>:held         list    batches held back while the campaign is paused
+    <p>:campaign:<id>:held_ids     list    message ids back from the schedule while it is paused
     <p>:campaign-schedule          zset    campaign id -> when it starts (ms)
     <p>:campaign-idem:<key>        string  idempotency key -> campaign id
     <p>:blacklist:<part>           the local blacklist and its sync (``BlacklistKeys``)
@@ -216,6 +217,10 @@ class CampaignKeys:
     @property
     def held(self) -> str:
         return f"{self.campaign}:held"
+
+    @property
+    def held_ids(self) -> str:  # window-deferred messages that came due while the campaign was paused
+        return f"{self.campaign}:held_ids"
 
 
 @dataclass(frozen=True)

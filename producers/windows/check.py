@@ -19,6 +19,7 @@ import phonenumbers
 from phonenumbers import timezone as phone_zones
 
 from smsq.producers.cost.prices import country_of
+from smsq.producers.errors import InvalidInput
 from smsq.producers.windows.rules import ANY_COUNTRY, DEFAULT_RULES, WEEKDAYS, WindowRule
 
 MARKETING: Final = "marketing"
@@ -82,6 +83,18 @@ def _closed_because(rule: WindowRule, country: str, local: datetime) -> str | No
     return None
 
 
+def checked_class(message_class: object, default: str) -> str:
+    """A message's class: given, else ``default`` (campaigns: marketing; single messages:
+    transactional). Anything else is one clear error naming the field."""
+    if message_class is None:
+        return default
+    if message_class not in (MARKETING, TRANSACTIONAL):
+        raise InvalidInput(
+            [("message_class", f"must be {TRANSACTIONAL} or {MARKETING}, not {message_class!r}")]
+        )
+    return str(message_class)
+
+
 def rule_for(country: str, rules: Mapping[str, WindowRule]) -> WindowRule:
     return rules.get(country) or rules.get(ANY_COUNTRY) or DEFAULT_RULES[ANY_COUNTRY]
 
@@ -93,13 +106,13 @@ def decide(e164: str, at: datetime, rules: Mapping[str, WindowRule] | None = Non
     rule = rule_for(country, table)
     zones = zones_of(e164)
     at = at.astimezone(UTC)
-    why = _first_reason(rule, country, zones, at)
+    why = first_reason(rule, country, zones, at)
     if why is None:
         return Decision(e164, country, zones, rule, at, True, None, "")
     return Decision(e164, country, zones, rule, at, False, next_opening(rule, country, zones, at), why)
 
 
-def _first_reason(rule: WindowRule, country: str, zones: tuple[str, ...], at: datetime) -> str | None:
+def first_reason(rule: WindowRule, country: str, zones: tuple[str, ...], at: datetime) -> str | None:
     for zone in zones:
         why = _closed_because(rule, country, at.astimezone(ZoneInfo(zone)))
         if why is not None:
@@ -119,10 +132,21 @@ def next_opening(rule: WindowRule, country: str, zones: tuple[str, ...], at: dat
         }
     )
     for candidate in candidates:
-        if _first_reason(rule, country, zones, candidate) is None:
+        if first_reason(rule, country, zones, candidate) is None:
             return candidate
         # Open in some zones but not all: the latest of the zones' next openings may be the one.
     return None
+
+
+def next_closing(rule: WindowRule, zones: tuple[str, ...], at: datetime) -> datetime:
+    """When a window open at ``at`` in every zone shuts: the earliest of the zones' closing times that
+    local day (a window lies within one local day, so it cannot stay open past its own end)."""
+    closings = []
+    for zone in zones:
+        tz = ZoneInfo(zone)
+        closing = datetime.combine(at.astimezone(tz).date(), rule.end, tzinfo=tz).astimezone(UTC)
+        closings.append(closing if closing > at else at + timedelta(minutes=1))
+    return min(closings)
 
 
 def _local_opening(zone: str, at: datetime, day: int, rule: WindowRule) -> datetime | None:

@@ -43,3 +43,15 @@ def test_send_class_marketing_is_deferred_or_not(run: Run, monkeypatch: pytest.M
     assert " queued (" in run("send", "--to", "+37251234567", "--text", "Your code 1")[1]
     code, _, err = run("send", "--to", "+37251234567", "--text", "x", "--class", "promo")
     assert code == 2 and "message_class: must be transactional or marketing" in err
+
+
+def test_campaign_create_takes_a_class(run: Run) -> None:
+    code, out, _ = run("campaign", "create", "--name", "sale", "--text", "Sale", "--to", "+33612345678")
+    assert code == 0 and "class" in out and "marketing" in out
+    code, out, _ = run("campaign", "create", "--name", "bills", "--text", "Due", "--to", "+33612345678",
+                       "--class", "transactional")  # fmt: skip
+    assert code == 0 and "transactional" in out
+    code, out, err = run("campaign", "create", "--name", "x", "--text", "x", "--to", "+33612345678",
+                         "--class", "promo")  # fmt: skip
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "message_class: must be transactional or marketing, not 'promo'" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from smsq.config.celery import celery_config
+from smsq.config.celery import DEDICATED_HIGH_PRIORITY, celery_config, worker_queues
 from smsq.producers.core.connection import sentinel_target
 from smsq.producers.errors import SettingsError
 from tests.config.conftest import Load, Problem
@@ -29,6 +29,16 @@ def test_classic_lanes_on_request_and_the_redis_broker_keeps_its_options(load: L
     redis = celery_config(load(SMSQ_BROKER_URL="redis://127.0.0.1:6379/0", SMSQ_AMQP__QUEUE_TYPE="quorum"))
     assert redis["broker_transport_options"]["queue_order_strategy"] == "priority"
     assert all(queue.queue_arguments is None for queue in redis["task_queues"])
+
+
+def test_only_a_high_only_worker_on_rabbitmq_consumes_at_a_higher_priority(load: Load) -> None:
+    amqp = load(SMSQ_BROKER_URL=AMQP)
+    (dedicated,) = worker_queues(amqp, ["high"])
+    assert dedicated.consumer_arguments == {"x-priority": DEDICATED_HIGH_PRIORITY}
+    assert dedicated.queue_arguments == {"x-queue-type": "quorum"}  # declared as the publishers do
+    assert all(q.consumer_arguments is None for q in worker_queues(amqp, ["high", "regular", "low"]))
+    redis = load(SMSQ_BROKER_URL="redis://127.0.0.1:6379/0")
+    assert worker_queues(redis, ["high"])[0].consumer_arguments is None  # BRPOP has no such thing
 
 
 def test_an_unknown_queue_type_is_refused_by_name(problem: Problem) -> None:

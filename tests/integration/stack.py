@@ -46,6 +46,9 @@ def stack_settings(redis_url: str, sandbox_url: str, prefix: str, **extra: str) 
         # Blacklist syncs only on demand: beat fires an overdue periodic one at start-up (its schedule
         # file outlives the session), and a sync importing the shared sandbox's lists would race tests.
         "blacklist__periodic_sync": "false",
+        # Campaigns are marketing by default: without this, a campaign test run at night would wait
+        # for the morning. test_send_windows.py turns the windows on with rules of its own.
+        "cost__windows__enabled": "false",
         **extra,
     }
 

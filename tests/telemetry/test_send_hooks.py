@@ -146,3 +146,33 @@ def test_metrics_off_records_nothing(
     send_message(accept(store), sender_for(store, Wire(OK), OFF))
     found = scrape(recorder, collector)
     assert not [key for key in found if key[0] == "smsq_messages_total"]
+
+
+def test_requests_that_missed_their_pacing_slot_are_counted(
+    store: MessageStore, telemetry: Telemetry, recorder: Recorder, collector: SmsqCollector
+) -> None:
+    import dataclasses
+
+    from smsq.workers.campaigns.sending import BatchOptions, send_batch
+    from smsq.workers.sending.loop_http import LATE_RETRIES, AsyncHttp
+    from tests.workers.campaigns.test_sending import FakeMessente, campaign
+    from tests.workers.campaigns.test_sending import sender_for as campaign_sender
+
+    fake = FakeMessente()
+    # Nothing can leave within a nanosecond of its slot: every request is late, none is sent.
+    client = AsyncHttp(
+        "https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(fake), late_after=1e-9
+    )
+    # Tokens to spare, so every retry gets its new slot.
+    limiter = RateLimiter(store.redis, {"messente": Limit(100_000, burst=1000, high_reserve=0.0)}, prefix="t")
+    sender = dataclasses.replace(campaign_sender(store, fake), limiter=limiter, telemetry=telemetry)
+    try:
+        _, cid = campaign(store)
+        send_batch(cid, 1, 5, sender, BatchOptions(chunk=5, use_bulk=False, async_http=client), None)
+    finally:
+        client.close()
+    assert fake.requests == []
+    # Each took a new slot LATE_RETRIES times, late every time, and was then put back.
+    assert (
+        value(scrape(recorder, collector), "smsq_pacing_late_total", provider="messente") == 5 * LATE_RETRIES
+    )

@@ -35,7 +35,7 @@ from smsq.telemetry import tracing
 from smsq.workers.callbacks.queue import CallbackQueue, Claimed, Finished
 from smsq.workers.callbacks.transport import CheckedResolver, check_literal
 from smsq.workers.sending.backoff import backoff_delay
-from smsq.workers.sending.event_loop import as_httpx_error
+from smsq.workers.sending.loop_http import as_httpx_error
 
 log = logging.getLogger(__name__)
 

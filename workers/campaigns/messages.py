@@ -14,9 +14,10 @@ from pydantic import ValidationError
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.producers.campaigns.model import render_body
 from smsq.producers.core.keys import Keys
-from smsq.producers.core.records import BODY, CAMPAIGN_ID, PRIORITY, TO, VARS
+from smsq.producers.core.records import BODY, CAMPAIGN_ID, MESSAGE_CLASS, PRIORITY, TO, VARS
 from smsq.producers.errors import InvalidInput, UnsendableRecord
 from smsq.producers.messages.models import Omnimessage
+from smsq.producers.windows.check import MARKETING
 
 
 class CampaignTemplates:
@@ -32,20 +33,27 @@ class CampaignTemplates:
         self.keys = keys
         self.size = size
         self.limits = limits
-        self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
 
     def body(self, campaign_id: str) -> dict[str, Any]:
+        return self._read(campaign_id)[0]
+
+    def message_class(self, campaign_id: str) -> str:
+        """The campaign's class (a campaign stored before classes existed is marketing, the default)."""
+        return self._read(campaign_id)[1]
+
+    def _read(self, campaign_id: str) -> tuple[dict[str, Any], str]:
         if campaign_id in self._cache:
             self._cache.move_to_end(campaign_id)
             return self._cache[campaign_id]
-        raw = self.redis.hget(self.keys.campaign(campaign_id), "template")
+        raw, kind = self.redis.hmget(self.keys.campaign(campaign_id), ["template", MESSAGE_CLASS])
         if not raw:
             raise UnsendableRecord("corrupt", f"campaign {campaign_id} has no template")
-        body: dict[str, Any] = json.loads(str(raw))
-        self._cache[campaign_id] = body
+        entry: tuple[dict[str, Any], str] = (json.loads(str(raw)), str(kind or MARKETING))
+        self._cache[campaign_id] = entry
         if len(self._cache) > self.size:
             self._cache.popitem(last=False)
-        return body
+        return entry
 
 
 def message_from_record(record: Mapping[str, str], templates: CampaignTemplates | None) -> Omnimessage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from celery import Celery
 
@@ -19,7 +20,8 @@ from smsq.workers.context import WorkerContext
 from smsq.workers.providers.base import LoopSingles
 from smsq.workers.providers.messente.phonebook import MessentePhonebookClient, contact_to_wire
 from smsq.workers.sending.batch import send_pool
-from smsq.workers.sending.event_loop import AsyncHttp, LoopClients
+from smsq.workers.sending.event_loop import LOOP_SWITCH_INTERVAL, LoopClients
+from smsq.workers.sending.loop_http import AsyncHttp
 from smsq.workers.tasks import smsq_task
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ def async_http_for(context: WorkerContext) -> LoopClients | None:
         return None
     pid = os.getpid()
     if pid not in _async:
+        sys.setswitchinterval(LOOP_SWITCH_INTERVAL)
         _async[pid] = LoopClients(lambda provider: loop_client(context, provider))
     return _async[pid]
 
@@ -76,7 +79,7 @@ def sweep_cancelled(context: WorkerContext, campaign_id: str) -> int:
             [(i, "cancelled", {"allowed_from": {"queued", "scheduled"}}) for i in ids]
         )
         cancelled += sum(answer.ok for answer in answers)
-    context.redis.delete(keys.held)
+    context.redis.delete(keys.held, keys.held_ids)  # the held messages were cancelled above
     return cancelled
 
 
@@ -90,6 +93,7 @@ def register_campaign_tasks(app: Celery) -> None:
             bulk_size=settings.bulk_size,
             concurrency=settings.concurrency,
             async_http=async_http_for(context),
+            windows=context.windows,
         )
         priority = context.redis.hget(context.store.keys.campaign(payload.campaign_id), "priority")
         lane = names.LANE_FOR_PRIORITY.get(str(priority), names.LOW)

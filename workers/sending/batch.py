@@ -31,7 +31,9 @@ from smsq.producers.messages.models import Omnimessage
 from smsq.workers.campaigns.messages import message_from_record
 from smsq.workers.providers.base import BulkProvider, LoopSingles, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, TransientError
-from smsq.workers.sending.event_loop import AsyncHttp, LoopClients, client_for, start_singles
+from smsq.workers.sending.event_loop import LoopClients, client_for, start_singles
+from smsq.workers.sending.loop_http import AsyncHttp
+from smsq.workers.sending.routing import capable_providers, is_test, no_provider_detail, pick
 from smsq.workers.sending.single import (
     CLAIM_FIELDS,
     Decision,
@@ -39,15 +41,12 @@ from smsq.workers.sending.single import (
     Sender,
     after_transient,
     apply_side_effects,
-    capable_providers,
     circuit_wait,
     decide,
-    is_test,
-    no_provider_detail,
     outbound_for,
-    pick,
     take_token,
 )
+from smsq.workers.sending.windows import SendWindows, hold_outside_windows
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +70,8 @@ class BatchOptions:
     concurrency: int = 32
     # Singles through one event loop per provider and process (SMSQ_CAMPAIGNS__ASYNC_SEND), else threads.
     async_http: AsyncHttp | LoopClients | None = None
+    # Marketing messages wait for their recipient's send window (smsq.workers.sending.windows).
+    windows: SendWindows | None = None
 
 
 @dataclass
@@ -146,6 +147,7 @@ def start_chunk(
             )
             sender.telemetry.message("blocked", None, message.messages[0].channel)
     ready = [item for item in ready if item[2].to not in blocked]
+    ready = hold_outside_windows(ready, sender, options.windows, outcome.count)
 
     # One delivery per channel chain and priority: a chunk from the schedule may mix them.
     # A retry also avoids the provider that failed it last (failover before the circuit opens).

@@ -26,7 +26,6 @@ from smsq.producers.core.records import (
     PROVIDER_SCHEDULED,
     RESEND_VIA,
     SCHEDULED_FOR_MS,
-    TEST,
     error_fields,
 )
 from smsq.producers.core.store import MessageStore
@@ -37,10 +36,10 @@ from smsq.telemetry.logs import bind as bind_log
 from smsq.workers.campaigns.messages import CampaignTemplates, message_from_record
 from smsq.workers.limits.health import ProviderHealth
 from smsq.workers.limits.ratelimit import RateLimiter
-from smsq.workers.providers import registry
 from smsq.workers.providers.base import OutboundMessage, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, RateLimited, TransientError
 from smsq.workers.sending.backoff import backoff_delay
+from smsq.workers.sending.routing import capable_providers, is_test, no_provider_detail, pick
 from smsq.workers.sending.text_store import stored_body
 from smsq.workers.status.followup import Followup
 
@@ -309,41 +308,6 @@ def after_transient(
     log.info("message %s: attempt %d failed (%s), retry in %.1fs", message_id, attempt, exc, delay)
     options = {"fields": fields, "schedule_at_ms": now + int(delay * 1000), "attempt": entry}
     return "queued", options, Outcome("queued", str(exc), retry_in=delay)
-
-
-def capable_providers(
-    message: Omnimessage, providers: Mapping[str, Provider], routing: Routing, *, test: bool = False
-) -> list[Provider]:
-    """Enabled providers that can deliver the whole chain, in the configured order for its first
-    channel. A test message (accepted by a test API key) goes to the simulated provider only."""
-    names = [registry.TEST_PROVIDER] if test else getattr(routing, message.messages[0].channel)
-    found = [providers.get(name) for name in names]
-    return [p for p in found if p is not None and set(message.channels) <= p.channels]
-
-
-def is_test(record: Mapping[str, str]) -> bool:
-    return record.get(TEST) == "1"
-
-
-def no_provider_detail(message: Omnimessage, *, test: bool) -> str:
-    if test:
-        return f"a test message goes to the {registry.TEST_PROVIDER} provider only, and it is disabled"
-    return f"no enabled provider can deliver {'/'.join(message.channels)}"
-
-
-def pick(
-    capable: list[Provider], *, failing: set[str], avoid: str | None, pinned: str | None = None
-) -> Provider | None:
-    """The first provider whose circuit is closed; on a retry, not the one that just failed if another
-    is available (so one message fails over at once, before enough errors open the circuit).
-    ``pinned``: a resend after a lost lease to an idempotent provider goes back to that provider,
-    whatever its circuit, because only it can drop the repeat (SMSAPI idx)."""
-    for provider in capable:
-        if provider.name == pinned:
-            return provider
-    healthy = [p for p in capable if p.name not in failing]
-    preferred = [p for p in healthy if p.name != avoid] or healthy
-    return preferred[0] if preferred else None
 
 
 def take_token(sender: Sender, provider: str, priority: str) -> float:

@@ -36,7 +36,12 @@ def register_tasks(app: Celery) -> None:
     @smsq_task(app, names.SEND_MANY_TASK)
     def send_many(context: WorkerContext, payload: SendManyPayload) -> None:
         settings = context.settings.campaigns
-        options = BatchOptions(chunk=settings.chunk, use_bulk=settings.use_bulk, bulk_size=settings.bulk_size)
+        options = BatchOptions(
+            chunk=settings.chunk,
+            use_bulk=settings.use_bulk,
+            bulk_size=settings.bulk_size,
+            windows=context.windows,
+        )
         outcome = BatchOutcome()
         ids = [str(message_id) for message_id in payload.message_ids]
         for start in range(0, len(ids), options.chunk):

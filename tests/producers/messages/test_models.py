@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from smsq.producers.errors import InvalidInput
-from smsq.producers.messages.models import VIBER_VIDEO_MAX_BYTES, parse_omnimessage, to_e164
+from smsq.producers.messages.models import VIBER_VIDEO_MAX_BYTES, parse_omnimessage
+from smsq.producers.messages.numbers import to_e164
 
 TO = "+37251234567"
 VIDEO = {

@@ -6,7 +6,7 @@ import pytest
 from phonenumbers import PhoneMetadata
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-from smsq.producers.messages.models import to_e164
+from smsq.producers.messages.numbers import to_e164
 from smsq.producers.messages.phone import fast_e164
 
 

@@ -212,7 +212,7 @@ def test_a_chunk_whose_provider_circuit_is_open_waits_without_spending_attempts(
 ) -> None:
     """Issue 12: the chunk goes back to wait for the circuit to close; nothing is called."""
     from smsq.workers.limits.health import HealthPolicy, ProviderHealth
-    from smsq.workers.sending.event_loop import AsyncHttp
+    from smsq.workers.sending.loop_http import AsyncHttp
 
     fake = FakeMessente()
     _, cid = campaign(store)

@@ -20,7 +20,8 @@ from smsq.workers.campaigns.sending import BatchOptions, send_batch
 from smsq.workers.providers.base import LoopSingles
 from smsq.workers.providers.direct_messenger.sms import DirectMessengerClient
 from smsq.workers.providers.smsapi.sms import SmsapiClient
-from smsq.workers.sending.event_loop import AsyncHttp, LoopClients, client_for
+from smsq.workers.sending.event_loop import LoopClients, client_for
+from smsq.workers.sending.loop_http import AsyncHttp
 from tests.support.sending import make_sender
 from tests.workers.campaigns.test_sending import campaign, statuses
 

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from smsq.config.settings import DirectMessengerSettings
 from smsq.producers.errors import InvalidInput
-from smsq.producers.messages.models import Sms, to_e164
-from smsq.producers.messages.numbers import listed_number
+from smsq.producers.messages.models import Sms
+from smsq.producers.messages.numbers import listed_number, to_e164
 from smsq.workers.providers import http
 from smsq.workers.providers.base import (
     BlacklistEntry,

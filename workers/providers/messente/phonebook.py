@@ -13,7 +13,7 @@ from typing import Any, Final, TypeVar
 import httpx
 
 from smsq.config.settings import MessenteSettings
-from smsq.producers.messages.models import to_e164
+from smsq.producers.messages.numbers import to_e164
 from smsq.workers.providers import http
 from smsq.workers.providers.base import BlacklistEntry
 from smsq.workers.providers.errors import PermanentError, ProviderError, TransientError

@@ -10,8 +10,7 @@ from typing import Any, Final
 import httpx
 
 from smsq.producers.errors import InvalidInput
-from smsq.producers.messages.models import to_e164
-from smsq.producers.messages.numbers import listed_number
+from smsq.producers.messages.numbers import listed_number, to_e164
 from smsq.workers.providers import http
 from smsq.workers.providers.errors import PermanentError, ProviderError, RateLimited, TransientError
 

@@ -14,7 +14,7 @@ from smsq.producers.campaigns.model import message_id
 from smsq.producers.core.store import MessageStore
 from smsq.workers.campaigns.sending import BatchOptions, send_batch
 from smsq.workers.limits.ratelimit import Limit, RateLimiter
-from smsq.workers.sending.event_loop import AsyncHttp
+from smsq.workers.sending.loop_http import AsyncHttp
 from tests.workers.campaigns.test_sending import FakeMessente, campaign, sender_for, statuses
 
 
