@@ -82,6 +82,12 @@ LIMITER_DEFERRED = Metric(
     "Sends put back to wait because the rate limiter had no token within the inline wait",
     ("provider",),
 )
+COST_EVENTS = Metric(
+    "smsq_cost_events",
+    "counter",
+    "Spend-cap warnings (at SMSQ_COST__WARN_AT) and refusals, and SMS-pumping-guard refusals",
+    ("event", "cap"),
+)
 PACING_LATE = Metric(
     "smsq_pacing_late",
     "counter",
@@ -129,6 +135,7 @@ RECORDED: Final = (
     LIMITER_WAIT,
     LIMITER_DEFERRED,
     PACING_LATE,
+    COST_EVENTS,
     SCHEDULE_LATENESS,
     REPORT_LAG,
     CIRCUIT_OPENED,

@@ -44,6 +44,8 @@ class Charge:
     unit: str  # segments, cost (millionths), messages
     resets_at: datetime
     kind: str = "cap"  # cap | velocity
+    # Which limit this is, from a fixed set (a metric's label: never a key id or a number).
+    cap: str = "other"  # global_daily_segments, key_monthly_cost, ..., per_number_hourly, per_prefix_hourly
 
     def args(self) -> list[int]:
         return [self.amount, self.limit, self.expire_at]
@@ -51,13 +53,13 @@ class Charge:
     def refused(self, used: int) -> SmsqError:
         resets = self.resets_at.strftime("%Y-%m-%dT%H:%M:%SZ")
         if self.kind == "velocity":
-            events.count("pumping_refused", limit=self.label)
+            events.count("pumping_refused", limit=self.label, cap=self.cap)
             return PumpingGuard(
                 f"refused by the SMS-pumping guard: {self.label} ({self.limit}) is reached; resets {resets}",
                 limit=self.label,
                 resets_at=self.resets_at,
             )
-        events.count("cap_refused", limit=self.label)
+        events.count("cap_refused", limit=self.label, cap=self.cap)
         limit, needs = _shown(self.limit, self.unit), _shown(self.amount, self.unit)
         return CapExceeded(
             f"{self.label} of {limit} would be exceeded: {_shown(used, self.unit)} used, this needs {needs}; "
@@ -104,19 +106,22 @@ def cap_charges(
         scopes.append((f"key:{key_id}", f"key {key_id}'s", caps))
     out = []
     for scope, whose, caps in scopes:
+        kind = scope.split(":", 1)[0]  # global | key
         for name, adjective in ((DAY, "daily"), (MONTH, "monthly")):
             parts_limit = getattr(caps, f"{adjective}_segments")
             if parts_limit is not None:
                 key, resets = counter(keys, scope, name, SEGMENTS, now)
                 label = f"{whose} {adjective} SMS-parts cap"
-                out.append(Charge(key, segments, parts_limit, _expiry(resets), label, SEGMENTS, resets))
+                cap = f"{kind}_{adjective}_segments"
+                out.append(
+                    Charge(key, segments, parts_limit, _expiry(resets), label, SEGMENTS, resets, cap=cap)
+                )
             cost_limit = getattr(caps, f"{adjective}_cost")
             if cost_limit is not None and cost_micros > 0:
                 key, resets = counter(keys, scope, name, COST, now)
                 label = f"{whose} {adjective} cost cap"
-                out.append(
-                    Charge(key, cost_micros, round(cost_limit * MICROS), _expiry(resets), label, COST, resets)
-                )
+                most, cap = round(cost_limit * MICROS), f"{kind}_{adjective}_cost"
+                out.append(Charge(key, cost_micros, most, _expiry(resets), label, COST, resets, cap=cap))
     return out
 
 
@@ -147,7 +152,7 @@ def warn(charges: Sequence[Charge], after: Sequence[int], warn_at: float) -> Non
                 item.label, _shown(value, item.unit), _shown(item.limit, item.unit), 100 * value / item.limit,
                 item.resets_at.isoformat(),
             )  # fmt: skip
-            events.count("cap_warning", limit=item.label)
+            events.count("cap_warning", limit=item.label, cap=item.cap)
 
 
 def charge_now(store: Any, charges: Sequence[Charge], warn_at: float) -> None:

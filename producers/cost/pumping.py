@@ -24,7 +24,7 @@ def pumping_charges(
     if settings.allowed_countries is not None:
         country = country_of(to)
         if country not in settings.allowed_countries:
-            events.count("pumping_refused", limit="country")
+            events.count("pumping_refused", limit="country", cap="country")
             allowed = ", ".join(settings.allowed_countries) or "none"
             raise PumpingGuard(
                 f"refused by the SMS-pumping guard: {priority}-priority SMS may not go to {country} "
@@ -38,12 +38,14 @@ def pumping_charges(
     if (most := settings.per_number_per_hour) is not None:
         label = f"{most} an hour to {_masked(to)}"
         key = f"{base}:number:{to}:{bucket}"
-        out.append(Charge(key, 1, most, _expiry(resets), label, "messages", resets, kind="velocity"))
+        out.append(Charge(key, 1, most, _expiry(resets), label, "messages", resets, kind="velocity",
+                          cap="per_number_hourly"))  # fmt: skip
     if (most := settings.per_prefix_per_hour) is not None:
         prefix = to[: settings.prefix_digits + 1]
         label = f"{most} an hour to the range {prefix}*"
         key = f"{base}:prefix:{prefix}:{bucket}"
-        out.append(Charge(key, 1, most, _expiry(resets), label, "messages", resets, kind="velocity"))
+        out.append(Charge(key, 1, most, _expiry(resets), label, "messages", resets, kind="velocity",
+                          cap="per_prefix_hourly"))  # fmt: skip
     return out
 
 

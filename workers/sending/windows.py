@@ -115,12 +115,18 @@ def _hold_for_campaigns(ready: list[Ready], sender: Sender, count: Callable[[str
         else:  # cancelled, or gone: the sweep may have passed it while it was being claimed
             moves.append((mid, "cancelled", {"allowed_from": {"queued"}}))
             count("cancelled", 1)
-    store.transition_many(moves)
+    # Into held_ids first, then back to `queued`: a worker dying in between leaves the record
+    # `sending` under its lease, which recovery hands back (nothing was sent), and a stale id in
+    # held_ids is harmless (resume schedules it; the claim is compare-and-set). The other order
+    # could leave it `queued` with no schedule entry and in no list: stuck.
     for campaign_id, ids in paused.items():
-        keys = CampaignKeys(store.keys, campaign_id)
-        store.redis.rpush(keys.held_ids, *ids)
+        store.redis.rpush(CampaignKeys(store.keys, campaign_id).held_ids, *ids)
         count("held", len(ids))
+    store.transition_many(moves)
+    for campaign_id in paused:
+        keys = CampaignKeys(store.keys, campaign_id)
         # A resume between the status read and the push has already looked at held_ids: look again.
+        # (A resume after the push schedules them itself; the move to `queued` leaves that entry.)
         if store.redis.hget(keys.campaign, "status") != "paused":
             release_held_ids(store, keys)
     return going

@@ -131,7 +131,9 @@ def test_a_warning_at_80_percent(store: MessageStore, caplog: pytest.LogCaptureF
     assert [record.getMessage()[:64] for record in caplog.records] == [
         "the global daily SMS-parts cap: 8 SMS parts of 10 SMS parts used"
     ]
-    assert seen == [("cap_warning", {"limit": "the global daily SMS-parts cap"})]
+    assert seen == [
+        ("cap_warning", {"limit": "the global daily SMS-parts cap", "cap": "global_daily_segments"})
+    ]
 
 
 def test_two_producers_racing_at_the_boundary_never_overshoot(redis_server: Any, clock: FakeClock) -> None:

@@ -193,6 +193,31 @@ def test_a_deferred_message_of_a_paused_campaign_waits_for_resume(
     assert sent_to(fake) == [NEW_YORK, LOS_ANGELES]
 
 
+def test_a_worker_lost_while_holding_a_paused_message_leaves_it_under_its_lease(
+    store: MessageStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker dies (here: Redis refuses the push) while putting a message aside for resume: it is
+    still `sending` under its lease, which recovery hands back, never `queued` with no schedule
+    entry and in no list, which nothing would ever pick up."""
+    at(clock, 2026, 12, 8, 14, 30)
+    campaigns, cid = create(store, [NEW_YORK, LOS_ANGELES])
+    fake, options = FakeMessente(), BatchOptions(windows=windows())
+    send_batch(cid, 1, 2, sender_for(store, fake), options, None)
+    campaigns.pause(cid)
+    at(clock, 2026, 12, 8, 16, 0)
+
+    def died(*_: object) -> None:
+        raise ConnectionError("the worker is gone")
+
+    monkeypatch.setattr(store.redis, "rpush", died)
+    with pytest.raises(ConnectionError):
+        release(store, fake, options)
+    mid = message_id(cid, 2)
+    assert record(store, cid, 2)["status"] == "sending"
+    assert store.redis.zscore(store.keys.leases, mid) is not None
+    assert sent_to(fake) == [NEW_YORK]
+
+
 def test_cancel_sweeps_deferred_messages_and_nothing_goes_at_the_opening(
     store: MessageStore, clock: FakeClock
 ) -> None:
