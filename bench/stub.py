@@ -5,8 +5,8 @@ POST /v1/omnimessage and /v1/omnimessages answer 201 like Messente after ``--lat
 whose ``to`` is in the watched range (``--watch-prefix``) have their arrival time recorded, so a
 benchmark can measure producer-to-provider latency and count duplicates. GET /_stats returns totals
 and the watched arrivals; GET /_counts how many requests reached it per recipient (bench/faults.py);
-POST /_mode {"mode": "ok" | "500" | "hang" | "garbage"} makes it answer every send that way (hang: no
-answer for 120 s); POST /_reset clears everything.
+POST /_mode {"mode": "ok" | "500" | "hang" | "garbage" | "429"} makes it answer every send that way
+(hang: no answer for 120 s; 429: Retry-After 2 s); POST /_reset clears everything.
 
     python bench/stub.py --port 8099 --latency-ms 50
 """
@@ -55,6 +55,8 @@ def make_app(latency: float, watch_prefix: str, limit_per_second: float | None) 
             return web.json_response({}, status=504)
         if mode[0] == "garbage":
             return web.Response(text="<html>gateway</html>", status=201, content_type="text/html")
+        if mode[0] == "429":
+            return web.json_response({"errors": [{"code": "429"}]}, status=429, headers={"Retry-After": "2"})
         return None
 
     def over_limit(now: float) -> bool:

@@ -47,6 +47,9 @@ class CallbackSettings(BaseModel):
     # A claimed event comes back after this long unless its task recorded an outcome (a worker that
     # died holding it): more than a batch's worst case (timeouts) plus its wait in the queue.
     claim_lease_seconds: float = Field(60.0, gt=0)
+    # A stopping worker process (SIGTERM, a deploy) waits this long for the answers of its requests in
+    # flight, then hands the rest back: due again at once, no attempt counted.
+    shutdown_wait: float = Field(5.0, ge=0, le=60)
     claim_interval: float = Field(0.1, gt=0, le=60, description="seconds between claim passes in beat")
     claim_batch: int = Field(2000, ge=1, description="due events claimed per pass at most")
     max_queued_tasks: int = Field(40, ge=1, description="back-pressure on the callbacks queue")

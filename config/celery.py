@@ -87,7 +87,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_ignore_result": True,
         "result_expires": 7 * 24 * 3600,
+        # A broker outage is ridden out, however long: the worker keeps retrying (every few seconds,
+        # smsq.workers.reconnect) and goes on consuming when the broker is back. 100 retries (Celery's
+        # default) would end a worker after about an hour without Redis.
+        "broker_connection_retry": True,
         "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        # Celery's choice, made explicit: a task running when the broker
+        # connection breaks is not terminated. A send in flight would be cut mid-request and could end
+        # `unknown`; it finishes instead, and its copy redelivered later finds it claimed (CAS).
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "task_send_sent_event": False,

@@ -5,25 +5,43 @@ whatever their size (campaigns: at most ``max_campaigns``), so a scrape costs th
 
 The oldest task's age comes from the ``smsq_published_ms`` header smsq stamps on every task it
 publishes (``smsq.producers.publisher``), read off the tail of the lane's list (LPUSH + BRPOP: the
-tail is the oldest). A task without it (another application's Celery) shows age 0.
+tail is the oldest). A task without it (another application's Celery) shows age 0. On RabbitMQ,
+whose queues cannot be read without taking from them, depth is a passive declare and the age comes
+from smsq's own publish counts and marks (``smsq.producers.amqp_lanes``), as recovery reads them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import redis
 
 from smsq.config import contract
+from smsq.config.celery import make_celery
 from smsq.config.settings import PROVIDER_NAMES, Settings
 from smsq.producers.campaigns.model import PENDING
 from smsq.producers.core.keys import CAMPAIGN_COUNTS_SUFFIX, CallbackKeys, Keys
-from smsq.producers.publisher import PUBLISHED_HEADER
+from smsq.producers.core.store import NOTHING_WAITING
+from smsq.producers.errors import SmsqError
+from smsq.producers.publisher import PUBLISHED_HEADER, CeleryPublisher
 from smsq.telemetry import names
 from smsq.telemetry.recorder import LABEL_SEPARATOR
+
+log = logging.getLogger(__name__)
+
+
+class LaneSource(Protocol):
+    """What a publisher can tell of a lane on any broker (``CeleryPublisher``)."""
+
+    def queue_depth(self, queue: str) -> int: ...
+
+    def oldest_waiting_ms(self, queue: str) -> int: ...
+
 
 # Campaign states whose messages still move (their counts are campaign progress).
 IN_PROGRESS = ("running", "paused", "scheduled", "creating")
@@ -84,11 +102,14 @@ class LiveReader:
         *,
         max_campaigns: int = 200,
         clock: Callable[[], float] = time.time,
+        lanes_from: LaneSource | None = None,
     ) -> None:
         """``store``: the state store's client (decode_responses=True); ``broker``: the broker's
-        (None when the broker is not Redis: lanes then read as empty)."""
+        when it is Redis; else ``lanes_from`` tells each lane's depth and oldest task (RabbitMQ);
+        with neither, lanes read as empty."""
         self.store = store
         self.broker = broker
+        self.lanes_from = lanes_from
         self.keys = Keys(prefix)
         self.max_campaigns = max_campaigns
         self.clock = clock
@@ -96,7 +117,7 @@ class LiveReader:
     def lanes(self) -> list[Lane]:
         now_ms = self.clock() * 1000
         if self.broker is None:
-            return [Lane(lane, 0, 0.0) for lane in contract.ALL_QUEUES]
+            return self._lanes_from_source(now_ms)
         with self.broker.pipeline(transaction=False) as pipe:
             for lane in contract.ALL_QUEUES:
                 pipe.llen(lane)
@@ -107,6 +128,22 @@ class LiveReader:
             depth, tail = int(replies[2 * index]), replies[2 * index + 1]
             published = _published_ms(tail)
             age = max(0.0, (now_ms - published) / 1000) if published else 0.0
+            lanes.append(Lane(lane, depth, age))
+        return lanes
+
+    def _lanes_from_source(self, now_ms: float) -> list[Lane]:
+        if self.lanes_from is None:
+            return [Lane(lane, 0, 0.0) for lane in contract.ALL_QUEUES]
+        lanes = []
+        for lane in contract.ALL_QUEUES:
+            try:
+                depth = self.lanes_from.queue_depth(lane)
+                oldest = self.lanes_from.oldest_waiting_ms(lane) if depth else NOTHING_WAITING
+            except (SmsqError, OSError) as error:  # the broker unreachable: this scrape cannot tell
+                log.warning("could not read lane %s from the broker: %s", lane, error)
+                depth, oldest = 0, NOTHING_WAITING
+            # 0: the marks cannot tell (nothing published by smsq is known to wait): age 0.
+            age = max(0.0, (now_ms - oldest) / 1000) if oldest not in (0, NOTHING_WAITING) else 0.0
             lanes.append(Lane(lane, depth, age))
         return lanes
 
@@ -227,11 +264,16 @@ def reader_for(settings: Settings) -> LiveReader:
     client = redis.Redis.from_url(
         settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
     )
+    broker = broker_client(settings.effective_broker_url)
+    lanes_from = None
+    if broker is None:  # RabbitMQ: through a publisher's passive declares and smsq's publish marks
+        lanes_from = CeleryPublisher(make_celery(settings))
     return LiveReader(
         client,
-        broker_client(settings.effective_broker_url),
+        broker,
         settings.key_prefix,
         max_campaigns=settings.metrics.max_campaigns,
+        lanes_from=lanes_from,
     )
 
 

@@ -14,7 +14,7 @@ from smsq.telemetry import tracing
 from smsq.telemetry.logs import bind_task, configure_logging, unbind_task
 from smsq.workers import poison, shutdown
 from smsq.workers.blacklist.tasks import register_blacklist_tasks
-from smsq.workers.callbacks.tasks import register_callback_tasks
+from smsq.workers.callbacks.tasks import register_callback_tasks, stop_deliveries
 from smsq.workers.campaigns.tasks import register_campaign_tasks
 from smsq.workers.context import reset_contexts
 from smsq.workers.sending.tasks import register_tasks
@@ -79,5 +79,6 @@ def _connect_signals(app: Celery) -> None:
 
     @signals.worker_process_shutdown.connect(weak=False)
     def _on_shutdown(**_: Any) -> None:
+        stop_deliveries()  # callback requests in flight: answered, or handed back (bounded)
         reset_contexts(close=True)
         tracing.flush()  # a pool process leaves with os._exit: atexit would not export its last spans

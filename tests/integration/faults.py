@@ -103,18 +103,3 @@ def replace(
     node = f"{new_name}-{running.settings.key_prefix}@%h"
     running.stack.start(new_name, smsq_command("worker", "--name", node, *args), running.env)
     return took
-
-
-def restart_exited(running: Running, names: Sequence[str]) -> int:
-    """What a container's restart policy does: a worker that exited is started again. Celery 5.7's
-    worker can exit ("Unrecoverable error", in kombu's close path) when Redis goes away mid-task."""
-    restarted = 0
-    for child in [c for c in running.stack.children if c.name in names and not c.alive()]:
-        child.stop()
-        running.stack.children.remove(child)
-        node = f"{child.name}-again{restarted}-{running.settings.key_prefix}@%h"
-        running.stack.start(
-            child.name, smsq_command("worker", "--name", node, "--concurrency", "2"), running.env
-        )
-        restarted += 1
-    return restarted

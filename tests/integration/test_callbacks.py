@@ -93,3 +93,56 @@ def test_an_event_held_by_a_killed_callbacks_worker_is_delivered_again(
     )
     assert int(events.get(first).fields["claims"]) >= 2  # claimed again after the lease
     assert first in hook.received.events  # the receiver has it once, whichever request it kept
+
+
+@pytest.fixture
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("cb-redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_sigterm_to_a_callbacks_worker_hands_back_what_it_has_out(
+    own_redis: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A deploy stops a callbacks worker while its receiver is slow: the worker exits within its
+    shutdown wait, and the events it had out are pending again at once (not claimed until the claim
+    lease, two minutes here, runs out); the next worker delivers every one, none lost."""
+    slow = Receiver(SECRET, latency=60.0)
+    settings = stack_settings(
+        own_redis.url, sandbox_url, "it-cb",  # the prefix keyed_message writes the key under
+        callbacks__allow_http="true", callbacks__allow_private="true", callbacks__timeout="30",
+        callbacks__claim_lease_seconds="120", callbacks__shutdown_wait="1",
+    )  # fmt: skip
+    workers = [
+        ("worker", ("--concurrency", "1")),
+        ("callbacks", ("--lanes", "callbacks", "--concurrency", "1")),
+    ]
+    with (
+        running_receiver(slow) as url,
+        started_stack(settings, tmp_path_factory.mktemp("cb-stop"), workers=workers) as stack,
+    ):
+        smsq = stack.smsq()
+        ids = [keyed_message(smsq, f"{url}/deploy", "k-deploy", f"+3725100020{n}") for n in range(3)]
+        firsts = [f"{message_id}:1" for message_id in ids]
+        wait_until(lambda: slow.received.max_in_flight["/deploy"] >= 3, timeout=30,
+                   what="the three callbacks at the slow receiver")  # fmt: skip
+        events = CallbackEvents(smsq.store.redis, smsq.store.keys)
+        assert {events.get(first).state for first in firsts} == {"delivering"}
+
+        worker = next(child for child in stack.stack.children if child.name == "callbacks")
+        worker.process.send_signal(signal.SIGTERM)  # its main process, as `docker stop` does
+        worker.process.wait(timeout=30)  # bounded: the shutdown wait, not the receiver's minute
+        handed = {first: events.get(first) for first in firsts}
+        # Not left claimed: pending again, or already claimed again by beat for the next worker.
+        assert all(e.state == "pending" or int(e.fields["claims"]) >= 2 for e in handed.values()), handed
+        assert {int(event.fields.get("attempts") or 0) for event in handed.values()} == {0}
+
+        slow.latency = 0.0
+        stack.stack.start("callbacks-2", smsq_command("worker", "--lanes", "callbacks", "--concurrency", "1",
+                                                      "--name", "callbacks-2@%h"), stack.env)  # fmt: skip
+        # Well within the two-minute claim lease: handed back, not waited out.
+        wait_until(lambda: all(events.get(first).state == "delivered" for first in firsts), timeout=30,
+                   what="every handed-back event delivered by the next worker")  # fmt: skip
+        assert all(first in slow.received.events for first in firsts)

@@ -18,7 +18,7 @@ import random
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from smsq.producers.callbacks.events import CLAIMS, TRACE, CallbackEvents, Event
 from smsq.producers.callbacks.targets import Target, callback_target
 from smsq.producers.errors import UnsafeCallbackUrl
 from smsq.telemetry import tracing
+from smsq.workers.callbacks.in_flight import Batch, InFlight, handback
 from smsq.workers.callbacks.queue import CallbackQueue, Claimed, Finished
 from smsq.workers.callbacks.transport import CheckedResolver, check_literal
 from smsq.workers.sending.backoff import backoff_delay
@@ -170,6 +171,7 @@ class Deliverer:
     settings: CallbackSettings
     clock: Callable[[], float]
     rng: random.Random
+    in_flight: InFlight = field(default_factory=InFlight)
 
     def lookup(self, key_id: str) -> Target | None:
         return callback_target(self.queue.redis, self.events.keys.keys, key_id)
@@ -212,8 +214,11 @@ def start_delivery(
             finished.append(_done(claim, "dead", "410: the URL answered 410 Gone earlier; not called"))
             continue
         sending.append((claim, event, target))
+    ticket = deliverer.in_flight.add(Batch(list(finished), [claim for claim, _, _ in sending]))
 
     def record(answers: Sequence[Answer]) -> None:
+        if not deliverer.in_flight.settle(ticket):
+            return  # handed back by its stopping process (stop_delivering): not ours to record
         now_ms = int(deliverer.clock() * 1000)
         outcomes = list(finished)
         try:
@@ -232,6 +237,28 @@ def start_delivery(
         return
     now = datetime.fromtimestamp(deliverer.clock(), UTC)
     deliverer.client.submit([request(event, target, now) for _, event, target in sending], record)
+
+
+def stop_delivering(deliverer: Deliverer, wait: float) -> int:
+    """The process is stopping: wait up to ``wait`` seconds for the answers of the requests it has
+    out (recorded as usual), hand the rest back (due again at once, no attempt counted), close the
+    client. Returns how many were handed back (workers/callbacks/in_flight.py)."""
+    deliverer.in_flight.wait(wait)
+    left = deliverer.in_flight.take_all()
+    now_ms = int(deliverer.clock() * 1000)
+    outcomes = [done for batch in left for done in batch.decided]
+    handed = [handback(claim, now_ms) for batch in left for claim in batch.out]
+    try:
+        deliverer.queue.finish(outcomes + handed, now_ms)
+    except Exception:  # Redis gone: the claims run out and the events come due again
+        log.exception("handing back %d callback events failed", len(handed))
+    if handed:
+        log.warning("stopping: handed back %d callback events still waiting for an answer", len(handed))
+    deliverer.client.close()
+    with _lock:  # a closed client is never handed out again
+        for key in [key for key, client in _clients.items() if client is deliverer.client]:
+            del _clients[key]
+    return len(handed)
 
 
 def request(event: Event, target: Target, now: datetime) -> tuple[str, dict[str, str], bytes]:

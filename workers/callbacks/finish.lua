@@ -2,6 +2,8 @@
 -- whose claim ran out and was claimed again, or replayed, records nothing: the newer one will).
 -- Frees the event's slot of its URL. 'retry': pending again, due at next_due_ms. 'delivered' or
 -- 'dead': out of the due set, kept for `keep_s` for list and replay; 'dead' joins the dead list.
+-- 'handback': a stopping worker gives the event back unanswered: pending, due at next_due_ms, no
+-- attempt counted (workers/callbacks/in_flight.py).
 -- KEYS: due, dead (zsets), the URL's busy zset. ARGV: event key prefix, event id, claim, outcome,
 -- now ms, next due ms, keep s, last result.
 -- Returns 1 when recorded, 0 when the claim was not the latest.
@@ -11,6 +13,11 @@ local now_ms, next_due_ms, keep_s, last_result = ARGV[5], ARGV[6], ARGV[7], ARGV
 local event = event_prefix .. id
 if redis.call('HGET', event, 'claims') ~= claim then return 0 end
 redis.call('ZREM', busy, id)
+if outcome == 'handback' then
+  redis.call('HSET', event, 'state', 'pending')
+  redis.call('ZADD', due_key, next_due_ms, id)
+  return 1
+end
 redis.call('HINCRBY', event, 'attempts', 1)
 redis.call('HSET', event, 'last_result', last_result)
 if outcome == 'retry' then

@@ -10,7 +10,7 @@ from celery import Celery
 from smsq.config import contract as names
 from smsq.config.contract import CallbackDeliverPayload
 from smsq.producers.callbacks.events import CallbackEvents
-from smsq.workers.callbacks.delivery import Deliverer, client_for, start_delivery
+from smsq.workers.callbacks.delivery import Deliverer, client_for, start_delivery, stop_delivering
 from smsq.workers.callbacks.queue import CallbackQueue, Claimed, Finished
 from smsq.workers.context import WorkerContext
 from smsq.workers.tasks import smsq_task
@@ -38,6 +38,17 @@ def deliverer_for(context: WorkerContext) -> Deliverer:
         _deliverers.clear()  # a context made again (after a fork or reset) replaces the old one
         _deliverers[id(context)] = deliverer
     return deliverer
+
+
+def stop_deliveries() -> int:
+    """On the pool process's way out (a warm shutdown, a pool restart): finish or hand back its
+    callback requests in flight, within ``SMSQ_CALLBACKS__SHUTDOWN_WAIT``. Returns how many were
+    handed back."""
+    handed = 0
+    for deliverer in list(_deliverers.values()):
+        handed += stop_delivering(deliverer, deliverer.settings.shutdown_wait)
+    _deliverers.clear()
+    return handed
 
 
 def register_callback_tasks(app: Celery) -> None:

@@ -11,6 +11,7 @@ connection errors). A permanent error is about the message; a 429 is about our r
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ import redis
 from smsq.producers.core.keys import Keys
 from smsq.producers.core.lua import read
 
+log = logging.getLogger(__name__)
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 # Counts outcomes in the current bucket; opens the circuit when the window's error rate says so.
 _RECORD = read(__package__, "health.lua")
 
@@ -62,20 +65,28 @@ class ProviderHealth:
             return False
         policy = self.policy
         buckets = max(1, policy.window_seconds // policy.bucket_seconds)
-        opened = self._record(
-            keys=[self._circuit_key(provider)],
-            args=[
-                self.keys.health_bucket_prefix(provider),
-                int(self.clock() // policy.bucket_seconds),
-                buckets,
-                ok,
-                policy.min_requests,
-                policy.threshold,
-                int(policy.cooldown_seconds * 1000),
-                policy.window_seconds * 2,
-                errors,
-            ],
-        )
+        try:
+            opened = self._record(
+                keys=[self._circuit_key(provider)],
+                args=[
+                    self.keys.health_bucket_prefix(provider),
+                    int(self.clock() // policy.bucket_seconds),
+                    buckets,
+                    ok,
+                    policy.min_requests,
+                    policy.threshold,
+                    int(policy.cooldown_seconds * 1000),
+                    policy.window_seconds * 2,
+                    errors,
+                ],
+            )
+        except UNREACHABLE as error:
+            # A count lost in a Redis outage costs the window a few samples; raising here would lose
+            # the send outcomes recorded after it (smsq.workers.sending.recording).
+            log.warning(
+                "provider health of %s not counted: Redis unreachable (%s)", provider, type(error).__name__
+            )
+            return False
         return bool(opened)
 
     def is_open(self, provider: str) -> bool:

@@ -19,12 +19,13 @@ from vine import promise
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.workers.poison.checks import task_problem
 from smsq.workers.poison.letters import DeadLetters, log
+from smsq.workers.reconnect import ReconnectingConsumer
 
 # celery-types does not know the consumer's attributes this class uses (strategies, errors).
 _Consumer: Any = Consumer
 
 
-class PoisonSafeConsumer(_Consumer):
+class PoisonSafeConsumer(ReconnectingConsumer):  # and one that reconnects sooner (workers/reconnect.py)
     class Blueprint(_Consumer.Blueprint):
         # smsq never publishes an eta or countdown (the checks refuse one; long waits go through smsq's
         # schedule), so Celery's native delayed delivery for quorum queues (exchanges and queues it

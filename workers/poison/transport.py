@@ -22,14 +22,14 @@ from kombu.utils.json import loads
 from smsq.config.limits import DEFAULT_LIMITS
 from smsq.workers.poison.checks import envelope_problem
 from smsq.workers.poison.letters import DeadLetters
+from smsq.workers.reconnect import ReconnectingChannel
 
 LETTERS_OPTION = "smsq_dead_letters"
-# kombu's stubs do not know the Redis channel's internals this class uses.
-_RedisChannel: Any = kombu_redis.Channel
+# kombu's stubs do not know the Redis transport's internals this class uses.
 _RedisTransport: Any = kombu_redis.Transport
 
 
-class PoisonSafeChannel(_RedisChannel):
+class PoisonSafeChannel(ReconnectingChannel):  # and one that survives a broken connection
     def _letters(self) -> DeadLetters | None:
         letters = self.connection.client.transport_options.get(LETTERS_OPTION)
         return letters if isinstance(letters, DeadLetters) else None

@@ -33,6 +33,7 @@ from smsq.workers.providers.base import BulkProvider, LoopSingles, Provider, Sen
 from smsq.workers.providers.errors import ProviderError, TransientError
 from smsq.workers.sending.event_loop import LoopClients, client_for, start_singles
 from smsq.workers.sending.loop_http import AsyncHttp
+from smsq.workers.sending.recording import write_outcomes
 from smsq.workers.sending.routing import capable_providers, is_test, no_provider_detail, pick
 from smsq.workers.sending.single import (
     CLAIM_FIELDS,
@@ -173,8 +174,8 @@ def start_chunk(
         for group, decisions in deliveries:
             for (mid, _, _), decision in zip(group, decisions(), strict=True):
                 finish(mid, decision.to, decision.options)
-        if finishes:
-            sender.store.transition_many(finishes)
+        if finishes:  # the answers are in: kept through a Redis outage, up to the lease
+            write_outcomes(sender.store, finishes, within=sender.lease_seconds)
 
     return complete
 

@@ -10,11 +10,18 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+from smsq.cli.processes import wait_until
 from smsq.config.callback_settings import CallbackSettings
 from smsq.producers.callbacks.targets import set_callback, url_id
 from smsq.producers.core.keys import CallbackKeys
 from smsq.producers.core.store import MessageStore
-from smsq.workers.callbacks.delivery import CallbackClient, Deliverer, deliver
+from smsq.workers.callbacks.delivery import (
+    CallbackClient,
+    Deliverer,
+    deliver,
+    start_delivery,
+    stop_delivering,
+)
 from smsq.workers.callbacks.receiver import Receiver
 from tests.support.fakes import FakeClock
 from tests.workers.callbacks.conftest import ID, SECRET, api_key, make_deliverer, message, pump
@@ -276,3 +283,51 @@ def test_the_url_id_is_the_one_claim_lua_computes(
     store.transition(ID, "delivered")
     (claimed,) = deliverer.queue.claim(int(time.time() * 1000) + 10_000, 10)
     assert claimed.url_id == url_id(f"{url}/app")
+
+
+def two_events(store: MessageStore, url: str) -> None:
+    """message.sent and message.delivered for one message, due to ``url``."""
+    message(store, api_key(store, url), status="queued")
+    store.transition(ID, "sending", fields={"lease_token": "t"})
+    store.transition(ID, "sent", lease_token="t")
+    store.transition(ID, "delivered")
+
+
+def test_a_stopping_worker_hands_back_what_its_receiver_has_not_answered(
+    store: MessageStore, deliverer: Deliverer, hook: Hook, clock: FakeClock
+) -> None:
+    receiver, url = hook
+    receiver.latency = 5.0  # longer than the stop waits
+    two_events(store, f"{url}/stopping")
+    claimed = deliverer.queue.claim(int(clock() * 1000), 10)
+    assert len(claimed) == 2
+    start_delivery(deliverer, claimed)
+    wait_until(
+        lambda: receiver.received.max_in_flight["/stopping"] >= 2, timeout=10, what="both requests out"
+    )
+    assert stop_delivering(deliverer, wait=0.2) == 2
+    keys = CallbackKeys(store.keys)
+    for event_id in (f"{ID}:1", f"{ID}:2"):
+        event = state(store, event_id)
+        assert (event["state"], event.get("attempts", "0")) == ("pending", "0")  # no attempt spent
+        assert store.redis.zscore(keys.due, event_id) <= clock() * 1000  # type: ignore[operator]  # due at once
+    assert store.redis.zcard(keys.busy(claimed[0].url_id)) == 0  # the URL's slots are free again
+    receiver.latency = 0.0
+    again = make_deliverer(store, deliverer.settings, clock)  # another worker
+    try:
+        assert sorted(f.outcome for f in pump(again)) == ["delivered", "delivered"]
+    finally:
+        again.client.close()
+    assert state(store, f"{ID}:1")["attempts"] == "1"
+
+
+def test_a_stopping_worker_records_the_answers_that_come_within_its_wait(
+    store: MessageStore, deliverer: Deliverer, hook: Hook, clock: FakeClock
+) -> None:
+    receiver, url = hook
+    receiver.latency = 0.5
+    two_events(store, f"{url}/quick")
+    start_delivery(deliverer, deliverer.queue.claim(int(clock() * 1000), 10))
+    assert stop_delivering(deliverer, wait=10) == 0
+    assert {state(store, f"{ID}:{n}")["state"] for n in (1, 2)} == {"delivered"}
+    assert store.redis.zcard(CallbackKeys(store.keys).due) == 0

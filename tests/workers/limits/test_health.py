@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import redis
 
+from smsq.cli.redis_server import free_port
 from smsq.workers.limits.health import HealthPolicy, ProviderHealth
 from tests.support.fakes import FakeClock
 
@@ -59,3 +60,9 @@ def test_a_chunks_outcomes_count_as_many_calls(redis_client: redis.Redis, clock:
     assert not h.record_many("m", ok=0, errors=0) and not h.is_open("m")
     assert h.record_many("m", ok=0, errors=1)  # 3 of 6 failed
     assert h.is_open("m")
+
+
+def test_a_count_that_cannot_reach_redis_is_dropped_not_raised() -> None:
+    # Raising would lose the send outcomes recorded after it (smsq.workers.sending.recording).
+    unreachable = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    assert ProviderHealth(unreachable).record_many("messente", ok=1, errors=3) is False
