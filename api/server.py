@@ -14,13 +14,19 @@ from smsq.api.services import Services
 from smsq.cli.processes import wait_until
 from smsq.cli.redis_server import free_port
 from smsq.config.settings import Settings
+from smsq.telemetry.cost_events import count_cost_events
+from smsq.telemetry.hooks import build_telemetry
 
 STARTUP_TIMEOUT_SECONDS = 10.0
 
 
 def run(settings: Settings, host: str, port: int, *, log_level: str = "info") -> None:
+    found = Services.from_settings(settings)
+    # Cap and pumping-guard events happen where messages are accepted: into this process's metrics.
+    # (Once per process, here: the hook is process-wide, so not in Services, which tests build often.)
+    count_cost_events(build_telemetry(settings.metrics, found.smsq.store.redis, settings.key_prefix))
     # The access log has the request line only: never a header, so never a key.
-    uvicorn.run(create_app(Services.from_settings(settings)), host=host, port=port, log_level=log_level)
+    uvicorn.run(create_app(found), host=host, port=port, log_level=log_level)
 
 
 @contextlib.contextmanager

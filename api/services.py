@@ -17,8 +17,6 @@ from smsq.producers.client import Smsq
 from smsq.producers.keys.limits import KeyLimiter
 from smsq.producers.keys.store import KeyStore
 from smsq.telemetry import tracing
-from smsq.telemetry.cost_events import count_cost_events
-from smsq.telemetry.hooks import build_telemetry
 
 # Lane -> the worker nodes consuming it now (for /readyz); raises or answers {} when none answer.
 LaneProbe = Callable[[], dict[str, list[str]]]
@@ -42,8 +40,6 @@ class Services:
         tracing.install(settings.tracing, "api")  # before the producer's: this process is the API
         smsq = Smsq.from_settings(settings)
         client, prefix = smsq.store.redis, settings.key_prefix
-        # Cap and pumping-guard events happen here, where messages are accepted: into the metrics.
-        count_cost_events(build_telemetry(settings.metrics, client, prefix))
         keys = KeyStore(client, prefix=prefix, clock=smsq.store.clock)
         probe = lanes or cached(celery_lanes(smsq, settings.api.ready_worker_seconds), LANES_CACHE_SECONDS)
         limiter = KeyLimiter(client, prefix=prefix)
