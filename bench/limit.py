@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -55,25 +56,55 @@ def omnimessage(n: int) -> dict[str, Any]:
     return {"to": f"+3725{n:07d}", "messages": [{"channel": "sms", "sender": "Acme", "text": f"Offer {n}"}]}
 
 
-def requests(messages: int, bulk: int | None) -> Iterator[tuple[str, int]]:
+def smsapi_single(n: int) -> bytes:
+    """SMSAPI's sms.do body as smsq sends it (workers/providers/smsapi/sms.py)."""
+    body = {"to": f"3725{n:07d}", "message": f"Offer {n}", "format": "json", "encoding": "utf-8",
+            "idx": f"bench-{n}", "check_idx": 1, "from": "Acme"}  # fmt: skip
+    return json.dumps(body).encode()
+
+
+def direct_messenger_single(n: int) -> bytes:
+    """Direct Messenger's form as smsq sends it (workers/providers/direct_messenger/sms.py)."""
+    return urlencode({"api_token": "bench", "receiver": f"+3725{n:07d}", "message": f"Offer {n}",
+                      "sender": "Acme"}).encode()  # fmt: skip
+
+
+# Each provider's single send: (path under the far end's base URL, body of message n, content type).
+SINGLES: dict[str, tuple[str, Callable[[int], bytes], str]] = {
+    "messente": ("v1/omnimessage", lambda n: json.dumps(omnimessage(n)).encode(), "application/json"),
+    "smsapi": ("smsapi/sms.do", smsapi_single, "application/json"),
+    "direct_messenger": ("dm/", direct_messenger_single, "application/x-www-form-urlencoded"),
+}
+
+
+def requests(messages: int, bulk: int | None, provider: str = "messente") -> Iterator[tuple[str, int]]:
     """(path, first message number) per request; a bulk request carries up to ``bulk`` messages."""
     if bulk is None:
-        yield from (("omnimessage", n) for n in range(messages))
+        path = SINGLES[provider][0]
+        yield from ((path, n) for n in range(messages))
     else:
-        yield from (("omnimessages", n) for n in range(0, messages, bulk))
+        yield from (("v1/omnimessages", n) for n in range(0, messages, bulk))
 
 
-def body_for(path: str, first: int, messages: int, bulk: int | None) -> tuple[bytes, int]:
+def body_for(
+    path: str, first: int, messages: int, bulk: int | None, provider: str = "messente"
+) -> tuple[bytes, int]:
     if bulk is None:
-        return json.dumps(omnimessage(first)).encode(), 1
+        return SINGLES[provider][1](first), 1
     count = min(bulk, messages - first)
     return json.dumps({"messages": [omnimessage(n) for n in range(first, first + count)]}).encode(), count
 
 
 async def drive(
-    post: Post, result: LimitResult, *, messages: int, bulk: int | None, deadline_s: float
+    post: Post,
+    result: LimitResult,
+    *,
+    messages: int,
+    bulk: int | None,
+    deadline_s: float,
+    provider: str = "messente",
 ) -> LimitResult:
-    work = requests(messages, bulk)
+    work = requests(messages, bulk, provider)
     started = time.perf_counter()
     stop_at = started + deadline_s
 
@@ -82,7 +113,7 @@ async def drive(
             if time.perf_counter() > stop_at:
                 result.timed_out = True
                 return
-            body, count = body_for(path, first, messages, bulk)
+            body, count = body_for(path, first, messages, bulk, provider)
             try:
                 status, _ = await post(path, body)
             except Exception as exc:  # counted, never fatal: the figure says what failed
@@ -99,15 +130,22 @@ async def drive(
 
 
 async def run_client(
-    client: str, base_url: str, *, messages: int, connections: int, bulk: int | None, deadline_s: float
+    client: str,
+    base_url: str,
+    *,
+    messages: int,
+    connections: int,
+    bulk: int | None,
+    deadline_s: float,
+    provider: str = "messente",
 ) -> LimitResult:
     result = LimitResult(client, connections)
-    base = base_url.rstrip("/") + "/v1/"
+    base = base_url.rstrip("/") + "/"
     # sandbox:sandbox, what the sandbox accepts (scenario 4); the stubs ignore it. Sent on every
     # request, as smsq and the textbook send their credentials.
-    headers = {"Content-Type": "application/json", "User-Agent": "bench-limit",
+    headers = {"Content-Type": SINGLES[provider][2], "User-Agent": "bench-limit",
                "Authorization": "Basic c2FuZGJveDpzYW5kYm94"}  # fmt: skip
-    options = {"messages": messages, "bulk": bulk, "deadline_s": deadline_s}
+    options = {"messages": messages, "bulk": bulk, "deadline_s": deadline_s, "provider": provider}
     if client == "aiohttp":
         connector = aiohttp.TCPConnector(limit=connections)
         async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
@@ -138,10 +176,17 @@ def measure(
     connections: int,
     bulk: int | None = None,
     deadline_s: float = 120.0,
+    provider: str = "messente",
 ) -> LimitResult:
     return asyncio.run(
         run_client(
-            client, base_url, messages=messages, connections=connections, bulk=bulk, deadline_s=deadline_s
+            client,
+            base_url,
+            messages=messages,
+            connections=connections,
+            bulk=bulk,
+            deadline_s=deadline_s,
+            provider=provider,
         )
     )
 

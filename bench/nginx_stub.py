@@ -1,7 +1,8 @@
 """A much faster far end for single-message throughput runs: nginx from Debian's packages, bound to
-127.0.0.1 on a free port, answering POST /v1/omnimessage with a fixed Messente-shaped 201 body, after
-``latency_ms`` with the echo module's non-blocking ``echo_sleep`` (nginx-light and
-libnginx-mod-http-echo, installed with apt-get when missing). The config is generated in a temporary
+127.0.0.1 on a free port, answering POST /v1/omnimessage with a fixed Messente-shaped 201 body (and
+SMSAPI's /smsapi/sms.do and Direct Messenger's /dm with theirs), after ``latency_ms`` with the echo
+module's non-blocking ``echo_sleep`` (nginx-light and libnginx-mod-http-echo, installed with apt-get
+when missing). The config is generated in a temporary
 directory; nothing system-wide is touched. It answers only single sends (a bulk answer must echo the
 request's entry count: the aiohttp stub in bench/stub.py does that, and bulk needs ~100x fewer
 requests), and it counts nothing.
@@ -22,6 +23,11 @@ from smsq.cli.redis_server import free_port
 
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 PACKAGES = ("nginx-light", "libnginx-mod-http-echo")
+# SMSAPI's sms.do (format=json) and Direct Messenger's send answers, for their singles at the same far end.
+SMSAPI_ANSWER = (
+    '{"count":1,"list":[{"id":"6E0BA1B7A7A5","points":0.16,"number":"37251234567","status":"QUEUE"}]}'
+)
+DM_ANSWER = '{"status":"Success","dlr_id":"7d1c2a40"}'
 ANSWER = (
     '{"messages":[{"message_id":"5a2c0a6e-0b1a-4c5e-9c61-3f0c1f4e2b7d","channel":"sms","sender":"stub"}],'
     '"to":"+37251234567","omnimessage_id":"0c7f3f7e-6a55-4d3e-8a86-0d8f5c1b9e21"}'
@@ -74,6 +80,18 @@ http {{
             {delay}
             echo_status 201;
             echo -n '{ANSWER}';
+        }}
+        location = /smsapi/sms.do {{
+            default_type application/json;
+            echo_read_request_body;
+            {delay}
+            echo -n '{SMSAPI_ANSWER}';
+        }}
+        location ~ ^/dm/?$ {{
+            default_type application/json;
+            echo_read_request_body;
+            {delay}
+            echo -n '{DM_ANSWER}';
         }}
         location = /_health {{ default_type application/json; return 200 '{{}}'; }}
     }}

@@ -69,6 +69,7 @@ class Scenario:
     smsq_env: dict[str, str] = field(default_factory=dict)
     textbook_rate_limit: str | None = None
     limit_clients: tuple[str, ...] = limit.CLIENTS
+    provider: str = "messente"  # whose singles: smsq routes SMS to it alone; the limit sends its bodies
     # Further smsq configurations measured in the same run: (label, processes, threads, settings).
     variants: tuple[tuple[str, int, int, tuple[tuple[str, str], ...]], ...] = ()
 
@@ -77,6 +78,11 @@ SCENARIOS = {
     "2": Scenario("2", "100 ms provider latency, 200 connections, single sends", "nginx", 100, 200,
                   30_000, False, 4, 50, 200,
                   variants=(("async", 2, 100, ()), ("threads", 8, 25, THREADS))),
+    # Issue 17 target 3: SMSAPI's and Direct Messenger's singles through the same event loop.
+    "2-smsapi": Scenario("2-smsapi", "SMSAPI singles, 100 ms latency, 200 connections", "nginx", 100, 200,
+                         20_000, False, 4, 50, 200, limit_clients=("aiohttp",), provider="smsapi"),
+    "2-dm": Scenario("2-dm", "Direct Messenger singles, 100 ms latency, 200 connections", "nginx", 100, 200,
+                     20_000, False, 4, 50, 200, limit_clients=("aiohttp",), provider="direct_messenger"),
     "3-single": Scenario("3-single", "0 ms latency, single sends", "nginx", 0, 16, 30_000, False, 2, 8, 16,
                          variants=(("threads", 2, 8, THREADS),)),
     "3-bulk": Scenario("3-bulk", "0 ms latency, bulk calls of 100", "aiohttp", 0, 4, 30_000, True, 4, 1, 4,
@@ -89,6 +95,17 @@ SCENARIOS = {
                   9_000, False, 2, 8, 8, limit_per_second=150, rate=(145.0, 2), textbook_rate_limit="150/s",
                   limit_clients=(), variants=(("rate 147/s burst 3", 2, 8, SLOWER),
                                               ("rate 150/s burst 15", 2, 8, AS_DOCUMENTED))),
+}  # fmt: skip
+
+
+# How smsq reaches the far end as each provider other than Messente, SMS routed to it alone.
+PROVIDER_REACH = {
+    "smsapi": lambda url: {"smsapi__enabled": "true", "smsapi__base_url": f"{url}/smsapi",
+                           "smsapi__token": "bench", "routing__sms": '["smsapi"]'},
+    "direct_messenger": lambda url: {"direct_messenger__enabled": "true",
+                                     "direct_messenger__base_url": f"{url}/dm",
+                                     "direct_messenger__api_token": "bench",
+                                     "routing__sms": '["direct_messenger"]'},
 }  # fmt: skip
 
 
@@ -139,7 +156,7 @@ def wrk_capacity(scenario: Scenario, url: str, workdir: Path, seconds: int = 5) 
     if wrk is None:
         return "not measured (apt-get install wrk)"
     bulk = 100 if scenario.bulk else None
-    body, per_request = limit.body_for("omnimessages" if bulk else "omnimessage", 0, 100, bulk)
+    body, per_request = limit.body_for("v1/omnimessages" if bulk else "v1/omnimessage", 0, 100, bulk)
     script = workdir / "wrk.lua"
     script.write_text(f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n'
                       'wrk.headers["Content-Type"] = "application/json"\n'
@@ -179,10 +196,11 @@ def smsq_phase(
     scenario: Scenario, redis_url: str, url: str, reach: dict[str, str], workdir: Path, label: str = "smsq"
 ) -> Figure:
     rate, burst = scenario.rate
+    provider_reach = PROVIDER_REACH.get(scenario.provider, lambda _: {})(url)
     env = smsq_env(redis_url, url, **{
-        "messente__rate_per_second": str(rate), "messente__burst": str(burst),
+        f"{scenario.provider}__rate_per_second": str(rate), f"{scenario.provider}__burst": str(burst),
         "campaigns__use_bulk": str(scenario.bulk).lower(), "campaigns__concurrency": str(scenario.threads),
-        **reach, **scenario.smsq_env})  # fmt: skip
+        **provider_reach, **reach, **scenario.smsq_env})  # fmt: skip
     with Stack(workdir) as stack:
         start_workers(
             stack, env, [("smsq-worker", ("--lanes", "low", "--concurrency", str(scenario.processes)))]
@@ -319,7 +337,8 @@ def smsq_step(
 
 def limit_figure(scenario: Scenario, client: str, url: str) -> Figure:
     result = limit.measure(client, url, messages=scenario.messages, connections=scenario.connections,
-                           bulk=100 if scenario.bulk else None, deadline_s=30)  # fmt: skip
+                           bulk=100 if scenario.bulk else None, deadline_s=30,
+                           provider=scenario.provider)  # fmt: skip
     note = "" if set(result.statuses) <= {200, 201} else f"statuses {dict(result.statuses)}"
     note += f" errors {dict(result.errors)}" if result.errors else ""
     note += " (deadline hit)" if result.timed_out else ""
