@@ -8,6 +8,7 @@ import smsq
 from smsq.api import blacklist, campaigns, health, messages, openapi, problems, sending, two_factor
 from smsq.api.limits import UPLOAD_SUFFIX, BodyLimit
 from smsq.api.services import Services
+from smsq.telemetry import tracing
 from smsq.telemetry.exporter import metrics_endpoint
 
 DESCRIPTION = """Send and follow SMS, Viber, WhatsApp and Telegram messages through smsq.
@@ -17,6 +18,7 @@ problem (`application/problem+json`); a 422 lists every offending field with its
 
 
 def create_app(found: Services) -> FastAPI:
+    tracing.install(found.settings.tracing, "api")  # once per process: the first set-up stays
     app = FastAPI(
         title="smsq",
         version=smsq.__version__,
@@ -40,4 +42,6 @@ def create_app(found: Services) -> FastAPI:
         BodyLimit,
         limit_for=lambda path: upload_limit if path.endswith(UPLOAD_SUFFIX) else json_limit,
     )
+    # A server span per request (tracing on): the producer call and the publish are its children.
+    tracing.instrument_api(app)
     return app

@@ -16,6 +16,7 @@ from smsq.producers.blacklist.sync import BlacklistSyncs
 from smsq.producers.client import Smsq
 from smsq.producers.keys.limits import KeyLimiter
 from smsq.producers.keys.store import KeyStore
+from smsq.telemetry import tracing
 
 # Lane -> the worker nodes consuming it now (for /readyz); raises or answers {} when none answer.
 LaneProbe = Callable[[], dict[str, list[str]]]
@@ -36,6 +37,7 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, lanes: LaneProbe | None = None) -> Services:
+        tracing.install(settings.tracing, "api")  # before the producer's: this process is the API
         smsq = Smsq.from_settings(settings)
         client, prefix = smsq.store.redis, settings.key_prefix
         keys = KeyStore(client, prefix=prefix, clock=smsq.store.clock)

@@ -25,7 +25,7 @@ from smsq.config.scale_settings import (
     is_redis_url,
 )
 from smsq.config.status_settings import PollingSettings, WebhookSettings
-from smsq.config.telemetry_settings import LogSettings, MetricsSettings
+from smsq.config.telemetry_settings import LogSettings, MetricsSettings, TracingSettings
 
 ProviderName = Literal["messente", "smsapi", "direct_messenger", "simulated"]
 PROVIDER_NAMES: tuple[ProviderName, ...] = ("messente", "smsapi", "direct_messenger", "simulated")
@@ -256,6 +256,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()  # bounds on bad input (config/limits.py)
     metrics: MetricsSettings = MetricsSettings()  # config/telemetry_settings.py
     log: LogSettings = LogSettings()
+    tracing: TracingSettings = TracingSettings()  # OpenTelemetry, the tracing extra
     pacing: PacingSettings = PacingSettings()  # pacing and AIMD against provider limits (config/pacing.py)
     amqp: AmqpSettings = AmqpSettings()  # RabbitMQ as the broker (config/scale_settings.py)
     sentinel: SentinelSettings = SentinelSettings()  # the state store through Redis Sentinel

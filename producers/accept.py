@@ -24,6 +24,7 @@ from smsq.producers.core.records import (
     SMS_ENCODING,
     SMS_SEGMENTS,
     TEST,
+    TRACEPARENT,
     WINDOW_DEFERRED,
 )
 from smsq.producers.core.store import to_ms
@@ -36,6 +37,7 @@ from smsq.producers.messages.models import Omnimessage, check_segments, parse_om
 from smsq.producers.messages.record import record_fields
 from smsq.producers.messages.segments import Segments
 from smsq.producers.windows.check import MARKETING, TRANSACTIONAL, decide
+from smsq.telemetry import tracing
 
 if TYPE_CHECKING:
     from smsq.producers.client import Smsq
@@ -117,6 +119,8 @@ def shared_fields(kind: str, key_id: str | None, test: bool, sms: Segments | Non
         fields.update(
             {SMS_ENCODING: sms.encoding, SMS_SEGMENTS: sms.segments, SMS_CHARACTERS: sms.characters}
         )
+    if trace := tracing.traceparent():  # the trace it was accepted in, for its callbacks
+        fields[TRACEPARENT] = trace
     return fields
 
 

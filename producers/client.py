@@ -29,6 +29,7 @@ from smsq.producers.messages.record import checked_message_id
 from smsq.producers.outbox import publish_one
 from smsq.producers.publisher import CeleryPublisher, Publisher
 from smsq.producers.two_factor import TwoFactor
+from smsq.telemetry import tracing
 
 __all__ = ["PUBLISH_GRACE_MS", "Receipt", "Smsq"]
 
@@ -67,6 +68,8 @@ class Smsq:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = time.time) -> Smsq:
+        # Tracing, when on: this process's set-up, unless the application set up its own provider.
+        tracing.install(settings.tracing, "producer")
         # Bounded timeouts: with Redis unreachable every call raises StoreUnavailable, never hangs.
         client = state_client(settings, bounded=True)
         store = MessageStore(
@@ -113,7 +116,23 @@ class Smsq:
         queues nothing. ``max_segments`` overrides SMSQ_LIMITS__TEXT__SMS_SEGMENTS for this message.
         ``key_id`` and ``test`` are the HTTP API's: the key that accepted it (only that key reads or
         cancels it there) and whether it is a test key's (the simulated provider sends it)."""
+        if tracing.installed() is None:
+            return self._send(message, idempotency_key, key_id, test, max_segments, message_class)
+        # The producer call's span: the record keeps its traceparent (for the message's callbacks).
+        with tracing.span("smsq send"):
+            return self._send(message, idempotency_key, key_id, test, max_segments, message_class)
+
+    def _send(
+        self,
+        message: Omnimessage | Mapping[str, Any],
+        idempotency_key: str | None,
+        key_id: str | None,
+        test: bool,
+        max_segments: int | None,
+        message_class: str | None,
+    ) -> Receipt:
         ready = prepare(self, message, idempotency_key, key_id, test, max_segments, message_class)
+        tracing.annotate({tracing.MESSAGE_ID: ready.message_id})
         created, message_id = self.store.create(
             ready.message_id, ready.fields, idempotency_key=ready.idempotency_key, due_ms=ready.outbox_ms,
             charges=ready.charges, warn_at=self.cost.warn_at,

@@ -8,8 +8,10 @@ kombu's Redis transport would write (Celery task protocol 2, kombu's JSON envelo
 exchange routing to the queue by name) and LPUSHes many in one pipeline. With RabbitMQ it sends the
 same task message over one confirm-mode channel and waits once per batch for the confirms
 (smsq.producers.amqp_lanes).
-tests/producers/test_publisher.py checks the envelope against one Celery itself produced, and every
-integration test consumes these messages with a real Celery worker.
+With tracing on (smsq.telemetry.tracing) each message's headers also carry the W3C traceparent of
+its publish span, as Celery's instrumentation would have written it, so the worker's task span
+continues the trace. tests/producers/test_publisher.py checks the envelope against one Celery itself
+produced, and every integration test consumes these messages with a real Celery worker.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from smsq.config.settings import Settings
 from smsq.producers.amqp_lanes import AmqpLanes, AmqpMessage, LaneMarks
 from smsq.producers.core.connection import state_client
 from smsq.producers.core.store import NOTHING_WAITING
+from smsq.telemetry import tracing
 
 Task = tuple[str, Payload, str]  # (task name, its payload model from smsq.config.contract, queue)
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
@@ -88,6 +91,7 @@ def task_parts(
         "origin": origin, "ignore_result": None, "replaced_task_nesting": 0,
         "stamped_headers": None, "stamps": {}, **published_header(clock),
     }  # fmt: skip
+    tracing.inject(headers)  # nothing unless tracing is on
     properties = {"correlation_id": task_id, "reply_to": None, "delivery_mode": 2, "priority": 0}
     return body, headers, properties
 
@@ -194,6 +198,15 @@ class CeleryPublisher:
             self._amqp.close()
 
     def _publish(self, tasks: Sequence[tuple[str, dict[str, Any], str, str | None]]) -> None:
+        if not tasks:
+            return
+        if tracing.installed() is None:
+            self._publish_now(tasks)
+            return
+        with tracing.span(f"publish {tasks[0][0]}", publish_attributes(tasks), kind="producer"):
+            self._publish_now(tasks)
+
+    def _publish_now(self, tasks: Sequence[tuple[str, dict[str, Any], str, str | None]]) -> None:
         if self._amqp is not None and self._marks is not None:
             self._publish_amqp(self._amqp, self._marks, tasks)
             return
@@ -206,7 +219,7 @@ class CeleryPublisher:
                     routing_key=queue,
                     task_id=task_id,
                     kwargsrepr=kwargs_repr(kwargs),
-                    headers=published_header(self.clock),
+                    headers=traced(published_header(self.clock)),
                 )
             return
         with self._broker.pipeline(transaction=False) as pipe:
@@ -245,6 +258,23 @@ class CeleryPublisher:
             return result.get(timeout=timeout)
         finally:
             result.forget()
+
+
+def traced(headers: dict[str, Any]) -> dict[str, Any]:
+    tracing.inject(headers)
+    return headers
+
+
+def publish_attributes(tasks: Sequence[tuple[str, dict[str, Any], str, str | None]]) -> dict[str, str | int]:
+    """A publish span's attributes: the task, the lane when there is one, the message of a single."""
+    lanes = {queue for _, _, queue, _ in tasks}
+    message_id = tasks[0][1].get("message_id") if len(tasks) == 1 else None
+    return {
+        tracing.TASK: tasks[0][0],
+        tracing.MESSAGES: len(tasks),
+        **({tracing.LANE: next(iter(lanes))} if len(lanes) == 1 else {}),
+        **({tracing.MESSAGE_ID: str(message_id)} if message_id else {}),
+    }
 
 
 def queue_depth(publisher: Publisher, queue: str) -> int:

@@ -52,3 +52,22 @@ def test_the_rabbitmq_profile_runs_the_server_the_documented_url_names() -> None
     assert f"SMSQ_BROKER_URL={url} docker compose --profile rabbitmq up" in COMPOSE.read_text()
     assert rabbitmq["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
     assert "rabbitmq-data" in compose()["volumes"]
+
+
+def test_the_tracing_profile_runs_the_receiver_the_settings_name() -> None:
+    services = compose()["services"]
+    jaeger = services["jaeger"]
+    assert jaeger["profiles"] == ["tracing"]  # not started without the profile
+    assert "4318:4318" in jaeger["ports"]  # OTLP/HTTP
+    for name, service in smsq_services(services).items():
+        off = interpolated(service["environment"], {})
+        on = interpolated(service["environment"], {"SMSQ_TRACING__ENABLED": "true"})
+        assert off["SMSQ_TRACING__ENABLED"] == "false", name
+        tracing = Settings(
+            _env_file=None,
+            tracing={
+                "enabled": on["SMSQ_TRACING__ENABLED"],  # type: ignore[call-arg]
+                "endpoint": on["SMSQ_TRACING__ENDPOINT"],
+            },
+        ).tracing
+        assert (tracing.enabled, tracing.endpoint) == (True, "http://jaeger:4318"), name

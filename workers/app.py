@@ -10,6 +10,7 @@ from celery import Celery, signals
 
 from smsq.config.celery import make_celery
 from smsq.config.settings import Settings
+from smsq.telemetry import tracing
 from smsq.telemetry.logs import bind_task, configure_logging, unbind_task
 from smsq.workers import poison, shutdown
 from smsq.workers.blacklist.tasks import register_blacklist_tasks
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings) -> Celery:
     # httpx logs every request URL at INFO; a provider's query string may carry a token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    tracing.check(settings.tracing)  # turned on without the extra: refused here, not in each child
     app = make_celery(settings, main="smsq")
     app.smsq_settings = settings  # type: ignore[attr-defined]
     register_tasks(app)
@@ -53,6 +55,8 @@ def _connect_signals(app: Celery) -> None:
     @signals.worker_process_init.connect(weak=False)
     def _after_fork(**_: Any) -> None:
         reset_contexts(close=False)
+        # Here, not before the fork: the span exporter's thread does not survive it.
+        tracing.install(settings.tracing, "worker")
 
     # billiard sets its own SIGTERM handler after worker_process_init: ours goes in before a task.
     @signals.task_prerun.connect(weak=False)
@@ -77,3 +81,4 @@ def _connect_signals(app: Celery) -> None:
     def _on_shutdown(**_: Any) -> None:
         stop_deliveries()  # callback requests in flight: answered, or handed back (bounded)
         reset_contexts(close=True)
+        tracing.flush()  # a pool process leaves with os._exit: atexit would not export its last spans

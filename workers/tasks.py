@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from smsq.config.contract import PAYLOADS, RESULT_TASKS, SECRET_FIELDS, Payload
 from smsq.producers.core.store import MessageStore
 from smsq.producers.errors import InvalidInput
+from smsq.telemetry import tracing
 from smsq.workers.context import WorkerContext, context_for
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ def smsq_task(
                 payload = decode(model, args, kwargs)
             except InvalidInput as error:
                 return reject(context, args, kwargs, error, request_id)
+            if tracing.installed() is not None:
+                tracing.annotate(task_attributes(name, self.request, payload))
             if not call_checks_input:
                 return invoke(context, payload, request_id)
             try:
@@ -120,3 +123,14 @@ def smsq_task(
         return run
 
     return register
+
+
+def task_attributes(name: str, request: Any, payload: Payload) -> dict[str, str | int]:
+    """What a task's span is told: the task, its lane and, for one message, its id (never more)."""
+    lane = (getattr(request, "delivery_info", None) or {}).get("routing_key")
+    message_id = getattr(payload, "message_id", None)
+    return {
+        tracing.TASK: name,
+        **({tracing.LANE: str(lane)} if lane else {}),
+        **({tracing.MESSAGE_ID: str(message_id)} if message_id else {}),
+    }

@@ -49,6 +49,8 @@ CLAIMS: Final = "claims"  # claims so far: a task's outcome counts only for the 
 WINDOW_MS: Final = "window_ms"  # retries run until this + give_up_after (a replay restarts it)
 LAST_RESULT: Final = "last_result"  # the last attempt's outcome: "200", "503: busy", "timeout"...
 FINISHED_MS: Final = "finished_ms"
+# The message's trace context (tracing on), copied from its record by lua/records.lua; never in the body.
+TRACE: Final = "traceparent"
 
 PENDING, DELIVERING, DELIVERED, DEAD = "pending", "delivering", "delivered", "dead"
 

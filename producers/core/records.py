@@ -46,6 +46,9 @@ LAST_ERROR_DETAIL: Final = "last_error_detail"
 CALL_PROVIDER: Final = "call_provider"
 # A resend after a lost lease to an idempotent provider (SMSAPI idx) goes to that provider alone.
 RESEND_VIA: Final = "resend_via"
+# The W3C trace context the message was accepted under, with tracing on (smsq.telemetry.tracing):
+# lua/records.lua copies it onto each callback event, so the delivery joins the message's trace.
+TRACEPARENT: Final = "traceparent"
 # The sequence number of the message's last callback event (lua/records.lua counts it).
 CALLBACK_SEQ: Final = "callback_seq"
 CHANNEL_PREFIX: Final = "ch:"  # ch:<channel>: that channel's latest status, JSON (workers.status.settle)

@@ -83,7 +83,7 @@ def test_the_bound_table_reaches_every_group_and_both_ends() -> None:
     assert groups == {f"SMSQ_{name.upper()}" for name in
                       ("messente", "smsapi", "direct_messenger", "simulated", "retry", "lanes", "health",
                        "campaigns", "schedule", "blacklist", "polling", "recovery", "redis_client", "limits",
-                       "api", "pacing", "amqp", "sentinel", "beat", "callbacks", "metrics", "cost")}  # fmt: skip
+                       "api", "pacing", "amqp", "sentinel", "beat", "callbacks", "metrics", "cost", "tracing")}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,10 @@ from standardwebhooks import Webhook
 
 from smsq.config.callback_settings import CallbackSettings
 from smsq.config.settings import RetrySettings
-from smsq.producers.callbacks.events import CLAIMS, CallbackEvents, Event
+from smsq.producers.callbacks.events import CLAIMS, TRACE, CallbackEvents, Event
 from smsq.producers.callbacks.targets import Target, callback_target
 from smsq.producers.errors import UnsafeCallbackUrl
+from smsq.telemetry import tracing
 from smsq.workers.callbacks.in_flight import Batch, InFlight, handback
 from smsq.workers.callbacks.queue import CallbackQueue, Claimed, Finished
 from smsq.workers.callbacks.transport import CheckedResolver, check_literal
@@ -115,6 +116,15 @@ class CallbackClient:
         return list(await asyncio.gather(*(self._post(*r) for r in requests), return_exceptions=True))
 
     async def _post(self, url: str, headers: dict[str, str], body: bytes) -> Answer:
+        if tracing.installed() is None:
+            return await self._post_now(url, headers, body)
+        # A span in the trace of the message the event is about (its traceparent, when it has one).
+        event_id = headers.get("webhook-id", "")
+        attributes = {tracing.EVENT: event_id, tracing.MESSAGE_ID: event_id.rsplit(":", 1)[0]}
+        with tracing.span("smsq callback", attributes, kind="client", parent=headers.get(TRACE, "")):
+            return await self._post_now(url, headers, body)
+
+    async def _post_now(self, url: str, headers: dict[str, str], body: bytes) -> Answer:
         limit = self.settings.max_response_bytes
         if self._httpx is not None:
             async with self._httpx.stream("POST", url, content=body, headers=headers) as response:
@@ -260,6 +270,10 @@ def request(event: Event, target: Target, now: datetime) -> tuple[str, dict[str,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
     }
+    if trace := event.fields.get(TRACE):
+        # W3C trace context: the app's handling can join the message's trace (the HTTP client's
+        # instrumentation, when on, writes its own span's in its place).
+        headers[TRACE] = trace
     return target.url, headers, body.encode()
 
 

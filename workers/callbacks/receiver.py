@@ -35,6 +35,7 @@ class Received:
 
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     paths: dict[str, str] = field(default_factory=dict)  # webhook-id -> the path it came to
+    traceparents: dict[str, str] = field(default_factory=dict)  # webhook-id -> its W3C traceparent, if any
     requests: int = 0
     repeats: int = 0  # deliveries of a webhook-id already seen (dropped, answered 2xx)
     refused: int = 0  # requests whose signature did not verify (401)
@@ -100,6 +101,8 @@ class Receiver:
                 else:
                     got.events[event_id] = payload
                     got.paths[event_id] = path
+                    if "traceparent" in request.headers:
+                        got.traceparents[event_id] = request.headers["traceparent"]
             return Response(status_code=204)
         finally:
             with got.lock:

@@ -13,6 +13,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from smsq.config.settings import Timeouts
+from smsq.telemetry import tracing
 
 if TYPE_CHECKING:
     from smsq.workers.providers.base import LoopTarget
@@ -78,11 +79,13 @@ def request(
         wait=wait_random_exponential(multiplier=0.05, max=0.4),
         reraise=True,
     )
-    try:
-        response = retrying(client.request, method, url.lstrip("/"), **kwargs)
-    except httpx.HTTPError as exc:
-        raise transport_error(provider, exc) from None
-    return checked(provider, response)
+    # Tracing on: one span per provider call, over its connect retries (each an HTTP client span).
+    with tracing.span(f"{provider} {method}", {tracing.PROVIDER: provider}, kind="client"):
+        try:
+            response = retrying(client.request, method, url.lstrip("/"), **kwargs)
+        except httpx.HTTPError as exc:
+            raise transport_error(provider, exc) from None
+        return checked(provider, response)
 
 
 def transport_error(provider: str, exc: httpx.HTTPError) -> TransientError:

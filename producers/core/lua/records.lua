@@ -54,7 +54,8 @@ local CALLBACK_STATUSES = {
 
 local function emit_callback(K, c, record, id, from_status, to_status, now_ms)
   if not K.callbacks or not CALLBACK_STATUSES[to_status] then return end
-  local found = redis.call('HMGET', record, 'key_id', 'campaign_id', 'last_error_code', 'last_error_detail', 'test')
+  local found = redis.call('HMGET', record, 'key_id', 'campaign_id', 'last_error_code', 'last_error_detail', 'test',
+    'traceparent')
   local key_id, campaign = found[1], found[2]
   if (not key_id or key_id == '') and campaign and campaign ~= '' then
     key_id = redis.call('HGET', c.campaign_prefix .. campaign, 'key_id')
@@ -68,6 +69,8 @@ local function emit_callback(K, c, record, id, from_status, to_status, now_ms)
     'key_id', key_id, 'seq', seq, 'status', to_status, 'previous', from_status, 'at_ms', now_ms,
     'campaign_id', campaign or '', 'error_code', found[3] or '', 'error_detail', found[4] or '',
     'test', found[5] or '', 'state', 'pending', 'attempts', 0, 'window_ms', now_ms)
+  -- Tracing (smsq.telemetry.tracing): the delivery's span joins the trace the message was accepted in.
+  if found[6] then redis.call('HSET', K.callbacks .. 'event:' .. event_id, 'traceparent', found[6]) end
   redis.call('ZADD', K.callbacks .. 'due', now_ms, event_id)
   redis.call('ZADD', K.callbacks .. 'log', now_ms, event_id)
 end
