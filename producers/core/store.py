@@ -79,8 +79,7 @@ class MessageStore:
         self.clock = clock
         self.retention_seconds = retention_seconds
         self.stats_ttl_seconds = retention_seconds + STATS_EXTRA_SECONDS
-        # records.lua: create, create_many (core.batch_store), store_campaign, charge, transition,
-        # claim_due, uncount (ARGV[1] names which).
+        # records.lua: create, store_campaign, transition, claim_due, uncount (ARGV[1] names which).
         self.records_script = client.register_script(lua.RECORDS)
         self._remove_if_score = client.register_script(lua.REMOVE_IF_SCORE)
         self._mark_published = client.register_script(lua.MARK_PUBLISHED)
