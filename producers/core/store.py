@@ -277,12 +277,15 @@ class MessageStore:
             args.extend((message_id, claim_score, deadline_ms))
         return int(self._mark_published(keys=[self.keys.schedule], args=args)) if released else 0
 
-    def mark_calling(self, message_ids: Sequence[str], lease_token: str, provider: str) -> int:
+    def mark_calling(self, message_ids: Sequence[str], lease_token: str, provider: str) -> list[bool]:
         """Note on each record still held with ``lease_token`` that its request to ``provider`` is
-        about to leave (mark_calling.lua)."""
+        about to leave (mark_calling.lua); one flag per id: False, the lease is no longer ours
+        (it expired, the message may be with another worker) and the request must not leave."""
         if not message_ids:
-            return 0
-        return int(self._mark_calling(args=[self.keys.record_prefix, lease_token, provider, *message_ids]))
+            return []
+        marked = self._mark_calling(args=[self.keys.record_prefix, lease_token, provider, *message_ids])
+        ours = {m.decode() if isinstance(m, bytes) else str(m) for m in marked}
+        return [message_id in ours for message_id in message_ids]
 
     def complete_release(self, message_id: str, claim_score: int) -> bool:
         return bool(self._remove_if_score(keys=[self.keys.schedule], args=[message_id, claim_score]))

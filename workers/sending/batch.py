@@ -44,6 +44,7 @@ from smsq.workers.sending.single import (
     apply_side_effects,
     circuit_wait,
     decide,
+    not_ours,
     outbound_for,
     take_token,
 )
@@ -165,14 +166,17 @@ def start_chunk(
         )
         groups.setdefault(key, []).append(item)
 
-    def calling(ids: list[str], provider: str) -> None:
-        sender.store.mark_calling(ids, token, provider)
+    def calling(ids: list[str], provider: str) -> list[bool]:
+        return sender.store.mark_calling(ids, token, provider)
 
     deliveries = [(group, _deliver(group, sender, options, pool, calling)) for group in groups.values()]
 
     def complete() -> None:
         for group, decisions in deliveries:
             for (mid, _, _), decision in zip(group, decisions(), strict=True):
+                if decision.outcome.status == "skipped":  # its lease was lost: the record is not ours
+                    outcome.count("skipped")
+                    continue
                 finish(mid, decision.to, decision.options)
         if finishes:  # the answers are in: kept through a Redis outage, up to the lease
             write_outcomes(sender.store, finishes, within=sender.lease_seconds)
@@ -185,7 +189,7 @@ def _deliver(
     sender: Sender,
     options: BatchOptions,
     pool: ThreadPoolExecutor | None,
-    calling: Callable[[list[str], str], None],
+    calling: Callable[[list[str], str], list[bool]],
 ) -> Callable[[], list[Decision]]:
     """The step giving one decision per message, in order: async singles are still in flight when
     this returns; every other way has its answers already."""
@@ -201,9 +205,12 @@ def _deliver(
         # The loop marks each record when its request is about to leave (a connection and its slot):
         # one still waiting for either when the worker dies goes back to `queued`, not `unknown`.
         return start_singles(ready, provider, sender, priority, client, lambda ids: calling(ids, name)).finish
-    # From here on requests may leave: a lease lost after this point means "maybe sent".
-    calling([mid for mid, _, _ in ready], name)
-    return _ready(_send_now(ready, provider, bulk, sender, options, pool, priority))
+    # From here on requests may leave: a lease lost after this point means "maybe sent". One whose
+    # lease was already lost is not sent (another worker may have it).
+    ours = calling([mid for mid, _, _ in ready], name)
+    going = [item for item, mine in zip(ready, ours, strict=True) if mine]
+    sent = iter(_send_now(going, provider, bulk, sender, options, pool, priority) if going else [])
+    return _ready([next(sent) if mine else not_ours() for mine in ours])
 
 
 def _ready(decisions: list[Decision]) -> Callable[[], list[Decision]]:

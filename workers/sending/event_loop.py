@@ -24,8 +24,16 @@ from smsq.workers.limits.ratelimit import Grant
 from smsq.workers.providers import http
 from smsq.workers.providers.base import LoopSingles, OutboundMessage, SendResult
 from smsq.workers.providers.errors import ProviderError
-from smsq.workers.sending.loop_http import Answer, AsyncHttp, Late, Mark, Reply
-from smsq.workers.sending.single import Decision, Outcome, Sender, decide, outbound_for, record_outcomes
+from smsq.workers.sending.loop_http import Answer, AsyncHttp, Late, Mark, NotOurs, Reply
+from smsq.workers.sending.single import (
+    Decision,
+    Outcome,
+    Sender,
+    decide,
+    not_ours,
+    outbound_for,
+    record_outcomes,
+)
 
 TOKENS_PER_TRIP = 50  # rate-limit tokens asked for in one Redis round trip
 # The GIL switch interval in a process whose loop thread paces requests: at CPython's default 5 ms
@@ -80,6 +88,8 @@ class InFlight:
     def _decide(self, item: Item, outbound: OutboundMessage, answer: Answer) -> Decision:
         if isinstance(answer, Late):
             return waiting("late for its rate-limit slot", self.sender.store.now_ms(), 0.0)
+        if isinstance(answer, NotOurs):
+            return not_ours()
         mid, record, message = item
         attempt = int(record.get(ATTEMPTS, 0)) + 1
         answered = answer_of(self.provider, answer, outbound)

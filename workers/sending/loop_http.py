@@ -63,9 +63,22 @@ class Late:
 
 
 LATE: Final = Late()
-Answer = Reply | httpx.HTTPError | Late
+
+
+class NotOurs:
+    """A request not sent because its record's lease was no longer this worker's when it was about
+    to leave (it expired; the message may be with another worker, which would send it too)."""
+
+    def __repr__(self) -> str:
+        return "NOT_OURS"
+
+
+NOT_OURS: Final = NotOurs()
+Answer = Reply | httpx.HTTPError | Late | NotOurs
 Post = Callable[[str, bytes], Awaitable[Reply]]
-Mark = Callable[[list[str]], object]  # notes on the records of these ids that their requests leave now
+# Notes on the records of these ids that their requests leave now: one flag per id, False where the
+# record is no longer held by this worker (that request must not leave).
+Mark = Callable[[list[str]], Sequence[bool]]
 # New rate-limit slots (``time.monotonic()``) for these requests (their message ids, or None) that
 # missed theirs: fewer when the limiter has no more tokens now.
 Reslot = Callable[[list[str | None]], Sequence[float]]
@@ -318,7 +331,8 @@ class AsyncHttp:
                     return LATE
             if mark is not None and message_id is not None:
                 try:
-                    await self._gatherer.call(mark, message_id)
+                    if not await self._gatherer.call(mark, message_id):
+                        return NOT_OURS
                 except Exception as exc:  # Redis unreachable: not sent, so nothing is left uncertain
                     return httpx.ConnectError(f"could not note the call before sending: {exc}")
             return await self._post_one(path, body)

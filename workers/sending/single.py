@@ -57,6 +57,9 @@ CIRCUIT_SPREAD = 1.0
 # the request leaves; see smsq.workers.sending.release.settle_expired_leases).
 CLAIM_FIELDS: dict[str, str] = {CALL_PROVIDER: ""}
 # The attempt-log note of a send the provider refused as a repeat of one it already accepted.
+# A record whose lease expired before its request left (a slow or stalled worker): recovery may have
+# handed it to another worker, so this one must not send it, and leaves the record alone.
+NOT_OURS_NOTE = "its lease expired before the request left: not sent, another worker may have it"
 DUPLICATE_NOTE = "the provider had already accepted this message id from an earlier attempt; not sent again"
 
 
@@ -155,7 +158,9 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
         finish("queued", schedule_at_ms=store.now_ms() + int(wait * 1000))
         return Outcome("queued", f"rate limit of {provider.name}", retry_in=wait)
 
-    store.mark_calling([message_id], token, provider.name)  # from here on the request may have left
+    if not store.mark_calling([message_id], token, provider.name)[0]:
+        return Outcome("skipped", NOT_OURS_NOTE)  # the lease expired meanwhile: not ours to send
+    # From here on the request may have left.
     started = time.perf_counter()
     try:
         answer: SendResult | ProviderError = provider.send(
@@ -168,6 +173,11 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
     apply_side_effects(sender, provider.name, decision)
     finish(decision.to, **decision.options)
     return decision.outcome
+
+
+def not_ours() -> Decision:
+    """For a message not sent because its lease was lost: a transition the lease check refuses."""
+    return Decision("queued", {}, Outcome("skipped", NOT_OURS_NOTE))
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,33 @@ def test_a_request_the_loop_held_past_its_slot_takes_a_new_slot_and_is_sent(stor
     assert outcome.statuses == {"sent": 5} and len(fake.requests) == 5
     # After the stall they left on new slots, not in one clump the moment the loop was free.
     assert arrivals[-1] - arrivals[1] >= 2 * INTERVAL
+
+
+def test_a_request_whose_lease_was_lost_before_its_slot_never_leaves(store: MessageStore) -> None:
+    """While the chunk waits for its slots, the fifth record's lease goes to another worker (recovery
+    gave it away: a new token). Its request is not sent, and the record is left to that worker."""
+    fake = FakeMessente()
+    _, cid = campaign(store)
+    taken = message_id(cid, 5)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        store.redis.hset(store.keys.record(taken), "lease_token", "another worker's")
+        return fake(request)
+
+    client = AsyncHttp("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(handler))
+    try:
+        outcome = send_batch(
+            cid,
+            1,
+            5,
+            paced_sender(store, fake),
+            BatchOptions(chunk=5, use_bulk=False, async_http=client),
+            None,
+        )
+    finally:
+        client.close()
+    assert len(fake.requests) == 4
+    assert outcome.statuses == {"sent": 4, "skipped": 1}
+    record = store.get(taken)
+    assert record is not None and (record["status"], record["lease_token"]) == ("sending", "another worker's")
+    assert not record.get(CALL_PROVIDER)

@@ -56,7 +56,7 @@ def lost_in_sending(
                  idempotency_key=None, due_ms=None)  # fmt: skip
     store.transition(message_id, "sending", fields={"lease_token": "t"}, lease_until_ms=store.now_ms() + 1000)
     if calling:
-        assert store.mark_calling([message_id], "t", calling) == 1
+        assert store.mark_calling([message_id], "t", calling) == [True]
 
 
 def test_expired_leases_follow_the_lane_policy(store: MessageStore, clock: FakeClock) -> None:
@@ -136,3 +136,19 @@ def test_a_lease_lost_mid_call_to_an_idempotent_provider_is_resent_to_that_provi
     resent = store.get(IDS[0])
     assert (resent["status"], resent["resend_via"]) == ("queued", "smsapi")  # type: ignore[index]
     assert store.get(IDS[1])["status"] == "unknown"  # type: ignore[index]  # Messente may have it
+
+
+def test_a_record_whose_lease_was_lost_is_not_marked_so_its_request_never_leaves(
+    store: MessageStore,
+) -> None:
+    """A slow worker's lease expired and the message went to another worker (a new token): the
+    first worker's mark is refused for that record, which tells it not to send (scenario 1 of
+    bench/faults.py counted 14 such double sends before the refusal was heeded)."""
+    lost_in_sending(store, IDS[0], "low", calling=None)
+    lost_in_sending(store, IDS[1], "low", calling=None)
+    store.transition(IDS[1], "queued", fields={"lease_token": ""})
+    store.transition(
+        IDS[1], "sending", fields={"lease_token": "another"}, lease_until_ms=store.now_ms() + 1000
+    )
+    assert store.mark_calling([IDS[0], IDS[1]], "t", "messente") == [True, False]
+    assert store.get(IDS[1]).get("call_provider") is None  # type: ignore[union-attr]

@@ -166,3 +166,26 @@ def test_a_message_the_provider_schedules_is_marked_as_held_by_it(
     sender.schedule_at_provider = at_provider
     assert send_message(message_id, sender).status == "sent"
     assert store.get(message_id)["provider_scheduled"] == held  # type: ignore[index]
+
+
+class StealingLimiter:
+    """Grants at once, but first gives the message's lease to another worker, as recovery does to a
+    worker stalled past its lease."""
+
+    def __init__(self, store: MessageStore, message_id: str) -> None:
+        self.store, self.message_id = store, message_id
+
+    def acquire_within(self, *_: object) -> float:
+        self.store.redis.hset(self.store.keys.record(self.message_id), "lease_token", "another worker's")
+        return 0.0
+
+
+def test_a_send_whose_lease_was_lost_before_the_request_is_not_made(store: MessageStore) -> None:
+    wire = Wire(ok)
+    message_id = accept(store)
+    sender = messente_sender(store, wire, limiter=StealingLimiter(store, message_id))
+    assert send_message(message_id, sender).status == "skipped"
+    assert wire.requests == []
+    record = store.get(message_id)
+    assert record is not None and record["lease_token"] == "another worker's"
+    assert not record.get("call_provider") and record["status"] == "sending"
