@@ -15,6 +15,7 @@ from smsq.config.cost_settings import CostSettings
 from smsq.config.limits import DEFAULT_LIMITS, LimitSettings
 from smsq.config.settings import RecoverySettings
 from smsq.producers.blacklist.store import Blacklist
+from smsq.producers.campaigns.charging import charge_campaign, parts_counter
 from smsq.producers.campaigns.control import CampaignControl
 from smsq.producers.campaigns.expansion import (
     Expander,
@@ -31,7 +32,6 @@ from smsq.producers.campaigns.model import (
 )
 from smsq.producers.core.records import KEY_ID, MESSAGE_CLASS, TEST
 from smsq.producers.core.store import MessageStore, to_ms
-from smsq.producers.cost.caps import cap_charges, charge_now
 from smsq.producers.cost.estimate import DryRun, estimate
 from smsq.producers.cost.parts import PartsCounter
 from smsq.producers.cost.prices import NO_PRICES, PriceTable
@@ -262,7 +262,7 @@ class Campaigns(CampaignControl):
             and to_ms(template.time_to_send.timestamp()) > self.store.now_ms()
         )
         expansion = Expansion()  # filled as records are stored: the undo needs every position
-        tally = self._tally()
+        tally = Tally(self.prices, self.sms_provider)
         try:
             self.expander.store_messages(
                 campaign_id,
@@ -272,41 +272,17 @@ class Campaigns(CampaignControl):
                 workers=self.workers,
                 initial_status="scheduled" if scheduled else "queued",
                 into=expansion,
-                counter=self._counter(template),
+                counter=parts_counter(self.cost, template),
                 tally=tally,
                 test=owner.test,
             )
             # Checked whole, before any batch is queued: a refusal undoes everything stored.
-            self._charge(tally, owner.key_id)
+            charge_campaign(self.store, self.cost, tally, owner.key_id)
             self._finish(campaign_id, template, expansion, tally, scheduled=scheduled)
         except BaseException:
             self._undo(campaign_id, expansion, idempotency_key)
             raise
         return self.progress(campaign_id)
-
-    def _counter(self, template: CampaignTemplate) -> PartsCounter | None:
-        """Each recipient's SMS parts are counted unless SMSQ_COST__ENABLED is off."""
-        return (
-            PartsCounter.of(template, template.variables(), self.cost.auto_replace)
-            if self.cost.enabled
-            else None
-        )
-
-    def _charge(self, tally: Tally, key_id: str | None) -> None:
-        if not self.cost.enabled:
-            return
-        charges = cap_charges(
-            self.cost,
-            self.store.keys,
-            key_id=key_id,
-            segments=tally.total_segments,
-            cost_micros=tally.cost_micros,
-            now_s=self.store.now_ms() / 1000,
-        )
-        charge_now(self.store, charges, self.cost.warn_at)
-
-    def _tally(self) -> Tally:
-        return Tally(self.prices, self.sms_provider)
 
     def expand_into(self, campaign_id: str, recipients: Sequence[dict[str, Any]]) -> CampaignProgress:
         """Expand a campaign created empty (from phonebook groups, whose contacts a worker fetched)."""
@@ -323,7 +299,7 @@ class Campaigns(CampaignControl):
         )
         scheduled = due_ms is not None and due_ms > self.store.now_ms()
         expansion = Expansion()  # filled as records are stored: the undo needs every position
-        tally = self._tally()
+        tally = Tally(self.prices, self.sms_provider)
         try:
             self.expander.store_messages(
                 campaign_id,
@@ -333,10 +309,12 @@ class Campaigns(CampaignControl):
                 workers=self.workers,
                 initial_status="scheduled" if scheduled else "queued",
                 into=expansion,
-                counter=self._counter(template),
+                counter=parts_counter(self.cost, template),
                 tally=tally,
                 test=record.get(TEST) == "1",
             )
+            # Charged whole, as a campaign from a list or a CSV is (its key's caps too).
+            charge_campaign(self.store, self.cost, tally, record.get(KEY_ID) or None)
             self._finish(campaign_id, template, expansion, tally, scheduled=scheduled)
         except BaseException:
             self._undo(campaign_id, expansion, record.get("idempotency_key"))

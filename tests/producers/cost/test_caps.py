@@ -212,3 +212,20 @@ def test_send_many_refuses_each_message_over_the_cap_on_its_own(
     kinds = [type(answer).__name__ for answer in answers]
     assert kinds == ["Receipt", "Receipt", "CapExceeded", "Receipt"]  # 2 + 2 + (2 refused) + 1 = 5
     assert messages(redis_client) == 3
+
+
+def test_a_campaign_from_phonebook_groups_is_charged_whole_when_its_contacts_arrive(
+    campaigns: Campaigns, store: MessageStore
+) -> None:
+    """The contacts of a group campaign are fetched by a worker, which expands it there
+    (``expand_into``): the same whole-campaign charge applies, and a refusal undoes it."""
+    template = {"messages": [{"channel": "sms", "text": TWO_PARTS}]}
+    big = campaigns.create(name="groups", template=template, group_ids=["g1"])
+    contacts = [{"to": f"+372510000{n:02d}"} for n in range(1, 7)]  # 6 x 2 parts > 10
+    with pytest.raises(CapExceeded):
+        campaigns.expand_into(big.id, contacts)
+    assert store.redis.exists(f"t:campaign:{big.id}") == 0  # undone, nothing charged
+    fits = campaigns.create(name="groups 2", template=template, group_ids=["g2"])
+    assert campaigns.expand_into(fits.id, contacts[:5]).counts == {"queued": 5}
+    with pytest.raises(CapExceeded):
+        Smsq(store, RecordingPublisher(), cost=campaigns.cost).send(sms("hi"))  # 10 of 10 used
