@@ -3,7 +3,12 @@ ends, and all of them as one summary table (markdown, for the README) at the end
 
 from __future__ import annotations
 
+import itertools
+import json
 from dataclasses import dataclass, field
+from typing import Any
+
+from bench.common import percentile
 
 
 @dataclass
@@ -63,3 +68,26 @@ def _text(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+# -- reading the records' attempt logs -------------------------------------------------------
+
+CALLED = {"sent", "transient", "permanent"}  # attempt-log outcomes of a call that counts as an attempt
+
+
+def backoff_gaps(records: Any) -> dict[int, float]:
+    """Median seconds between attempt n-1 and attempt n, from the records' attempt logs."""
+    gaps: dict[int, list[float]] = {}
+    for record in records:
+        for before, after in itertools.pairwise(attempt_log(record)):
+            gaps.setdefault(int(after["number"]), []).append((after["at_ms"] - before["at_ms"]) / 1000)
+    return {n: percentile(values, 50) for n, values in sorted(gaps.items())}
+
+
+def attempt_log(record: dict[str, str] | None) -> list[dict[str, Any]]:
+    return json.loads("[" + record["attempt_log"] + "]") if record and record.get("attempt_log") else []
+
+
+def calls(record: dict[str, str] | None) -> int:
+    """Attempt-log entries of calls that count as an attempt (the provider failed or took it)."""
+    return sum(1 for entry in attempt_log(record) if entry["outcome"] in CALLED)

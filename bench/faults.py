@@ -34,20 +34,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import itertools
-import json
 import signal
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import httpx
 
 from bench.common import percentile
 from bench.fault_stack import PENDING, SENT, WORKERS, Bench, bench
-from bench.fault_table import Row, summary
+from bench.fault_table import Row, attempt_log, backoff_gaps, calls, summary
 from smsq.cli.processes import wait_until
 from smsq.config import contract as names
 from smsq.producers.campaigns.model import message_id
@@ -57,7 +54,6 @@ from smsq.producers.publisher import queue_depth
 OTP_PREFIX = "+3712"  # the stub records these numbers' arrival times
 TEMPLATE = {"messages": [{"channel": "sms", "text": "Hi %name%, spring sale", "sender": "Shop"}]}
 SEND_LANES = (names.HIGH, names.REGULAR, names.LOW)  # the backlog a window waits for (not polls)
-CALLED = {"sent", "transient", "permanent"}  # attempt-log outcomes of a call that counts as an attempt
 
 
 def campaign(b: Bench, count: int) -> list[str]:
@@ -155,24 +151,6 @@ def otp_latency(b: Bench, row: Row) -> None:
     missing = len(b.otp_sent) - len(waits)
     row.add("OTPs sent / never arrived", f"{len(b.otp_sent)} / {missing}")
     row.check("every OTP arrived", missing == 0)
-
-
-def backoff_gaps(records: Any) -> dict[int, float]:
-    """Median seconds between attempt n-1 and attempt n, from the records' attempt logs."""
-    gaps: dict[int, list[float]] = {}
-    for record in records:
-        for before, after in itertools.pairwise(attempt_log(record)):
-            gaps.setdefault(int(after["number"]), []).append((after["at_ms"] - before["at_ms"]) / 1000)
-    return {n: percentile(values, 50) for n, values in sorted(gaps.items())}
-
-
-def attempt_log(record: dict[str, str] | None) -> list[dict[str, Any]]:
-    return json.loads("[" + record["attempt_log"] + "]") if record and record.get("attempt_log") else []
-
-
-def calls(record: dict[str, str] | None) -> int:
-    """Attempt-log entries of calls that count as an attempt (the provider failed or took it)."""
-    return sum(1 for entry in attempt_log(record) if entry["outcome"] in CALLED)
 
 
 def finish(b: Bench, row: Row) -> Row:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -116,3 +118,30 @@ def test_a_chunk_in_flight_is_recorded_even_when_starting_the_next_one_fails(
     # `sending` for the lease to expire; the second chunk was claimed but never sent.
     assert statuses(store, cid) == ["sent", "failed", "sending", "sending", "queued"]
     assert len(fake.requests) == 2
+
+
+def test_with_every_connection_busy_freed_ones_are_gathered_into_one_group() -> None:
+    """One reserve per freed connection would cost a rate-limiter round trip per request: when the
+    connections are the limit, the ones freed within GATHER_SECONDS go out as one group."""
+    client = AsyncHttp(
+        "https://messente.test/v1",
+        Timeouts(),
+        transport=httpx.MockTransport(lambda r: httpx.Response(201)),
+        max_connections=4,
+    )
+    try:
+        assert client.reserve(4) == 4  # all busy now
+
+        def free_one_by_one() -> None:
+            for _ in range(4):
+                time.sleep(0.002)
+                client.unreserve(1)
+
+        freeing = threading.Thread(target=free_one_by_one)
+        freeing.start()
+        assert client.reserve(4) == 4  # not 1: the first, then the three freed just after it
+        freeing.join()
+        client.unreserve(4)
+        assert client.reserve(2) == 2  # free ones: taken at once, nothing waited for
+    finally:
+        client.close()
