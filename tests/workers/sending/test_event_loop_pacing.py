@@ -16,6 +16,7 @@ from smsq.producers.core.records import CALL_PROVIDER
 from smsq.producers.core.store import MessageStore
 from smsq.workers.campaigns.sending import BatchOptions, send_batch
 from smsq.workers.limits.ratelimit import Limit, RateLimiter
+from smsq.workers.sending.batch import BatchOutcome
 from smsq.workers.sending.loop_http import AsyncHttp
 from smsq.workers.sending.single import Sender
 from tests.workers.campaigns.test_sending import FakeMessente, campaign, sender_for, statuses
@@ -29,6 +30,20 @@ def paced_sender(store: MessageStore, fake: FakeMessente) -> Sender:
         store.redis, {"messente": Limit(1 / INTERVAL, burst=5, high_reserve=0.0)}, prefix="t"
     )
     return dataclasses.replace(sender_for(store, fake), limiter=limiter)
+
+
+def send_five_paced(
+    store: MessageStore, fake: FakeMessente, campaign_id: str, client: AsyncHttp
+) -> BatchOutcome:
+    """The campaign's five messages as one chunk of singles through ``client``, at 50/s."""
+    return send_batch(
+        campaign_id,
+        1,
+        5,
+        paced_sender(store, fake),
+        BatchOptions(chunk=5, use_bulk=False, async_http=client),
+        None,
+    )
 
 
 def test_a_group_of_granted_tokens_leaves_one_interval_apart(store: MessageStore) -> None:
@@ -45,14 +60,7 @@ def test_a_group_of_granted_tokens_leaves_one_interval_apart(store: MessageStore
     try:
         _, cid = campaign(store)
         started = time.monotonic()
-        outcome = send_batch(
-            cid,
-            1,
-            5,
-            paced_sender(store, fake),
-            BatchOptions(chunk=5, use_bulk=False, async_http=client),
-            None,
-        )
+        outcome = send_five_paced(store, fake, cid, client)
     finally:
         client.close()
     assert outcome.statuses == {"sent": 5}
@@ -69,14 +77,7 @@ def test_a_request_that_missed_its_slot_is_not_sent_and_waits_without_an_attempt
     )
     try:
         _, cid = campaign(store)
-        outcome = send_batch(
-            cid,
-            1,
-            5,
-            paced_sender(store, fake),
-            BatchOptions(chunk=5, use_bulk=False, async_http=client),
-            None,
-        )
+        outcome = send_five_paced(store, fake, cid, client)
     finally:
         client.close()
     assert outcome.statuses == {"queued": 5} and fake.requests == []
@@ -176,14 +177,7 @@ def test_a_request_the_loop_held_past_its_slot_takes_a_new_slot_and_is_sent(stor
     client = AsyncHttp("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(handler))
     try:
         _, cid = campaign(store)
-        outcome = send_batch(
-            cid,
-            1,
-            5,
-            paced_sender(store, fake),
-            BatchOptions(chunk=5, use_bulk=False, async_http=client),
-            None,
-        )
+        outcome = send_five_paced(store, fake, cid, client)
     finally:
         client.close()
     assert outcome.statuses == {"sent": 5} and len(fake.requests) == 5
@@ -204,14 +198,7 @@ def test_a_request_whose_lease_was_lost_before_its_slot_never_leaves(store: Mess
 
     client = AsyncHttp("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(handler))
     try:
-        outcome = send_batch(
-            cid,
-            1,
-            5,
-            paced_sender(store, fake),
-            BatchOptions(chunk=5, use_bulk=False, async_http=client),
-            None,
-        )
+        outcome = send_five_paced(store, fake, cid, client)
     finally:
         client.close()
     assert len(fake.requests) == 4
