@@ -15,16 +15,9 @@ from smsq.cli.redis_server import RedisServer
 from smsq.producers.client import Smsq
 from tests.integration.conftest import received, wait_for
 from tests.integration.stack import db_url, stack_settings, started_stack
+from tests.support.simulated import LATE_SECONDS, OUTCOMES
 
 pytestmark = pytest.mark.integration
-LATE_SECONDS = 3.0
-OUTCOMES = {
-    "+37251230001": "failed",
-    "+37251230002": "undeliverable",
-    "+37251230003": "unknown",
-    "+37251230004": "delivered",  # late
-    "+37251234567": "delivered",
-}
 
 
 @pytest.fixture(scope="module")
