@@ -2,7 +2,7 @@
 read by the workers (a key's callback URL). Redis keeps a key's hash, never its secret:
 
     <p>:apikey:<key_id>     hash    fields below (``FIELDS``)
-    <p>:apikey-hashes       hash    sha256 of a secret -> its key id (the lookup on every request)
+    <p>:apikey-hashes       hash    sha256 of a secret -> its key id (read once per key and process)
     <p>:apikeys             zset    key id -> created ms (``smsq keys list``)
 
 All three are durable (an installation's keys outlive any retention). A secret has 256 random bits,
@@ -52,6 +52,10 @@ VISIBLE_CHARS: Final = 14  # "smsq_live_" or "smsq_test_" and four random charac
 # last_used_ms is rewritten at most this often per key and process: a write per request would double
 # the API's Redis traffic for a figure nobody needs to the millisecond.
 TOUCH_EVERY_MS: Final = 60_000
+# Secret hashes -> key ids remembered per process: a key's id never changes, so only the record is read
+# on each request (a revocation marks the record too, so it still holds at once). Bounded: unknown
+# secrets are never remembered, and past this many the map starts over.
+KNOWN_HASHES_MAX: Final = 10_000
 
 _RATE = re.compile(r"([1-9][0-9]{0,8})/(s|m|h)", re.ASCII)
 _PER_SECOND = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -118,6 +122,7 @@ class KeyStore:
         self.keys = Keys(prefix)
         self.clock = clock
         self._touched: dict[str, int] = {}  # key id -> last_used_ms this process last wrote
+        self._known: dict[str, str] = {}  # secret hash -> key id (KNOWN_HASHES_MAX)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyStore:
@@ -187,11 +192,17 @@ class KeyStore:
         if not secret.startswith(SECRET_PREFIX) or len(secret) > 200:
             return None
         presented = secret_hash(secret)
-        key_id = self.redis.hget(self.keys.api_key_hashes, presented)
+        key_id = self._known.get(presented) or self.redis.hget(self.keys.api_key_hashes, presented)
         key = self.get(str(key_id)) if key_id else None
         # Constant time on the hashes: the lookup already matched, this guards a corrupt or raced entry.
+        # A revoked key's record says so (``revoke``), so the remembered id lets nothing more through.
         if key is None or not hmac.compare_digest(key.secret_hash, presented) or key.revoked:
+            self._known.pop(presented, None)
             return None
+        if presented not in self._known:
+            if len(self._known) >= KNOWN_HASHES_MAX:
+                self._known.clear()
+            self._known[presented] = key.key_id
         now = to_ms(self.clock())
         if now - self._touched.get(key.key_id, 0) >= TOUCH_EVERY_MS:
             self._touched[key.key_id] = now

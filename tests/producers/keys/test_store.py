@@ -76,6 +76,29 @@ def test_revoke_by_id_or_prefix_stops_it_and_keeps_the_record(
         keys.revoke("nope")
 
 
+def test_a_remembered_key_is_one_read_and_a_revocation_elsewhere_still_stops_it_at_once(
+    keys: KeyStore, redis_client: redis.Redis, clock: FakeClock
+) -> None:
+    created = keys.create("shop", "send")
+    assert keys.authenticate(created.secret) is not None  # learns the secret's key id
+    commands: list[str] = []
+    original = redis_client.execute_command
+
+    def counted(*args: object, **options: object) -> object:
+        commands.append(str(args[0]))
+        return original(*args, **options)
+
+    redis_client.execute_command = counted  # type: ignore[method-assign]
+    assert keys.authenticate(created.secret) is not None
+    assert commands == ["HGETALL"]  # the record only: no hash lookup, no last-used write
+    other_process = KeyStore(redis_client, prefix="t", clock=clock)
+    other_process.revoke(created.key.key_id)
+    assert keys.authenticate(created.secret) is None
+    created_again = keys.create("shop2", "send")
+    redis_client.delete(f"t:apikey:{created_again.key.key_id}")  # a record gone: refused, not remembered
+    assert keys.authenticate(created_again.secret) is None
+
+
 @pytest.mark.parametrize(
     ("name", "scopes", "rate", "fields"),
     [("", "send", "", ["name"]), ("ok", "send,admin", "", ["scopes"]), ("ok", "", "", ["scopes"]),
