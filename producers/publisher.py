@@ -222,6 +222,10 @@ class CeleryPublisher:
                     headers=traced(published_header(self.clock)),
                 )
             return
+        if len(tasks) == 1:  # one message (an API send): a plain LPUSH, without a pipeline's set-up
+            task, kwargs, queue, task_id = tasks[0]
+            self._broker.lpush(queue, task_message(task, kwargs, queue, self._origin, task_id, self.clock))
+            return
         with self._broker.pipeline(transaction=False) as pipe:
             for task, kwargs, queue, task_id in tasks:
                 pipe.lpush(queue, task_message(task, kwargs, queue, self._origin, task_id, self.clock))
