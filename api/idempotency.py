@@ -90,7 +90,7 @@ async def answered_once(
     """Answer with ``handle``, once per Idempotency-Key (when the request has one)."""
     header = request.headers.get(HEADER)
     if header is None:
-        return _response(await handle(None))
+        return answer_response(await handle(None))
     try:
         checked_idempotency_key(header, limits)
     except InvalidInput as refused:
@@ -108,12 +108,12 @@ async def answered_once(
     except BaseException:
         await run_in_threadpool(store.release, key.key_id, header_digest, entry.token)
         raise
-    response = _response(answer)
+    response = answer_response(answer)
     body = bytes(response.body).decode()
     await run_in_threadpool(store.finish, key.key_id, header_digest, entry.token, answer, body)
     return response
 
 
-def _response(answer: Answer) -> JSONResponse:
+def answer_response(answer: Answer) -> JSONResponse:
     status, body, location = answer
     return JSONResponse(body, status_code=status, headers={"Location": location} if location else None)
