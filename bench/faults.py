@@ -42,7 +42,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from bench.common import percentile
+from bench.fault_otps import Otps, otp_latency
 from bench.fault_stack import PENDING, SENT, WORKERS, Bench, bench
 from bench.fault_table import Row, attempt_log, backoff_gaps, calls, summary
 from smsq.cli.processes import wait_until
@@ -51,12 +51,8 @@ from smsq.producers.campaigns.model import message_id
 from smsq.producers.errors import StoreUnavailable
 from smsq.producers.publisher import queue_depth
 
-OTP_PREFIX = "+3712"  # the stub records these numbers' arrival times
 TEMPLATE = {"messages": [{"channel": "sms", "text": "Hi %name%, spring sale", "sender": "Shop"}]}
 SEND_LANES = (names.HIGH, names.REGULAR, names.LOW)  # the backlog a window waits for (not polls)
-# What `appendfsync everysec` may lose at a crash: the writes of about the last second (two, when an
-# fsync is slow and Redis postpones its write; Redis's persistence documentation).
-FSYNC_WINDOW = 2.0
 
 
 def campaign(b: Bench, count: int) -> list[str]:
@@ -69,34 +65,6 @@ def campaign(b: Bench, count: int) -> list[str]:
     progress = b.smsq.campaigns.create(name="faults", template=TEMPLATE, csv_path=path)
     print(f"  campaign of {count:,} accepted in {time.monotonic() - started:.1f} s")
     return [message_id(progress.id, line) for line in range(2, count + 2)]  # line 1 is the header
-
-
-class Otps(threading.Thread):
-    """One OTP every 1/rate seconds through the producer API until stopped. Only an accepted OTP is
-    one that must arrive: a call refused with StoreUnavailable told its caller (who would try again),
-    so it is counted apart, never as lost."""
-
-    def __init__(self, b: Bench, rate: float) -> None:
-        super().__init__(daemon=True)
-        self.b, self.rate, self.stop = b, rate, threading.Event()
-        self.ids: list[str] = []
-        self.accepted_at: dict[str, float] = {}  # number -> when the call returned (time.time())
-        self.refused = 0
-
-    def run(self) -> None:
-        n = 0
-        while not self.stop.wait(1 / self.rate):
-            to = f"{OTP_PREFIX}{n:07d}"
-            n += 1
-            otp = {"to": to, "priority": "high", "messages": [{"channel": "sms", "text": "code 1234"}]}
-            called = time.time()
-            try:
-                self.ids.append(self.b.smsq.send(otp).message_id)
-            except StoreUnavailable:
-                self.refused += 1
-                continue
-            self.b.otp_sent[to] = called
-            self.accepted_at[to] = time.time()
 
 
 def results(b: Bench, ids: Sequence[str]) -> dict[str, dict[str, str] | None]:
@@ -152,27 +120,6 @@ def count(b: Bench, ids: Sequence[str], row: Row, *, in_flight: int | None = Non
     row.check("lost 0", lost == 0)
     row.check("sent twice without being marked 0", unmarked == 0)
     row.check("not final after the window 0", row.figures.get("not final after the window", 0) == 0)
-
-
-def otp_latency(b: Bench, row: Row, otps: Otps, *, redis_killed_at: float | None = None) -> None:
-    """OTP latency at the stub, and the accepted OTPs that never arrived. With ``redis_killed_at``,
-    a missing OTP accepted in the FSYNC_WINDOW before the kill is one `appendfsync everysec` may
-    lose by its own promise; it is counted apart, and only the others fail the check."""
-    arrivals = httpx.get(f"{b.stub_url}/_stats", timeout=30).json()["arrivals"]
-    waits = [min(arrivals[to]) - sent for to, sent in b.otp_sent.items() if to in arrivals]
-    if waits:
-        p50, p99, worst = (percentile(waits, 50) * 1000, percentile(waits, 99) * 1000, max(waits) * 1000)
-        row.add("OTP latency p50 / p99 / max (ms)", f"{p50:.0f} / {p99:.0f} / {worst:.0f}")
-    missing = [to for to in b.otp_sent if to not in arrivals]
-    row.add("OTPs accepted / refused (StoreUnavailable) / never arrived",
-            f"{len(b.otp_sent)} / {otps.refused} / {len(missing)}")  # fmt: skip
-    if redis_killed_at is None:
-        row.check("every accepted OTP arrived", not missing)
-        return
-    window_opened = redis_killed_at - FSYNC_WINDOW
-    inside = [to for to in missing if window_opened <= otps.accepted_at[to] <= redis_killed_at]
-    row.add(f"never arrived, accepted in the {FSYNC_WINDOW:g} s before the kill", len(inside))
-    row.check("every accepted OTP arrived, but for everysec's window", len(missing) == len(inside))
 
 
 def finish(b: Bench, row: Row) -> Row:
