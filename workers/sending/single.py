@@ -395,4 +395,6 @@ def _attempt_entry(
     if error is not None:
         entry["code"] = error.code
         entry["detail"] = error.detail[:200]
+        if isinstance(error, TransientError) and error.maybe_sent:  # the retry may be a second copy
+            entry["maybe_sent"] = True
     return entry
