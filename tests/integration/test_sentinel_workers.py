@@ -13,7 +13,8 @@ What may be lost is what Redis documents for asynchronous replication: writes th
 had not yet passed to the replica. The test tells those apart exactly: just before the kill it writes
 a marker and waits (``WAIT 1``) until the replica confirms the stream up to it, and a MONITOR lists
 what the master executed after it (``SentinelCluster.kill_master_watched``). A message none of those
-commands names must end sent exactly once (counted at the sandbox); one they name may not."""
+commands names must be received exactly once by the sandbox and end `sent`, or `unknown` for a send
+in flight at the switch whose answer could not be recorded; one they name may not."""
 
 from __future__ import annotations
 
@@ -60,9 +61,9 @@ def behind_sentinel(
         cluster.stop()
 
 
-def send(smsq: Smsq, n: int, due: str | None) -> str:
+def send(smsq: Smsq, n: int, due: str | None, refused: list[int]) -> str:
     """One message, accepted: a send refused during the switch (StoreUnavailable) is repeated with
-    its idempotency key, as the README tells a caller to."""
+    its idempotency key, as the README tells a caller to; each refusal is noted in ``refused``."""
     message = {"to": f"+3725300{n:04d}", "messages": [{"channel": "sms", "text": f"n{n}"}]}
     if due is not None:
         message["time_to_send"] = due
@@ -71,6 +72,7 @@ def send(smsq: Smsq, n: int, due: str | None) -> str:
         try:
             return smsq.send(message, idempotency_key=f"sentinel-{n}").message_id
         except StoreUnavailable:
+            refused.append(n)
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
@@ -80,6 +82,7 @@ def test_workers_and_beat_go_on_through_a_failover_and_send_each_message_once(
     behind_sentinel: tuple[Running, SentinelCluster], sandbox: httpx.Client
 ) -> None:
     running, cluster = behind_sentinel
+    refused: list[int] = []
     sandbox.post("/_admin/faults", json={"provider": "messente", "endpoint": "POST /v1/omnimessage",
                                          "kind": "latency", "latency_ms": 100}).raise_for_status()  # fmt: skip
     smsq = running.smsq()
@@ -91,19 +94,19 @@ def test_workers_and_beat_go_on_through_a_failover_and_send_each_message_once(
     n = 0
     while n < BEFORE:  # every fourth one scheduled a second ahead: beat releases it across the kill
         due = (datetime.now(UTC) + timedelta(seconds=1)).isoformat() if n % 4 == 0 else None
-        ids.append(send(smsq, n, due))
+        ids.append(send(smsq, n, due, refused))
         n += 1
         time.sleep(0.01)
     old_port = cluster.master_port()
     at_kill = sum(received_per_number(sandbox).values())
     window = cluster.kill_master_watched()
     killed = time.monotonic()
-    ids.append(send(smsq, n, None))
+    ids.append(send(smsq, n, None, refused))
     back_after = time.monotonic() - killed
     n += 1
     while n < BEFORE + AFTER:
         due = (datetime.now(UTC) + timedelta(seconds=1)).isoformat() if n % 4 == 0 else None
-        ids.append(send(smsq, n, due))
+        ids.append(send(smsq, n, due, refused))
         n += 1
         time.sleep(0.01)
     assert cluster.master_port() != old_port
@@ -116,17 +119,25 @@ def test_workers_and_beat_go_on_through_a_failover_and_send_each_message_once(
     exposed_ends = sorted(
         (r.status, received[r.to]) if r else ("missing", 0) for m, r in records.items() if m in exposed
     )
+    unrecorded = 0
     for mid, record in records.items():
         if mid in exposed:
             continue
-        if record is None or record.status not in SENT or received[record.to] != 1:
+        if record is not None and record.status == "unknown" and received[record.to] == 1:
+            # Received once, its answer not recorded: a single whose outcome write failed over the
+            # switch (the single path does not write it again as a batch does) and whose lease ran out.
+            unrecorded += 1
+        elif record is None or record.status not in SENT or received[record.to] != 1:
             wrong[mid] = (record and record.status, record and received[record.to])
     print(f"{len(ids)} accepted, {at_kill} at the provider at the kill, producer back {back_after:.2f} s "
-          f"after it; {len(window)} commands after the replica's last confirmed write, naming "
-          f"{len(exposed)} messages, which ended {exposed_ends}; {result}")  # fmt: skip
+          f"after it ({len(refused)} refusals of {len(set(refused))} sends meanwhile); {len(window)} "
+          f"commands after the replica's last confirmed write, naming {len(exposed)} messages, which "
+          f"ended {exposed_ends}; {result}")  # fmt: skip
     for child in running.stack.children:
         assert child.alive(), f"{child.name} died:\n{child.log_tail(40)}"
     assert not wrong, f"{len(wrong)} of the messages the replica had are not sent exactly once: {wrong}"
+    # `unknown` only for a send in flight at the switch: at most one per pool process.
+    assert unrecorded <= sum(int(args[-1]) for _, args in WORKERS), result
     assert 0 < at_kill < len(ids) - AFTER, f"the kill was not mid-run ({at_kill} sent before it)"
     # What the kill can have taken is a moment's writes, not the run.
     assert len(exposed) <= 10, exposed
