@@ -1,7 +1,7 @@
 """What one recorded event costs in a worker process, three ways (the choice behind
 smsq.telemetry.recorder):
 
-- buffered: smsq's Recorder (a dict update under a lock; a thread sends the sums every second);
+- buffered: smsq's Recorder (a deque append, no lock; a thread folds and sends the sums every second);
 - redis: one HINCRBY round trip per event (counters kept in Redis with no buffer);
 - multiprocess: prometheus_client's multiprocess mode (mmap files in PROMETHEUS_MULTIPROC_DIR).
 

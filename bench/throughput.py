@@ -302,8 +302,9 @@ def main() -> None:
     parser.add_argument(
         "--metrics-compare",
         action="store_true",
-        help="smsq with metrics on (the main setup), off, on, off in turn; prints the overhead (issue 15)",
+        help="smsq with metrics on and off in on-off-off-on blocks; prints the overhead (issue 15)",
     )
+    parser.add_argument("--metrics-blocks", type=int, default=2, help="on-off-off-on blocks to run")
     args = parser.parse_args()
     phases = set(args.phases.split(","))
     for key in args.scenario or list(SCENARIOS):
@@ -325,7 +326,7 @@ def main() -> None:
         if args.no_variants:
             changes["variants"] = ()
         if args.metrics_compare:
-            changes["variants"] = metrics_variants(replace(scenario, **changes))
+            changes["variants"] = metrics_variants(replace(scenario, **changes), args.metrics_blocks)
         figures = run(replace(scenario, **changes), phases)
         if args.metrics_compare:
             say(metrics_overhead(figures))
@@ -334,11 +335,18 @@ def main() -> None:
 METRICS_OFF = (("metrics__enabled", "false"),)
 
 
-def metrics_variants(scenario: Scenario) -> tuple[tuple[str, int, int, tuple[tuple[str, str], ...]], ...]:
-    """Off, on, off after the main setup (on, the default): alternating, so a drift in the shared
-    machine's load spreads over both."""
+def metrics_variants(
+    scenario: Scenario, blocks: int = 2
+) -> tuple[tuple[str, int, int, tuple[tuple[str, str], ...]], ...]:
+    """After the main setup (metrics on, the default), the rest of ``blocks`` on-off-off-on blocks:
+    on off off on | off on on off | ... Each block's on and off runs sit at the same mean position,
+    so a steady drift over the run (the machine warming up, Redis growing) falls on both alike;
+    plain alternation (on off on off) puts every on run before its off run and charges the drift
+    to the metrics."""
     p, t = scenario.processes, scenario.threads
-    return (("metrics off", p, t, METRICS_OFF), ("metrics on", p, t, ()), ("metrics off", p, t, METRICS_OFF))
+    on, off = ("metrics on", p, t, ()), ("metrics off", p, t, METRICS_OFF)
+    order = [(on, off, off, on) if block % 2 == 0 else (off, on, on, off) for block in range(blocks)]
+    return tuple(run for block in order for run in block)[1:]  # the first "on" is the main setup
 
 
 def metrics_overhead(figures: list[Figure]) -> str:
@@ -348,9 +356,12 @@ def metrics_overhead(figures: list[Figure]) -> str:
     if not off or not on:
         return "   metrics compare: no smsq figures"
     mean_on, mean_off = sum(on) / len(on), sum(off) / len(off)
+    # How far apart runs of one setup are: a difference smaller than that is not told from noise.
+    spread = max((max(runs) - min(runs)) / min(runs) * 100 for runs in (on, off))
     return (f"   metrics on {mean_on:,.0f}/s ({', '.join(f'{r:,.0f}' for r in on)}), "
             f"off {mean_off:,.0f}/s ({', '.join(f'{r:,.0f}' for r in off)}): "
-            f"{(mean_off - mean_on) / mean_off * 100:+.1f} % slower with metrics")  # fmt: skip
+            f"{(mean_off - mean_on) / mean_off * 100:+.1f} % slower with metrics "
+            f"(runs of one setup up to {spread:.1f} % apart)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,9 +7,16 @@ another host or container than the workers. Multiprocess mode sums the mmap file
 processes (a shared directory, ``PROMETHEUS_MULTIPROC_DIR`` set before import, dead pids' files to
 clean), so each worker host would need its own exporter and the API could not show the whole
 system. In Redis, counters outlive a worker's restart, and the live figures (lane depth, circuits)
-come from the same place. The cost: a recording is a dict update in the process (no I/O), and a
-thread sends the increments every ``flush_interval`` in one pipeline; a process killed with SIGKILL
-loses at most that interval's counts (bench/telemetry_cost.py measures each way).
+come from the same place. The cost: a recording is one append to a deque in the process (no I/O,
+no lock), and a thread folds them into increments and sends those every ``flush_interval`` in one
+pipeline; a process killed with SIGKILL loses at most that interval's counts
+(bench/telemetry_cost.py measures each way).
+
+Why no lock on the recording side: the event loop that paces requests at the wire records each
+request's latency. With a lock shared with the sending thread, a thread preempted while holding it
+(by the GIL's switch interval or by the OS on a busy machine) stalled the loop until it ran again, and
+the loop's requests went out late for their slots: bench/throughput.py --metrics-compare showed
+metrics on twice as slow as off on a loaded machine. ``deque.append`` is atomic under the GIL.
 
 Storage: one hash per metric, ``<prefix>:metrics:<name>``; a counter's field is its label values
 joined by ``|``; a histogram's fields are ``<labels>#<bucket index>`` (not cumulative), ``#sum`` and
@@ -26,6 +33,7 @@ import os
 import re
 import threading
 import weakref
+from collections import deque
 from collections.abc import Sequence
 
 import redis
@@ -81,46 +89,59 @@ class Recorder:
         _live.add(self)
 
     def _reset(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # between flushes (the thread, at exit, by hand); never recording
+        # (metric, label values, amount or observed value, observed?) as recorded, folded at flush
+        self._events: deque[tuple[Metric, Sequence[object], float, bool]] = deque()
         self._pending: dict[tuple[str, str], float] = {}
         self._series: dict[str, dict[tuple[object, ...], str]] = {}
         self._pid = os.getpid()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    # -- recording (no I/O) ---------------------------------------------------------------------
+    # -- recording (no I/O, no lock) --------------------------------------------------------------
 
     def inc(self, metric: Metric, labels: Sequence[object] = (), amount: float = 1.0) -> None:
         if amount == 0:
             return
-        with self._lock:
-            key = self._series_of(metric, labels)
-            self._add(metric.name, key, amount)
-        self._ensure_thread()
+        if len(labels) != len(metric.labels):  # checked here, not at the fold: fails where it is made
+            raise _wrong_labels(metric, labels)
+        self._events.append((metric, labels, amount, False))
+        if self._thread is None or self._pid != os.getpid():
+            self._ensure_thread()
 
     def observe(self, metric: Metric, labels: Sequence[object], value: float) -> None:
-        index = bisect.bisect_left(metric.buckets, value)  # le semantics: value <= bound
-        with self._lock:
+        if len(labels) != len(metric.labels):
+            raise _wrong_labels(metric, labels)
+        self._events.append((metric, labels, value, True))
+        if self._thread is None or self._pid != os.getpid():
+            self._ensure_thread()
+
+    def _fold(self) -> None:
+        """Turn the recorded events into pending increments (under the flush lock)."""
+        events, add = self._events, self._add
+        while events:
+            metric, labels, value, observed = events.popleft()
             key = self._series_of(metric, labels)
+            if not observed:
+                add(metric.name, key, value)
+                continue
+            index = bisect.bisect_left(metric.buckets, value)  # le semantics: value <= bound
             base = key + FIELD_SEPARATOR
-            self._add(metric.name, base + str(index), 1)
-            self._add(metric.name, base + SUM_FIELD, value)
-            self._add(metric.name, base + COUNT_FIELD, 1)
-        self._ensure_thread()
+            add(metric.name, base + str(index), 1)
+            add(metric.name, base + SUM_FIELD, value)
+            add(metric.name, base + COUNT_FIELD, 1)
 
     def _add(self, name: str, field: str, amount: float) -> None:
         slot = (name, field)
         self._pending[slot] = self._pending.get(slot, 0.0) + amount
 
     def _series_of(self, metric: Metric, labels: Sequence[object]) -> str:
-        # The label sets seen so far map straight to their field: no cleaning on the hot path.
+        # The label sets seen so far map straight to their field: no cleaning per event.
         known = self._series.setdefault(metric.name, {})
         raw = tuple(labels)
         key = known.get(raw)
         if key is not None:
             return key
-        if len(raw) != len(metric.labels):
-            raise ValueError(f"{metric.name} takes labels {metric.labels}, got {len(raw)} values")
         if len(known) >= self.max_series:
             return series_field([OTHER] * len(raw))
         key = known[raw] = series_field([clean_label(value) for value in raw])
@@ -132,6 +153,7 @@ class Recorder:
         """Send what was recorded since the last flush; returns how many fields were sent. On a
         Redis error the increments are kept for the next try."""
         with self._lock:
+            self._fold()
             pending, self._pending = self._pending, {}
         if not pending:
             return 0
@@ -154,7 +176,7 @@ class Recorder:
     def _ensure_thread(self) -> None:
         if not self.background:
             return
-        if self._pid != os.getpid():  # forked: the parent's buffer and thread are not ours
+        if self._pid != os.getpid():  # forked (and missed by the at-fork hook): not our buffer
             self._reset()
         if self._thread is None:
             with self._lock:
@@ -170,6 +192,10 @@ class Recorder:
         self._stop.set()
         if self._pid == os.getpid():
             self.flush()
+
+
+def _wrong_labels(metric: Metric, labels: Sequence[object]) -> ValueError:
+    return ValueError(f"{metric.name} takes labels {metric.labels}, got {len(labels)} values")
 
 
 def flush_all() -> None:

@@ -82,7 +82,9 @@ class StrictModel(BaseModel):
     @model_validator(mode="after")
     def _bounded_strings(self, info: ValidationInfo) -> Self:
         limit = limits_of(info).text.other_chars
-        for name, value in self:
+        # __dict__ holds every field (extra is forbidden); iterating the model itself builds a
+        # generator over it per message, a cost each campaign message paid on the worker.
+        for name, value in self.__dict__.items():
             if isinstance(value, str) and name not in self._OWN_LIMIT and len(value) > limit:
                 raise ValueError(f"{name} is longer than {limit} characters (SMSQ_LIMITS__TEXT__OTHER_CHARS)")
         return self

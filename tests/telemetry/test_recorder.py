@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 import redis
@@ -107,3 +108,27 @@ def test_a_forked_child_flushes_only_its_own_counts(redis_client: redis.Redis) -
     assert os.waitstatus_to_exitcode(status) == 0
     recorder.flush()
     assert redis_client.hget(Keys("t").metrics(names.RECOVERIES.name), "lease") == "4"
+
+
+def test_threads_recording_while_a_flush_runs_lose_nothing(redis_client: redis.Redis) -> None:
+    # Recording takes no lock (the event loop's thread records without waiting on the sending one),
+    # so flushes racing four recording threads must still send every count exactly once.
+    recorder = Recorder(redis_client, Keys("t"), background=False)
+    each, started = 20_000, threading.Barrier(5)
+
+    def record() -> None:
+        started.wait()
+        for _ in range(each):
+            recorder.inc(names.RECOVERIES, ("message",))
+            recorder.observe(names.SEND_DURATION, ("messente",), 0.02)
+
+    threads = [threading.Thread(target=record) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    while any(thread.is_alive() for thread in threads):
+        recorder.flush()
+    recorder.flush()
+    metrics = Keys("t").metrics
+    assert redis_client.hget(metrics(names.RECOVERIES.name), "message") == str(4 * each)
+    assert redis_client.hget(metrics(names.SEND_DURATION.name), "messente#count") == str(4 * each)

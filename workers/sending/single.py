@@ -39,6 +39,7 @@ from smsq.workers.limits.ratelimit import RateLimiter
 from smsq.workers.providers.base import OutboundMessage, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, RateLimited, TransientError
 from smsq.workers.sending.backoff import backoff_delay
+from smsq.workers.sending.recording import write_outcomes
 from smsq.workers.sending.routing import capable_providers, is_test, no_provider_detail, pick
 from smsq.workers.sending.text_store import stored_body
 from smsq.workers.status.followup import Followup
@@ -171,7 +172,10 @@ def send_message(message_id: str, sender: Sender) -> Outcome:
     sender.telemetry.send_seconds(provider.name, time.perf_counter() - started)
     decision = decide(message_id, record, message, provider.name, attempt, answer, sender)
     apply_side_effects(sender, provider.name, decision)
-    finish(decision.to, **decision.options)
+    # The answer is in: kept through a Redis outage for up to the lease, as a batch's outcomes are,
+    # so an answer that came while Redis was down does not end `unknown` (issue 12).
+    options = {**decision.options, "lease_token": token}
+    write_outcomes(store, [(message_id, decision.to, options)], within=sender.lease_seconds)
     return decision.outcome
 
 
@@ -391,4 +395,6 @@ def _attempt_entry(
     if error is not None:
         entry["code"] = error.code
         entry["detail"] = error.detail[:200]
+        if isinstance(error, TransientError) and error.maybe_sent:  # the retry may be a second copy
+            entry["maybe_sent"] = True
     return entry

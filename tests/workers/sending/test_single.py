@@ -189,3 +189,20 @@ def test_a_send_whose_lease_was_lost_before_the_request_is_not_made(store: Messa
     record = store.get(message_id)
     assert record is not None and record["lease_token"] == "another worker's"
     assert not record.get("call_provider") and record["status"] == "sending"
+
+
+def test_an_attempt_the_provider_may_have_taken_is_marked_in_the_attempt_log(store: MessageStore) -> None:
+    # A read timeout: the request may have reached the provider, so the retry that sends it may be
+    # a second copy, and the record says so; the attempt that was answered carries no such mark.
+    wire = Wire(httpx.ReadTimeout("slow"), ok)
+    message_id = accept(store)
+    sender = messente_sender(store, wire)
+    assert send_message(message_id, sender).status == "queued"
+    assert send_message(message_id, sender).status == "sent"  # its backoff is not checked here
+    record = store.get(message_id)
+    assert record is not None
+    entries = json.loads("[" + record["attempt_log"] + "]")
+    assert [(e["outcome"], e.get("code"), e.get("maybe_sent", False)) for e in entries] == [
+        ("transient", "timeout", True),
+        ("sent", None, False),
+    ]
