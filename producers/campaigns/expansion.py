@@ -57,7 +57,9 @@ def parse_rows(
     ``counter``), or say why the row cannot be used. Runs in pool processes: this is the per-row
     work that costs."""
     out: list[Parsed] = []
-    keys = [encode_string(name) for name in variables]
+    # Same JSON as json.dumps(dict(...)), without building a dict per row: each key written once.
+    keys = [encode_string(name) + ": " for name in variables]
+    first = "{" + keys[0] if keys else ""
     for position, number, values in rows:
         if None in values:
             out.append((position, None, "malformed", "", "", NO_SMS))
@@ -69,12 +71,14 @@ def parse_rows(
             except ValueError:
                 out.append((position, None, "invalid_number", "", "", NO_SMS))
                 continue
-            # Same JSON as json.dumps(dict(...)), without building a dict per row.
-            vars_json = (
-                "{" + ", ".join(f"{k}: {encode_string(v)}" for k, v in zip(keys, values, strict=True)) + "}"
-                if keys
-                else ""
-            )
+            if len(keys) == 1:  # the usual template: one variable (a name)
+                vars_json = first + encode_string(values[0]) + "}"
+            elif keys:
+                vars_json = (
+                    "{" + ", ".join([k + encode_string(v) for k, v in zip(keys, values, strict=True)]) + "}"
+                )
+            else:
+                vars_json = ""
             parts = NO_SMS if counter is None else counter.parts(values)
             out.append((position, e164, None, message_id(campaign_id, position), vars_json, parts))
     return out
@@ -146,7 +150,7 @@ def csv_rows(
             if len(fields) != width:
                 yield line, "", tuple(None for _ in value_at)  # type: ignore[misc]
                 continue
-            yield line, fields[number_at].strip(), tuple(fields[i].strip() for i in value_at)
+            yield line, fields[number_at].strip(), tuple([fields[i].strip() for i in value_at])
 
     return rows()
 
@@ -269,9 +273,10 @@ class Expander:
                 for position, number, reason, mid, vars_json, parts in chunk:
                     if (admitted := result.admit(seen, position, number, reason)) is not None:
                         fresh.append((position, admitted, mid, vars_json))
-                        counted.append((admitted, parts))
+                        if counter is not None:  # without one every row's parts are NO_SMS: nothing to add
+                            counted.append((admitted, parts))
                 blocked = self.blacklist.blocked_among([number for _, number, _, _ in fresh])
-                if tally is not None:
+                if tally is not None and counted:
                     tally.add_all(counted, blocked)
                 lines = [
                     f"{mid}\t{position}\t{number}\t{'b' if number in blocked else 'q'}\t{vars_json}"

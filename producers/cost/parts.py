@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from smsq.producers.campaigns.model import CampaignTemplate
 from smsq.producers.messages.models import Sms
 from smsq.producers.messages.personalise import PLACEHOLDER, render
-from smsq.producers.messages.segments import NOT_BASIC, UCS2, Segments, count, parts_for
+from smsq.producers.messages.segments import NOT_BASIC, UCS2, Segments, count, part_sizes
 
 # (parts, UCS-2?) of one recipient's SMS text; (0, False) when the template has no SMS part.
 Parts = tuple[int, bool]
@@ -32,6 +32,11 @@ class PartsCounter:
     _plain: bool = False  # the literals are all GSM-7 default alphabet
     _used: tuple[int, ...] = ()  # for each placeholder occurrence, its index in ``variables``
     _constant: Parts | None = None
+    _single: int = 160  # GSM-7 septets in one part, and in each part of a longer text (the UDH's)
+    _each: int = 153
+    # One shared tuple per parts count: a million recipients make a few distinct answers, and a
+    # pickled chunk (parse_rows runs in a pool) writes a repeated object as a back-reference.
+    _gsm_parts: dict[int, Parts] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(
@@ -55,6 +60,7 @@ class PartsCounter:
         literals.append(sms.text[last:])
         literal = "".join(literals)
         constant = None
+        single, each = part_sizes(gsm=True, udh=sms.udh)
         if not used:
             result = sms.segments(table)
             constant = (result.segments, result.encoding == UCS2)
@@ -66,6 +72,8 @@ class PartsCounter:
             _plain=NOT_BASIC.search(literal) is None,
             _used=tuple(used),
             _constant=constant,
+            _single=single,
+            _each=each,
         )
 
     def parts(self, values: Sequence[str]) -> Parts:
@@ -74,9 +82,16 @@ class PartsCounter:
             return self._constant
         assert self.sms is not None
         if self._plain:
-            filled = "".join(values[i] for i in self._used)
+            used = self._used
+            filled = values[used[0]] if len(used) == 1 else "".join([values[i] for i in used])
             if NOT_BASIC.search(filled) is None:
-                return parts_for(self._literal_septets + len(filled), gsm=True, udh=self.sms.udh), False
+                # parts_for's arithmetic with the sizes worked out once (tests: test_parts.py).
+                septets = self._literal_septets + len(filled)
+                parts = 1 if septets <= self._single else -(-septets // self._each)
+                shared = self._gsm_parts.get(parts)
+                if shared is None:
+                    shared = self._gsm_parts.setdefault(parts, (parts, False))
+                return shared
         result = self.full(values)
         return result.segments, result.encoding == UCS2
 

@@ -84,7 +84,7 @@ def country_of(e164: str) -> str:
     """The number's country (ISO 3166-1 alpha-2) by phonenumbers, or ZZ."""
     # A region is decided by the country code and, where several share it (+1, +7, +44), a few
     # leading digits: cached by the first seven digits, a million numbers cost a few thousand parses.
-    prefix = e164[:8]
+    prefix = e164[:REGION_PREFIX]
     region = _REGIONS.get(prefix)
     if region is None:
         try:
@@ -100,5 +100,12 @@ def country_of(e164: str) -> str:
     return region
 
 
+def kept_country(e164: str) -> str | None:
+    """The country ``country_of`` keeps for the number's prefix (every number sharing its first
+    ``REGION_PREFIX`` characters gets it), or None when it keeps none (each is then parsed)."""
+    return _REGIONS.get(e164[:REGION_PREFIX])
+
+
+REGION_PREFIX: Final = 8  # "+" and seven digits
 _REGIONS: dict[str, str] = {}
 _REGIONS_KEPT: Final = 200_000

@@ -172,8 +172,13 @@ def _first_forcing(
 
 def parts_for(units: int, *, gsm: bool, udh: str | None = None) -> int:
     """Parts of a text of ``units`` septets or UTF-16 units with no two-unit characters."""
-    single, each = _sizes(gsm, udh_bytes(udh))
+    single, each = part_sizes(gsm=gsm, udh=udh)
     return 1 if units <= single else -(-units // each)
+
+
+def part_sizes(*, gsm: bool, udh: str | None = None) -> tuple[int, int]:
+    """(units in one part, units in each part of a concatenated text) for this encoding and UDH."""
+    return _sizes(gsm, udh_bytes(udh))
 
 
 def _fixed_width(text: str, units: int, *, gsm: bool, udh: int) -> Segments:

@@ -1,7 +1,8 @@
 """bench/faults.py scenario 5, short: a rolling SIGTERM restart of every worker (a deploy) during a
 campaign and a stream of single messages leaves no message `unknown`, none lost, none sent twice.
 SIGTERM goes to each worker's main process only, as `docker stop` and Kubernetes signal a container's
-PID 1: it tells its pool processes; sends in flight finish, a batch hands the rest back."""
+PID 1: it tells its pool processes; sends in flight finish, a batch hands the rest back. On Redis and
+on RabbitMQ (where a stopping worker's reserved tasks go back when its channel closes)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,19 @@ import pytest
 from smsq.cli.redis_server import RedisServer
 from smsq.producers.campaigns.model import message_id
 from tests.integration.faults import received_per_number, replace, settle
-from tests.integration.stack import Running, db_url, stack_settings, started_stack
+from tests.integration.stack import BROKERS, Running, db_url, stack_settings, started_stack
 
 pytestmark = pytest.mark.integration
 
 WORKERS = (("general-a", ("--concurrency", "2")), ("general-b", ("--concurrency", "2")))
 
 
-@pytest.fixture
+@pytest.fixture(params=BROKERS)
 def deploy_stack(
-    redis_server: RedisServer, sandbox_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    sandbox_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Running]:
     settings = stack_settings(
         db_url(redis_server.url, 11), sandbox_url, "it-deploy",
@@ -32,7 +36,9 @@ def deploy_stack(
         campaigns__use_bulk="false", campaigns__concurrency="4", campaigns__batch_size="20",
         campaigns__chunk="10",
     )  # fmt: skip
-    with started_stack(settings, tmp_path_factory.mktemp("deploy"), workers=WORKERS) as running:
+    with started_stack(
+        settings, tmp_path_factory.mktemp("deploy"), workers=WORKERS, broker=request.param
+    ) as running:
         running.smsq().store.redis.flushdb()
         yield running
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import redis
@@ -104,6 +106,58 @@ class SentinelCluster:
         name = next(name for name, p in self.ports.items() if p == port)
         self.processes[name].kill()
         self.processes[name].wait(timeout=10)
+
+    def kill_master_watched(self) -> list[str]:
+        """SIGKILL the current master mid-run, and return what it may have taken with it: the commands
+        it executed after the last write the replica confirmed. Just before the kill a marker is
+        written and ``WAIT 1`` returns once the replica has the master's stream up to that marker
+        (everything before it, from every client); a MONITOR on the master lists, in execution order,
+        what came after, until the kill ends the connection. Only those writes can be missing on the
+        promoted replica (asynchronous replication); one before the marker is known to be there."""
+        port = self.master_port()
+        doomed = self.processes[next(name for name, p in self.ports.items() if p == port)]
+        seen: list[str] = []
+        listening = threading.Event()
+        closed = threading.Event()  # the MONITOR ended with the kill, not on a line it could not read
+
+        def watch() -> None:
+            client = redis.Redis(port=port, decode_responses=True)
+            try:
+                with client.monitor() as monitor:
+                    listening.set()
+                    while True:
+                        entry = monitor.next_command()
+                        if entry is not None:
+                            seen.append(entry["command"])
+            except (redis.ConnectionError, OSError):
+                closed.set()
+            finally:
+                listening.set()
+                client.close()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        if not listening.wait(10):
+            raise RuntimeError("MONITOR on the master did not start")
+        marker = f"failover-marker-{uuid.uuid4().hex}"
+        master = redis.Redis(port=port, decode_responses=True)
+        try:
+            master.set(marker, "1")
+            acked = master.execute_command("WAIT", 1, 5000)
+        finally:
+            master.close()
+        doomed.kill()  # at once: no round trip to the sentinel between the ack and the kill
+        doomed.wait(timeout=10)
+        watcher.join(timeout=10)
+        if not closed.is_set():
+            raise RuntimeError("the MONITOR of the master ended before the kill: its list is incomplete")
+        if acked != 1:
+            raise RuntimeError(f"the replica did not confirm the marker ({acked} replicas)")
+        after = next((i for i, command in enumerate(seen) if command == f"SET {marker} 1"), None)
+        if after is None:
+            raise RuntimeError("MONITOR never showed the marker")
+        # WAIT itself is in the list (it writes nothing): leave it out.
+        return [command for command in seen[after + 1 :] if not command.startswith("WAIT ")]
 
     def stop(self) -> None:
         for process in self.processes.values():

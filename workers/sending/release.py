@@ -10,7 +10,15 @@ from collections.abc import Callable, Mapping, Sequence
 
 from smsq.config import contract as names
 from smsq.config.settings import LeaseExpiry
-from smsq.producers.core.records import CALL_PROVIDER, LEASE_TOKEN, PRIORITY, RESEND_VIA, STATUS, error_fields
+from smsq.producers.core.records import (
+    ATTEMPTS,
+    CALL_PROVIDER,
+    LEASE_TOKEN,
+    PRIORITY,
+    RESEND_VIA,
+    STATUS,
+    error_fields,
+)
 from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import Publisher
 from smsq.telemetry.hooks import OFF, Telemetry
@@ -102,10 +110,15 @@ def settle_expired_leases(
         fields = {**error_fields("lease-expired", detail), LEASE_TOKEN: ""}
         if action == "resend" and calling in idempotent:
             fields[RESEND_VIA] = calling
+        # A request that may have left is an attempt in the log, marked as such: last_error_code is
+        # overwritten by whatever comes next (a poll's answer), the log is not, so a resend's
+        # second copy stays told apart from an unexplained one.
+        lost = {"number": int(record.get(ATTEMPTS) or 0) + 1, "provider": calling, "at_ms": now,
+                "outcome": "lost", "maybe_sent": True} if calling else None  # fmt: skip
         if action == "unknown":
-            moved = store.transition(message_id, "unknown", fields=fields)
+            moved = store.transition(message_id, "unknown", fields=fields, attempt=lost)
         else:
-            moved = store.transition(message_id, "queued", fields=fields, schedule_at_ms=now)
+            moved = store.transition(message_id, "queued", fields=fields, schedule_at_ms=now, attempt=lost)
         settled += moved.ok
         telemetry.recovered("lease", int(moved.ok))
         log.warning(

@@ -236,6 +236,15 @@ def test_variables_are_stored_as_the_json_of_their_values() -> None:
     assert row[3] == message_id("ab" * 16, 2)
 
 
+@pytest.mark.parametrize("count", [0, 1, 2])
+def test_one_or_no_variable_is_the_same_json_as_json_dumps(count: int) -> None:
+    values = ('Ann "the" Öberg\t😀', "x")[:count]
+    variables = ['first"Name', "b"][:count]
+    (row,) = campaign_expansion.parse_rows([(2, "+37251000001", values)], "ab" * 16, variables)
+    expected = json.dumps(dict(zip(variables, values, strict=True)), ensure_ascii=False) if count else ""
+    assert row[4] == expected
+
+
 def test_a_blocked_record_expires_after_the_retention_like_every_final_record(
     campaigns: Campaigns, store: MessageStore
 ) -> None:

@@ -31,6 +31,15 @@ def counter(text: str, **part: str) -> PartsCounter:
         ("Hi %name% {%name%}", ("€" * 39,), (2, False)),
         ("It\u2019s %name%", ("x" * 65,), (1, True)),
         ("It\u2019s %name%", ("x" * 66,), (2, True)),
+        # Two variables: their lengths added (the single-variable shortcut is not taken).
+        ("%a% and %b%", ("x" * 80, "y" * 75), (1, False)),
+        ("%a% and %b%", ("x" * 80, "y" * 76), (2, False)),
+        ("%a% and %b%", ("x" * 300, "y"), (2, False)),  # 306 septets: two parts of 153
+        ("%a% and %b%", ("x" * 300, "yy"), (3, False)),
+        ("%a% and %b%", ("x" * 300, "y" * 155), (4, False)),
+        ("%a% and %b%", ("x", "ë"), (1, True)),
+        ("%a% %a%", ("x" * 79,), (1, False)),
+        ("%a% %a%", ("x" * 80,), (2, False)),
     ],
 )
 def test_parts(text: str, values: tuple[str, ...], parts: tuple[int, bool]) -> None:
@@ -58,3 +67,9 @@ def test_the_fast_path_agrees_with_the_full_count(literal: str, value: str, udh:
     rendered = literal + value + literal
     full = count(rendered, udh=udh)
     assert parts_counter.parts((value,)) == (full.segments, full.encoding == "UCS-2")
+
+
+def test_a_counter_answers_the_same_tuple_for_the_same_parts() -> None:
+    """One shared (parts, False) per count: a pickled chunk writes repeats as back-references."""
+    parts_counter = counter("Hi %name%")
+    assert parts_counter.parts(("Ann",)) is parts_counter.parts(("Bob",))

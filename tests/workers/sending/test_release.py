@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -69,6 +70,11 @@ def test_expired_leases_follow_the_lane_policy(store: MessageStore, clock: FakeC
     assert store.get(IDS[0])["status"] == "queued"  # type: ignore[index]
     assert store.get(IDS[1])["status"] == "unknown"  # type: ignore[index]
     assert store.get(IDS[1])["last_error_code"] == "lease-expired"  # type: ignore[index]
+    # Each request that may have left is in the attempt log as lost, maybe sent: the mark outlives
+    # last_error_code, which the resend's answer (or a poll) overwrites.
+    for message_id in IDS[:2]:
+        (entry,) = json.loads("[" + store.get(message_id)["attempt_log"] + "]")  # type: ignore[index]
+        assert (entry["outcome"], entry["provider"], entry["maybe_sent"]) == ("lost", "messente", True)
     publisher = RecordingPublisher()
     assert (
         release_due(store, publisher, batch=10, claim_lease_ms=1000, watch=WAITING) == 1
@@ -121,6 +127,7 @@ def test_a_lease_lost_before_the_request_left_goes_back_to_queued_not_unknown(
     assert requeued["status"] == "queued" and "before its request left" in requeued["last_error_detail"]  # type: ignore[index]
     assert unknown["status"] == "unknown"  # type: ignore[index]
     assert "attempts" not in requeued  # type: ignore[operator]  # no attempt was spent
+    assert "attempt_log" not in requeued  # type: ignore[operator]  # nor one logged
     publisher = RecordingPublisher()
     assert release_due(store, publisher, batch=10, claim_lease_ms=1000, watch=WAITING) == 1
     assert publisher.published == [("smsq.send_many", {"message_ids": [IDS[0]]}, "low")]
