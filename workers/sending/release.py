@@ -23,6 +23,7 @@ from smsq.producers.core.store import MessageStore
 from smsq.producers.publisher import Publisher
 from smsq.telemetry.hooks import OFF, Telemetry
 from smsq.workers.sending.recovery import LaneWatch, lanes_of
+from smsq.workers.sending.single import attempt_entry
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,8 @@ def settle_expired_leases(
         # A request that may have left is an attempt in the log, marked as such: last_error_code is
         # overwritten by whatever comes next (a poll's answer), the log is not, so a resend's
         # second copy stays told apart from an unexplained one.
-        lost = {"number": int(record.get(ATTEMPTS) or 0) + 1, "provider": calling, "at_ms": now,
-                "outcome": "lost", "maybe_sent": True} if calling else None  # fmt: skip
+        number = int(record.get(ATTEMPTS) or 0) + 1
+        lost = attempt_entry(number, calling, now, "lost", maybe_sent=True) if calling else None
         if action == "unknown":
             moved = store.transition(message_id, "unknown", fields=fields, attempt=lost)
         else:

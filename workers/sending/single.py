@@ -261,7 +261,7 @@ def _decide(
         options = {
             "fields": error_fields(answer.code, answer.detail),
             "schedule_at_ms": now + int(wait * 1000),
-            "attempt": _attempt_entry(attempt, provider, now, "rate_limited", answer),
+            "attempt": attempt_entry(attempt, provider, now, "rate_limited", answer),
         }
         pause = answer.retry_after if answer.retry_after is not None else DEFAULT_PROVIDER_PAUSE
         return Decision("queued", options, Outcome("queued", str(answer), retry_in=wait), None, pause)
@@ -270,9 +270,9 @@ def _decide(
         return Decision(to, options, outcome, healthy=False)
     if isinstance(answer, ProviderError):  # permanent: the provider answered; the message is at fault
         fields = {**error_fields(answer.code, answer.detail), ATTEMPTS: attempt, PROVIDER: provider}
-        options = {"fields": fields, "attempt": _attempt_entry(attempt, provider, now, "permanent", answer)}
+        options = {"fields": fields, "attempt": attempt_entry(attempt, provider, now, "permanent", answer)}
         return Decision("failed", options, Outcome("failed", str(answer)), healthy=True)
-    entry = _attempt_entry(attempt, provider, now, "sent")
+    entry = attempt_entry(attempt, provider, now, "sent")
     if answer.duplicate:
         # An earlier attempt whose answer was lost (a read timeout) had gone out; nothing new was sent.
         entry.update(code="duplicate", detail=DUPLICATE_NOTE)
@@ -310,7 +310,7 @@ def after_transient(
     message_id: str, exc: TransientError, attempt: int, provider: str, sender: Sender
 ) -> tuple[str, dict[str, Any], Outcome]:
     now = sender.store.now_ms()
-    entry = _attempt_entry(attempt, provider, now, "transient", exc)
+    entry = attempt_entry(attempt, provider, now, "transient", exc)
     fields = {**error_fields(exc.code, exc.detail), ATTEMPTS: attempt, LAST_FAILED_PROVIDER: provider}
     if attempt >= sender.retry.max_attempts:
         return (
@@ -388,13 +388,13 @@ def _sent_fields(
     }
 
 
-def _attempt_entry(
-    number: int, provider: str, at_ms: int, outcome: str, error: ProviderError | None = None
-) -> dict[str, Any]:
+def attempt_entry(number: int, provider: str, at_ms: int, outcome: str, error: ProviderError | None = None,
+                  *, maybe_sent: bool = False) -> dict[str, Any]:  # fmt: skip
     entry: dict[str, Any] = {"number": number, "provider": provider, "at_ms": at_ms, "outcome": outcome}
     if error is not None:
         entry["code"] = error.code
         entry["detail"] = error.detail[:200]
-        if isinstance(error, TransientError) and error.maybe_sent:  # the retry may be a second copy
-            entry["maybe_sent"] = True
+        maybe_sent = maybe_sent or (isinstance(error, TransientError) and error.maybe_sent)
+    if maybe_sent:  # the provider may have it: the retry may be a second copy
+        entry["maybe_sent"] = True
     return entry
