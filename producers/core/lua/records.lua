@@ -1,9 +1,7 @@
--- Every write that creates a message record or moves its status, in one script so that creating
--- (one message, or a campaign's records) and every status change (a send, an outcome, the release
--- of due messages) go through the same two functions, create and transition, and keep their
--- counters with the same code. Loaded by smsq.producers.core.store; key shapes:
--- smsq.producers.core.keys. ARGV[1] names the operation; each operation names its KEYS and ARGV
--- at its top.
+-- Every write that creates a message record or moves its status, in one script: creating (one
+-- message, or a campaign's records) and every status change (a send, an outcome, a release) go
+-- through the same create and transition, and keep their counters with the same code. Loaded by
+-- smsq.producers.core.store (keys: smsq.producers.core.keys); ARGV[1] names the operation.
 
 local operation = ARGV[1]
 
@@ -79,6 +77,10 @@ end
 -- A new record with its fields (status among them). A record created in a final status (blocked)
 -- expires after the retention (expire_s), as one that reaches a final status by a transition does.
 -- Counting is the caller's: one record counts 1, a campaign chunk counts its records at once.
+
+local function push(t, ...)
+  for i = 1, select('#', ...) do t[#t + 1] = select(i, ...) end
+end
 
 local function create(record, expire_s, ...)
   redis.call('HSET', record, ...)
@@ -204,9 +206,8 @@ function operations.create()
   return {1, id, charged[2]}
 end
 
--- Many single messages (Smsq.send_many, the HTTP API's batch): each goes through create's steps on
--- its own and in order (its idempotency key, its charges, its record, its outbox entry), in one call
--- instead of one per message; their hour's counts are added once.
+-- Many single messages (Smsq.send_many, the API's batch): each through create's steps on its own
+-- and in order (idempotency key, charges, record, outbox entry), in one call; hour counts once.
 -- KEYS: schedule zset, then each charge counter key once (records name them by index).
 -- ARGV: 'create_many', record key prefix, stats prefix ('' none), stats ttl s, created ms (all
 -- records' hour), shapes as JSON [[field, value, ...], ...] (the fields records of one shape share),
@@ -237,9 +238,8 @@ function operations.create_many()
       else
         if idempotency ~= '' then redis.call('SET', idempotency, id, 'EX', idempotency_ttl) end
         -- One HSET with the shape's fields and its own (a command costs more than the table).
-        local fields = {'status', status}
-        for _, value in ipairs(shapes[r[6]]) do fields[#fields + 1] = value end
-        for j = 8, #r do fields[#fields + 1] = r[j] end
+        local fields = {'status', status, unpack(shapes[r[6]])}
+        push(fields, unpack(r, 8))
         create(record_prefix .. id, '', unpack(fields))
         if due_ms ~= '' then
           entries[#entries + 1] = due_ms
@@ -259,8 +259,7 @@ function operations.create_many()
 end
 
 -- A whole campaign's charges at once, at its creation (before any of its batches is queued).
--- KEYS: the counter keys. ARGV: 'charge', n, n x (amount, limit, expire at).
--- Returns what charge returns.
+-- KEYS: the counter keys. ARGV: 'charge', n, n x (amount, limit, expire at). Returns charge's reply.
 function operations.charge()
   local charges = tonumber(ARGV[2])
   return charge(1, 3, charges)
@@ -282,19 +281,19 @@ function operations.store_campaign()
   local pending, blocked = 0, 0
   for line in string.gmatch(lines, '[^\n]+') do
     local id, position, number, flag, vars = string.match(line, '^(.-)\t(.-)\t(.-)\t(.-)\t(.*)$')
-    local record = record_prefix .. id
+    -- One HSET per record: a command costs more than building the table.
+    local fields = {'status', initial, 'to', number, 'campaign_id', campaign_id, 'priority', priority,
+      'channels', channels, 'created_ms', created_ms, 'position', position}
+    local expire_s = ''
     if flag == 'b' then
-      create(record, retention_s, 'status', 'blocked', 'to', number, 'campaign_id', campaign_id,
-        'priority', priority, 'channels', channels, 'created_ms', created_ms, 'position', position,
-        'last_error_code', blocked_code, 'last_error_detail', blocked_detail, 'final_ms', created_ms)
-      blocked = blocked + 1
+      fields[2], expire_s, blocked = 'blocked', retention_s, blocked + 1
+      push(fields, 'last_error_code', blocked_code, 'last_error_detail', blocked_detail, 'final_ms', created_ms)
     else
-      create(record, '', 'status', initial, 'to', number, 'campaign_id', campaign_id,
-        'priority', priority, 'channels', channels, 'created_ms', created_ms, 'position', position)
       pending = pending + 1
     end
-    if vars ~= '' then redis.call('HSET', record, 'vars', vars) end
-    if test then redis.call('HSET', record, 'test', '1') end
+    if vars ~= '' then push(fields, 'vars', vars) end
+    if test then push(fields, 'test', '1') end
+    create(record_prefix .. id, expire_s, unpack(fields))
   end
   count(campaign_counts, initial, pending)
   count(campaign_counts, 'blocked', blocked)
@@ -323,18 +322,17 @@ function operations.transition()
 end
 
 -- Release due entries of the schedule: a due scheduled message becomes queued (a transition like
--- any other); a due queued one (a retry's backoff) is handed out as it is. An entry stays in the
--- schedule with its score pushed out by a claim lease until the releaser confirms it published it
--- (mark_published.lua, remove_if_score.lua), so a releaser that dies between claim and publish loses
--- nothing. Once published the entry stays as the message's watch (its recovery deadline) until a
--- worker claims it. A due watch (published_ms >= queued_ms: published for this queueing) is a
--- recovery check: if the message was published before the oldest task still waiting in its lane
--- (lanes are FIFO) its task left the queue and nobody claimed it, so it is handed out again; else it
--- is still waiting behind others and is looked at again a limit later (smsq.workers.sending.recovery).
--- KEYS: leases, schedule, polls (zsets), callbacks and API key prefixes. ARGV: 'claim_due', record key prefix, campaign key prefix,
--- stats prefix ('' none), stats ttl s, now ms, limit, claim lease ms, watch ('1' check watches, '0'
--- hand them out), then with a watch: the oldest waiting publish ms of high, regular, low, and their
--- recovery limits ms.
+-- any other); a due queued one (a retry's backoff) is handed out as it is. The entry stays, its score
+-- pushed out by a claim lease, until the releaser confirms it published it (mark_published.lua,
+-- remove_if_score.lua): a releaser that dies between claim and publish loses nothing. Published, the
+-- entry is the message's watch (recovery deadline) until a worker claims it. A due watch
+-- (published_ms >= queued_ms) is a recovery check: published before the oldest task still waiting
+-- in its FIFO lane, its task left the queue unclaimed and it is handed out again; else it waits
+-- behind others and is looked at a limit later (smsq.workers.sending.recovery).
+-- KEYS: leases, schedule, polls (zsets), callbacks and API key prefixes. ARGV: 'claim_due', record
+-- key prefix, campaign key prefix, stats prefix ('' none), stats ttl s, now ms, limit, claim lease
+-- ms, watch ('1' check watches, '0' hand them out), then with a watch: the oldest waiting publish
+-- ms of high, regular, low, and their recovery limits ms.
 -- Returns a flat list: id, priority, claim score, recovered ('1' handed out again after a stall), ...
 function operations.claim_due()
   local K = {leases = KEYS[1], schedule = KEYS[2], polls = KEYS[3], callbacks = KEYS[4], api_keys = KEYS[5]}
@@ -389,8 +387,7 @@ end
 -- KEYS: the hour's counts. ARGV: 'uncount', then status, n pairs.
 function operations.uncount()
   local hour = KEYS[1]
-  local first = 2
-  for i = first, #ARGV, 2 do
+  for i = 2, #ARGV, 2 do
     if redis.call('HINCRBY', hour, ARGV[i], -tonumber(ARGV[i + 1])) == 0 then
       redis.call('HDEL', hour, ARGV[i])
     end
