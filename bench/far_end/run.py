@@ -1,8 +1,10 @@
 """smsq against each common limiter at the far end (issue 17, target 1): a campaign of single sends
 through `smsq worker` processes (async singles) while status polls of what went out share the same
-limit, for ``--seconds`` per limiter. Reported per limiter: what the far end accepted and refused
-(429) of sends and polls, and the accepted rate as a share of the allowed one, counted at the far end
-over the run after a warm-up.
+limit, for ``--seconds`` per limiter. Every limiter runs in nginx (limit_req, or
+bench/far_end/limiters.lua in its Lua module); ``--python-far-end`` runs the token bucket and the
+windows in aiohttp instead (bench/far_end/server.py, whose own stalls read as clumps). Reported
+per limiter: what the far end accepted and refused (429) of sends and polls, and the accepted rate
+as a share of the allowed one, counted at the far end over the run after a warm-up.
 
     .venv/bin/python -m bench.far_end.run                          # every limiter, 180 s each
     .venv/bin/python -m bench.far_end.run --seconds 30 --limiter nginx --limiter sliding-window
@@ -32,7 +34,8 @@ from smsq.producers.client import Smsq
 LIMITERS = ("nginx", "token-bucket", "fixed-window", "sliding-window")
 # The far end reads the time when it gets to a request: on a busy machine a far end that was not
 # scheduled for 40 ms reads a clump of requests that arrived evenly, and counts them as one. It runs
-# ahead of smsq's processes (as root: a lower nice value) so its own stalls are not counted as ours.
+# ahead of smsq's processes (as root: a lower nice value) so its own stalls are not counted as ours
+# (and in nginx by default, whose loop in C reads the clock per request).
 FAR_END_PRIORITY = ("nice", "-n", "-10") if os.geteuid() == 0 else ()
 TEMPLATE = {"messages": [{"channel": "sms", "sender": "Acme", "text": "Offer %n%"}], "priority": "low"}
 Log = list[tuple[float, int, str]]
@@ -76,10 +79,10 @@ def python_far_end(
 
 def run_one(limiter: str, args: argparse.Namespace, workdir: Path) -> Result:
     with private_redis(workdir) as redis_server, Stack(workdir) as stack:
-        if limiter == "nginx":
+        if not args.python_far_end or limiter == "nginx":
             directory = workdir / "nginx"
             url = nginx.start(stack, directory, rate=args.rate, burst=args.burst, latency_ms=args.latency_ms,
-                              priority=FAR_END_PRIORITY)  # fmt: skip
+                              priority=FAR_END_PRIORITY, limiter=limiter)  # fmt: skip
 
             def read_log() -> Log:
                 return nginx.read_log(directory)
@@ -133,6 +136,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4, help="smsq worker processes")
     parser.add_argument("--connections", type=int, default=50, help="per process")
     parser.add_argument("--poll-after", type=float, default=5.0, help="seconds from send to its status poll")
+    parser.add_argument("--python-far-end", action="store_true",
+                        help="the token bucket and windows in aiohttp (server.py), not nginx")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], help="extra smsq setting NAME=VALUE")
     args = parser.parse_args()
     print(f"far end at {args.rate:g}/s (burst {args.burst}), {args.latency_ms:g} ms; smsq "

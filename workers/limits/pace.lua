@@ -4,7 +4,7 @@
 --             may leave, one interval after the one before, so requests are paced at the wire instead
 --             of leaving in a clump when a group is granted. Returns {granted, µs to wait before
 --             asking for the next one (0 when all were granted), µs from now to the first slot,
---             interval µs}.
+--             interval µs, now µs (the server time the slots count from)}.
 --   throttle  the provider said 429: no slot before `pause` µs from now, and the rate is cut
 --             (multiplicative decrease), at most once per `hold` µs so the 429s of requests that
 --             were already on their way count as one signal. Returns the rate now, as text.
@@ -43,7 +43,7 @@ if op == 'take' then
   if granted > 0 then set_slot(tat + interval * granted) end
   local wait = 0
   if granted < wanted then wait = tat + interval * (granted + 1) - tolerance - now_us end
-  return {granted, wait, tat - now_us, interval}
+  return {granted, wait, tat - now_us, interval, now_us}
 end
 
 if op == 'throttle' then

@@ -60,16 +60,48 @@ class Adapt:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """``granted`` tokens: request k (0-based) may leave ``first_slot + k * interval`` seconds from the
-    moment the grant was read; ``wait``: seconds before asking for more (0 when all were granted)."""
+    """``granted`` tokens: request k (0-based) may leave ``first_slot + k * interval`` seconds after
+    ``server_now`` (the limiter's clock when it granted them; 0.0: no limiter, so no clock);
+    ``wait``: seconds before asking for more (0 when all were granted)."""
 
     granted: int
     wait: float
     first_slot: float
     interval: float
+    server_now: float = 0.0
 
     def slot(self, k: int) -> float:
         return self.first_slot + k * self.interval
+
+
+class SlotClock:
+    """Where a grant's slots fall on this process's monotonic clock.
+
+    Slots count from the limiter's clock (Redis server time) at the moment it granted them. Counting
+    them from when this process read the reply instead added the round trip and however long the
+    reading thread then waited for the GIL, tens of milliseconds on a busy host, to that grant's
+    slots alone: one process's requests then left that much after their turn, together with
+    another's on time, and a far-end token bucket or window refused the clump (bench/far_end).
+    The offset between the two clocks is the smallest (reply read - server now) seen, since delays
+    only add to it; it may rise by ``drift`` seconds a second, so a clock that drifts or steps is
+    followed (no two clocks need to agree)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic, drift: float = 0.001) -> None:
+        self.monotonic = monotonic
+        self.drift = drift
+        self._offset: float | None = None
+        self._at = 0.0
+
+    def base(self, grant: Grant) -> float:
+        """The local monotonic time the grant's slots count from."""
+        local = self.monotonic()
+        if not grant.server_now:
+            return local
+        observed = local - grant.server_now
+        if self._offset is not None:
+            observed = min(observed, self._offset + self.drift * (local - self._at))
+        self._offset, self._at = observed, local
+        return grant.server_now + observed
 
 
 @dataclass(frozen=True)
@@ -106,6 +138,8 @@ class RateLimiter:
         self.keys = Keys(prefix)
         self.clock = clock
         self.sleep = sleep
+        # One per process (a limiter is made per worker process); on the injected clock in tests.
+        self.slot_clock = SlotClock(clock) if clock is not None else SlotClock()
         self._pace = client.register_script(_PACE)
 
     def _run(self, provider: str, limit: Limit, op: str, *args: str | int) -> Any:
@@ -123,8 +157,9 @@ class RateLimiter:
         if limit is None or count <= 0:
             return Grant(max(0, count), 0.0, 0.0, 0.0)
         share = repr(_share(limit, tier))
-        granted, wait_us, first_us, interval_us = self._run(provider, limit, "take", share, count)
-        return Grant(int(granted), int(wait_us) / US, max(0, int(first_us)) / US, int(interval_us) / US)
+        granted, wait_us, first_us, interval_us, now_us = self._run(provider, limit, "take", share, count)
+        first, interval = max(0, int(first_us)) / US, int(interval_us) / US
+        return Grant(int(granted), int(wait_us) / US, first, interval, int(now_us) / US)
 
     def acquire(self, provider: str, tier: str = "regular", cost: int = 1) -> float:
         """One token for ``provider``: returns 0.0 at its slot (having slept until then, a few
@@ -134,8 +169,8 @@ class RateLimiter:
         grant = self.take(provider, tier, 1)
         if not grant.granted:
             return grant.wait
-        if grant.first_slot > 0:
-            self.sleep(grant.first_slot)
+        if (wait := self.slot_clock.base(grant) + grant.first_slot - self.slot_clock.monotonic()) > 0:
+            self.sleep(wait)
         return 0.0
 
     def acquire_many(self, provider: str, tier: str, count: int) -> list[float]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from smsq.producers.core.records import ATTEMPTS
+from smsq.producers.core.records import ATTEMPTS, CALL_PROVIDER
 from smsq.producers.messages.models import Omnimessage
 from smsq.workers.limits.ratelimit import Grant
 from smsq.workers.providers import http
@@ -56,8 +56,11 @@ def answer_of(
 
 
 def waiting(detail: str, due_ms: int, wait: float) -> Decision:
-    """Back to wait for our own limit: nothing was sent, no attempt is spent."""
-    return Decision("queued", {"schedule_at_ms": due_ms}, Outcome("queued", detail, wait))
+    """Back to wait for our own limit: nothing was sent, no attempt is spent (and the record's note
+    of a call, made before the request waited for its slot, is taken back)."""
+    return Decision(
+        "queued", {"schedule_at_ms": due_ms, "fields": {CALL_PROVIDER: ""}}, Outcome("queued", detail, wait)
+    )
 
 
 @dataclass
@@ -112,7 +115,7 @@ def start_singles(
         """New slots, now, for requests the loop held past theirs (on its gathering thread)."""
         sender.telemetry.pacing_late(provider.name, len(late))
         grant = take_tokens(sender, provider.name, priority, len(late))
-        base = time.monotonic()
+        base = slot_base(sender, grant)
         return [base + grant.slot(k) for k in range(grant.granted)]
 
     groups: list[tuple[int, Future[list[Answer]]]] = []
@@ -130,9 +133,9 @@ def start_singles(
         granted = grant.granted
         client.unreserve(wanted - granted)
         if granted:
-            # The slots are counted from when the grant was read, on this process's monotonic clock
-            # (the loop's): only the offsets come from Redis, so no two clocks need to agree.
-            base = time.monotonic()
+            # The slots on this process's monotonic clock (the loop's), counted from when the limiter
+            # granted them, not from when this thread got to read the grant (SlotClock says why).
+            base = slot_base(sender, grant)
             chosen = items[sent : sent + granted]
             going = [outbound_for(sender, provider.name, mid, message) for mid, _, message in chosen]
             outbound.extend(going)
@@ -184,6 +187,11 @@ def client_for(clients: AsyncHttp | LoopClients | None, provider: object) -> Asy
     if clients is None or not isinstance(provider, LoopSingles):
         return None
     return clients if isinstance(clients, AsyncHttp) else clients.get(provider)
+
+
+def slot_base(sender: Sender, grant: Grant) -> float:
+    """The local monotonic time ``grant``'s slots count from."""
+    return sender.limiter.slot_clock.base(grant) if sender.limiter is not None else time.monotonic()
 
 
 def take_tokens(sender: Sender, provider: str, priority: str, count: int) -> Grant:

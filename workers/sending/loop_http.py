@@ -6,7 +6,7 @@ layer's rules know. Given an httpx transport (tests: httpx.MockTransport) the lo
 httpx.AsyncClient over it instead, so the HTTP seam stays the one every other test fakes.
 
 Each request leaves on a connection reserved by the sending thread (``reserve``), at its rate-limit
-slot, after its record is marked; see ``AsyncHttp.post_many``.
+slot, its record marked before; see ``AsyncHttp.post_many``.
 """
 
 from __future__ import annotations
@@ -83,11 +83,15 @@ Mark = Callable[[list[str]], Sequence[bool]]
 # New rate-limit slots (``time.monotonic()``) for these requests (their message ids, or None) that
 # missed theirs: fewer when the limiter has no more tokens now.
 Reslot = Callable[[list[str | None]], Sequence[float]]
+# A request's record is marked this long before its slot, so the mark's Redis round trip is over by
+# then and the request leaves at its slot (AsyncHttp._paced).
+MARK_LEAD = 0.025
 # A request late for its slot takes a new token this many times before it is put back (LATE): a retry
 # costs one Redis call for many, putting back costs a record write, a schedule entry and a new claim.
 LATE_RETRIES = 3
 # How long a sending thread that found every connection busy gathers freed ones into one group of
-# tokens: a few answers' worth at 100 ms and 50 connections (500 answers/s a process).
+# tokens: a few answers' worth at 100 ms and 50 connections (500 answers/s a process); the default
+# of settings.pacing.gather_seconds.
 GATHER_SECONDS = 0.02
 
 
@@ -106,6 +110,7 @@ class AsyncHttp:
         late_after: float = DEFAULT_LATE_AFTER,
         headers: Mapping[str, str] | None = None,
         encoding: str = "json",
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         """``headers``: sent with every request (credentials); ``encoding``: how bodies go, "json" or
         "form" (application/x-www-form-urlencoded)."""
@@ -116,6 +121,7 @@ class AsyncHttp:
         self.on_done = on_done
         self.timeouts = timeouts
         self.late_after = late_after
+        self.gather_seconds = gather_seconds
         self.loop = asyncio.new_event_loop()
         # One request per connection at a time, reserved by the sending thread *before* it takes
         # rate-limit tokens (``reserve``): a token is only taken for a request that has a connection,
@@ -138,6 +144,7 @@ class AsyncHttp:
         max_connections: int,
         late_after: float = DEFAULT_LATE_AFTER,
         on_done: Callable[[float], None] | None = None,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> AsyncHttp:
         """The loop's client for a provider's singles: its own client's base URL, credentials, timeouts."""
         target = provider.loop_target()
@@ -149,6 +156,7 @@ class AsyncHttp:
             max_connections=max_connections,
             late_after=late_after,
             on_done=on_done,
+            gather_seconds=gather_seconds,
         )
 
     @property
@@ -208,7 +216,7 @@ class AsyncHttp:
         body given to ``post_many`` must hold one; ``unreserve`` gives back what goes unused.
 
         When the first had to be waited for (every connection busy: the connections, not the rate,
-        are the limit), more are gathered for up to ``GATHER_SECONDS``: one at a time, each reserve
+        are the limit), more are gathered for up to ``gather_seconds``: one at a time, each reserve
         would cost a rate-limiter round trip per request instead of per group (scenario 2 went at
         half the bare client's rate so)."""
         if wanted <= 0:
@@ -223,7 +231,7 @@ class AsyncHttp:
         while reserved < wanted and self._connections.acquire(blocking=False):
             reserved += 1
         if busy:
-            deadline = time.monotonic() + GATHER_SECONDS
+            deadline = time.monotonic() + self.gather_seconds
             while reserved < wanted and (left := deadline - time.monotonic()) > 0:
                 if not self._connections.acquire(timeout=left):
                     break
@@ -252,8 +260,8 @@ class AsyncHttp:
         request that could not leave within ``late_after`` of it is not sent then: sent late it would
         arrive in a clump with the ones on time. It takes a new slot from ``reslot`` (many requests
         per call) up to ``LATE_RETRIES`` times, then answers ``LATE``. ``mark(ids)``, with one id per body, is
-        called for each request once it has a connection and its slot has come, just before it
-        leaves (many per call): a request not yet marked had certainly not started."""
+        called for each request on its connection ``MARK_LEAD`` before its slot (many per call): a
+        request not yet marked had certainly not started."""
         try:
             encoded = [self.encode(body) for body in bodies]
         except Exception:
@@ -302,20 +310,31 @@ class AsyncHttp:
         message_id: str | None,
         reslot: Reslot | None,
     ) -> Answer:
-        """One request on its reserved connection: its slot, then its record marked, then the wire."""
+        """One request on its reserved connection: its record marked ``MARK_LEAD`` before its slot,
+        then the slot, then the wire.
+
+        The mark comes ahead: the Redis round trip it waits for (gathered with other requests')
+        varies by tens of milliseconds on a busy host, and marking at the slot sent every request
+        whose slot came during one round trip out together when it returned, the clump a far-end
+        token bucket refuses (bench/far_end). Now the last thing before the wire is the slot and its
+        lateness check. The lead is short, so a lease lost while the request waits (recovery gave
+        the message to another worker) is still seen by the mark. A request marked but then LATE was
+        not sent; its decision takes the mark back."""
         try:
-            if slot is not None:
-                try:
-                    if not await self._on_slot(slot, reslot, message_id):
-                        return LATE
-                except Exception:  # the limiter unreachable: not sent, put back
-                    return LATE
+            if slot is not None and mark is not None and (early := slot - MARK_LEAD - self.loop.time()) > 0:
+                await asyncio.sleep(early)
             if mark is not None and message_id is not None:
                 try:
                     if not await self._gatherer.call(mark, message_id):
                         return NOT_OURS
                 except Exception as exc:  # Redis unreachable: not sent, so nothing is left uncertain
                     return httpx.ConnectError(f"could not note the call before sending: {exc}")
+            if slot is not None:
+                try:
+                    if not await self._on_slot(slot, reslot, message_id):
+                        return LATE
+                except Exception:  # the limiter unreachable: not sent, put back
+                    return LATE
             return await self._post_one(path, body)
         finally:
             self._connections.release()

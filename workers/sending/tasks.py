@@ -11,6 +11,7 @@ from celery import Celery
 from smsq.config import contract as names
 from smsq.config.contract import CancelAtProviderPayload, SendManyPayload, SendPayload, SubmitPayload
 from smsq.producers.errors import InvalidInput
+from smsq.workers.campaigns.tasks import async_http_for
 from smsq.workers.context import WorkerContext
 from smsq.workers.sending.batch import BatchOptions, BatchOutcome, send_chunk, send_pool
 from smsq.workers.sending.cancelling import cancel_at_provider
@@ -36,10 +37,15 @@ def register_tasks(app: Celery) -> None:
     @smsq_task(app, names.SEND_MANY_TASK)
     def send_many(context: WorkerContext, payload: SendManyPayload) -> None:
         settings = context.settings.campaigns
+        # Singles through the process's paced event loop, as a campaign batch sends them: these are
+        # often a batch's own messages that came back to wait for the rate limit, and the thread pool
+        # let its threads' requests leave in clumps a far-end limiter refuses (bench/far_end).
         options = BatchOptions(
             chunk=settings.chunk,
             use_bulk=settings.use_bulk,
             bulk_size=settings.bulk_size,
+            concurrency=settings.concurrency,
+            async_http=async_http_for(context),
             windows=context.windows,
         )
         outcome = BatchOutcome()

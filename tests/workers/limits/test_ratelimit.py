@@ -9,7 +9,7 @@ import math
 import pytest
 import redis
 
-from smsq.workers.limits.ratelimit import Adapt, Limit, RateLimiter
+from smsq.workers.limits.ratelimit import Adapt, Grant, Limit, RateLimiter, SlotClock
 from tests.support.fakes import FakeClock
 
 DEFAULT_ADAPT = Adapt()
@@ -180,3 +180,45 @@ def test_on_redis_server_time_without_a_clock(redis_client: redis.Redis) -> None
     limiter = RateLimiter(redis_client, {"p": Limit(10, burst=1)}, prefix="t", sleep=lambda _: None)
     assert limiter.acquire("p", "high") == 0.0
     assert 0.05 < limiter.acquire("p", "high") <= 0.1
+
+
+class Ticks:
+    """A monotonic clock a test sets."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def grant_at(server_now: float) -> Grant:
+    return Grant(granted=3, wait=0.0, first_slot=0.01, interval=0.007, server_now=server_now)
+
+
+def test_slots_count_from_when_the_limiter_granted_them_not_when_the_reply_was_read() -> None:
+    ticks = Ticks(5.0)
+    slots = SlotClock(ticks)
+    assert slots.base(grant_at(100.0)) == pytest.approx(5.0)  # read at once: the clocks' offset
+    ticks.now = 6.030  # this grant (server time 101.0) was read 30 ms late: the GIL, a busy host
+    # its slots are not 30 ms late (at most the drift allowance, 1 ms a second, later)
+    assert slots.base(grant_at(101.0)) == pytest.approx(6.0, abs=1.1e-3)
+    ticks.now = 7.0005
+    assert slots.base(grant_at(102.0)) == pytest.approx(7.0, abs=2e-3)
+
+
+def test_the_offset_follows_a_clock_that_drifts_or_steps() -> None:
+    ticks = Ticks(5.0)
+    slots = SlotClock(ticks, drift=0.001)
+    slots.base(grant_at(100.0))
+    # The server clock stepped 10 ms back: every reply now reads 10 ms "late". The offset rises by
+    # at most 1 ms a second, so after 10 s it is followed.
+    for second in range(1, 12):
+        ticks.now = 5.0 + second
+        base = slots.base(grant_at(100.0 + second - 0.010))
+    assert base == pytest.approx(ticks.now, abs=1e-6)
+
+
+def test_a_grant_without_a_limiter_clock_counts_from_now() -> None:
+    ticks = Ticks(42.0)
+    assert SlotClock(ticks).base(Grant(1, 0.0, 0.0, 0.0)) == 42.0
