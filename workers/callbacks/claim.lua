@@ -2,7 +2,7 @@
 -- worker. A claimed event's due score is pushed out by the claim lease, so an event whose task or
 -- worker is lost comes due again (issue 12's leases); its `claims` counter goes up, and only the
 -- task holding the latest claim may record an outcome (finish.lua). An event over its URL's cap is
--- looked at again `busy_delay` (or a multiple) later: a slow receiver holds `cap` slots, never the
+-- looked at again later, at the back of its URL's line: a slow receiver holds `cap` slots, never the
 -- others' turn.
 -- KEYS: due (zset). ARGV: event key prefix, API key prefix, busy key prefix, now ms, claim at most,
 -- look at most, lease ms, cap per URL, busy delay ms.
@@ -15,7 +15,11 @@ local until_ms = now_ms + lease_ms
 local due = redis.call('ZRANGEBYSCORE', due_key, '-inf', now_ms, 'LIMIT', 0, scan)
 local out, claimed = {}, 0
 local in_flight = {}  -- URL id -> requests in flight (read once per pass)
-local deferred = {}  -- URL id -> its events put off this pass
+-- URL id -> {at ms, n}: the back of its line, where its next put-off event goes: slices of `cap`
+-- events a busy delay apart, about what the URL can take. Kept between passes (<busy>:tail), so a
+-- backlog of 100,000 for one slow URL is put off once, to its place in the line, instead of every
+-- event that comes due again being put off a slice ahead and read again on the next pass.
+local tails = {}
 for _, id in ipairs(due) do
   if claimed >= limit then break end
   local event = event_prefix .. id
@@ -34,10 +38,17 @@ for _, id in ipairs(due) do
       end
     end
     if busy and in_flight[url_id] >= cap then
-      -- Deferred in slices of `cap` a busy delay apart, about what the URL can take: a backlog of
-      -- 100,000 for one slow URL is looked at `cap` at a time, not rescanned whole every pass.
-      deferred[url_id] = (deferred[url_id] or 0) + 1
-      redis.call('ZADD', due_key, now_ms + busy_delay_ms * (1 + math.floor((deferred[url_id] - 1) / cap)), id)
+      local tail = tails[url_id]
+      if tail == nil then
+        local stored = redis.call('GET', busy .. ':tail')
+        local at, n = string.match(stored or '', '^(%d+):(%d+)$')
+        tail = {at = tonumber(at) or 0, n = tonumber(n) or 0}
+        tails[url_id] = tail
+      end
+      if tail.at < now_ms + busy_delay_ms then tail.at, tail.n = now_ms + busy_delay_ms, 0 end
+      redis.call('ZADD', due_key, tail.at, id)
+      tail.n = tail.n + 1
+      if tail.n >= cap then tail.at, tail.n = tail.at + busy_delay_ms, 0 end
     else
       local claim = redis.call('HINCRBY', event, 'claims', 1)
       redis.call('HSET', event, 'state', 'delivering')
@@ -53,5 +64,9 @@ for _, id in ipairs(due) do
       claimed = claimed + 1
     end
   end
+end
+for url_id, tail in pairs(tails) do
+  redis.call('SET', busy_prefix .. url_id .. ':tail', string.format('%d:%d', tail.at, tail.n), 'PX',
+    tail.at - now_ms + busy_delay_ms)
 end
 return out

@@ -117,3 +117,18 @@ def test_a_full_urls_backlog_is_put_off_in_slices_of_its_cap(store: MessageStore
     due = store.redis.zrange(queue.keys.due, 0, -1, withscores=True)
     put_off = sorted(int(score) - now for _, score in due if score < now + 10_000)  # not the claimed two
     assert put_off == [500, 500, 1000, 1000, 1500]
+
+
+def test_an_event_that_comes_due_while_its_url_is_still_full_goes_to_the_back_of_the_line(
+    store: MessageStore,
+) -> None:
+    """Put off once to its place: not a slice ahead, where every pass would read it again."""
+    settings = CallbackSettings(per_url_concurrency=2, busy_delay=0.5)
+    queue = CallbackQueue(store.redis, store.keys, settings)
+    events_for(store, api_key(store, SLOW, "slow"), ids(7))
+    now = store.now_ms()
+    assert len(queue.claim(now, 100)) == 2
+    assert queue.claim(now + 500, 100) == []  # the first slice came due; the URL is still full
+    due = store.redis.zrange(queue.keys.due, 0, -1, withscores=True)
+    put_off = sorted(int(score) - now for _, score in due if score < now + 10_000)
+    assert put_off == [1000, 1000, 1500, 1500, 2000]
