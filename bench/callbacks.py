@@ -88,12 +88,16 @@ def cpu_report(stack: Stack, names: tuple[str, ...], before: dict[str, float], c
     return ", ".join(f"{name} {seconds / count * 1000:.2f} ms" for name, seconds in used.items())
 
 
+def extra_settings(args: argparse.Namespace) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in args.set)
+
+
 def throughput(args: argparse.Namespace, workdir: Path) -> None:
     secret = new_secret()
     receiver = Receiver(secret, latency=args.latency_ms / 1000)
     with private_redis(workdir) as redis_server, running_receiver(receiver) as url, Stack(workdir) as stack:
         env = smsq_env(redis_server.url, "http://127.0.0.1:9", callbacks__allow_http="true",
-                       callbacks__allow_private="true")  # fmt: skip
+                       callbacks__allow_private="true", **extra_settings(args))  # fmt: skip
         store = MessageStore(Smsq.from_settings(settings_of(env)).store.redis, retention_seconds=3600)
         seeded = seed_events(store, f"{url}/hook", secret, args.callbacks)
         print(f"  {args.callbacks:,} events waiting (made in {seeded:.1f} s)")
@@ -121,7 +125,7 @@ def isolation(args: argparse.Namespace, workdir: Path) -> None:
         stub = start_stub(stack, latency_ms=args.stub_latency_ms)
         env = smsq_env(redis_server.url, stub, callbacks__allow_http="true", callbacks__allow_private="true",
                        campaigns__use_bulk="false", messente__rate_per_second="100000",
-                       messente__burst="1000")  # fmt: skip
+                       messente__burst="1000", **extra_settings(args))  # fmt: skip
         start_workers(stack, env, [GENERAL_WORKER, CALLBACKS_WORKER])
         smsq = Smsq.from_settings(settings_of(env))
         alone = campaign_rate(smsq, stub, workdir, args.campaign)
@@ -179,6 +183,7 @@ def main() -> None:
     parser.add_argument("--campaign", type=int, default=5_000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--stub-latency-ms", type=float, default=20.0)
+    parser.add_argument("--set", action="append", default=[], help="extra smsq setting NAME=VALUE")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
     if args.scenario in ("throughput", "both"):
