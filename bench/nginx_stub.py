@@ -16,6 +16,7 @@ import argparse
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from smsq.cli.processes import Stack, child_env, http_ready, wait_until
@@ -38,13 +39,18 @@ def nginx_binary() -> str:
     """nginx with the echo module, installed from Debian's packages when missing (every far end in
     bench/ that runs nginx comes here)."""
     if (binary := _installed()) is None:
-        install = ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES]
-        if subprocess.run(install, check=False).returncode != 0:  # a fresh machine's lists are empty
-            subprocess.run(["apt-get", "update"], check=True)
-            subprocess.run(install, check=True)
+        apt_install(PACKAGES)
         if (binary := _installed()) is None:
             raise RuntimeError(f"nginx with the echo module is needed: apt-get install {' '.join(PACKAGES)}")
     return binary
+
+
+def apt_install(packages: Sequence[str]) -> None:
+    """Debian's ``packages``, with the package lists fetched first if the install needs them."""
+    install = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if subprocess.run(install, check=False).returncode != 0:  # a fresh machine's lists are empty
+        subprocess.run(["apt-get", "update"], check=True)
+        subprocess.run(install, check=True)
 
 
 def _installed() -> str | None:

@@ -9,11 +9,10 @@ libnginx-mod-http-echo, libnginx-mod-http-lua), installed with apt-get when miss
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.nginx_stub import ECHO_MODULE, nginx_binary
+from bench.nginx_stub import ECHO_MODULE, apt_install, nginx_binary
 from smsq.cli.processes import Stack, child_env, http_ready, wait_until
 from smsq.cli.redis_server import free_port
 
@@ -123,10 +122,7 @@ def _lua_module() -> None:
     """nginx's Lua module from Debian's packages, installed with apt-get when missing."""
     if all(module.exists() for module in LUA_MODULES):
         return
-    install = ["apt-get", "install", "-y", "--no-install-recommends", LUA_PACKAGE]
-    if subprocess.run(install, check=False).returncode != 0:  # a fresh machine's lists are empty
-        subprocess.run(["apt-get", "update"], check=True)
-        subprocess.run(install, check=True)
+    apt_install([LUA_PACKAGE])
     if not all(module.exists() for module in LUA_MODULES):
         raise RuntimeError(f"nginx's Lua module is needed: apt-get install {LUA_PACKAGE}")
 

@@ -78,13 +78,13 @@ class SlotClock:
     """Where a grant's slots fall on this process's monotonic clock.
 
     Slots count from the limiter's clock (Redis server time) at the moment it granted them. Counting
-    them from when this process read the reply instead added the round trip and however long the
-    reading thread then waited for the GIL, tens of milliseconds on a busy host, to that grant's
-    slots alone: one process's requests then left that much after their turn, together with
-    another's on time, and a far-end token bucket or window refused the clump (bench/far_end).
-    The offset between the two clocks is the smallest (reply read - server now) seen, since delays
-    only add to it; it may rise by ``drift`` seconds a second, so a clock that drifts or steps is
-    followed (no two clocks need to agree)."""
+    them from when this process read the reply instead adds the round trip and however long the reading
+    thread then waits for the GIL (tens of milliseconds on a busy host) to that grant's slots alone, so
+    one process's requests can leave that much after their turn, together with another's on time. (Not
+    what drew bench/far_end's 429s: that was the release loop's thread pool; this alone did not change
+    their count.) The offset between the two clocks is the smallest (reply read - server now) seen,
+    since delays only add to it; it may rise by ``drift`` seconds a second, so a clock that drifts or
+    steps is followed (no two clocks need to agree)."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic, drift: float = 0.001) -> None:
         self.monotonic = monotonic

@@ -313,13 +313,12 @@ class AsyncHttp:
         """One request on its reserved connection: its record marked ``MARK_LEAD`` before its slot,
         then the slot, then the wire.
 
-        The mark comes ahead: the Redis round trip it waits for (gathered with other requests')
-        varies by tens of milliseconds on a busy host, and marking at the slot sent every request
-        whose slot came during one round trip out together when it returned, the clump a far-end
-        token bucket refuses (bench/far_end). Now the last thing before the wire is the slot and its
-        lateness check. The lead is short, so a lease lost while the request waits (recovery gave
-        the message to another worker) is still seen by the mark. A request marked but then LATE was
-        not sent; its decision takes the mark back."""
+        The mark comes ahead: the Redis round trip it waits for (gathered with other requests') varies
+        by tens of milliseconds on a busy host, and marking at the slot would send every request whose
+        slot came during one round trip out together when it returned. So the last thing before the wire
+        is the slot and its lateness check. The lead is short, so a lease lost while the request waits
+        (recovery gave the message to another worker) is still seen by the mark. A request marked but
+        then LATE was not sent; its decision takes the mark back."""
         try:
             if slot is not None and mark is not None and (early := slot - MARK_LEAD - self.loop.time()) > 0:
                 await asyncio.sleep(early)

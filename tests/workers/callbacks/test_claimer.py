@@ -108,27 +108,31 @@ def test_a_slow_receivers_batch_never_holds_up_another_keys(store: MessageStore,
         deliverer.client.close()
 
 
-def test_a_full_urls_backlog_is_put_off_in_slices_of_its_cap(store: MessageStore) -> None:
-    settings = CallbackSettings(per_url_concurrency=2, busy_delay=0.5)
-    queue = CallbackQueue(store.redis, store.keys, settings)
+def full_slow_url(store: MessageStore) -> tuple[CallbackQueue, int]:
+    """Seven events for a URL with a cap of 2 (busy delay 0.5 s), the first two claimed: the queue
+    and when."""
+    queue = CallbackQueue(store.redis, store.keys, CallbackSettings(per_url_concurrency=2, busy_delay=0.5))
     events_for(store, api_key(store, SLOW, "slow"), ids(7))
     now = store.now_ms()
     assert len(queue.claim(now, 100)) == 2
-    due = store.redis.zrange(queue.keys.due, 0, -1, withscores=True)
-    put_off = sorted(int(score) - now for _, score in due if score < now + 10_000)  # not the claimed two
-    assert put_off == [500, 500, 1000, 1000, 1500]
+    return queue, now
+
+
+def put_off_ms(queue: CallbackQueue, now: int) -> list[int]:
+    """When the unclaimed events are due, from ``now`` (the claimed ones' lease is further out)."""
+    due = queue.redis.zrange(queue.keys.due, 0, -1, withscores=True)
+    return sorted(int(score) - now for _, score in due if score < now + 10_000)
+
+
+def test_a_full_urls_backlog_is_put_off_in_slices_of_its_cap(store: MessageStore) -> None:
+    queue, now = full_slow_url(store)
+    assert put_off_ms(queue, now) == [500, 500, 1000, 1000, 1500]
 
 
 def test_an_event_that_comes_due_while_its_url_is_still_full_goes_to_the_back_of_the_line(
     store: MessageStore,
 ) -> None:
     """Put off once to its place: not a slice ahead, where every pass would read it again."""
-    settings = CallbackSettings(per_url_concurrency=2, busy_delay=0.5)
-    queue = CallbackQueue(store.redis, store.keys, settings)
-    events_for(store, api_key(store, SLOW, "slow"), ids(7))
-    now = store.now_ms()
-    assert len(queue.claim(now, 100)) == 2
+    queue, now = full_slow_url(store)
     assert queue.claim(now + 500, 100) == []  # the first slice came due; the URL is still full
-    due = store.redis.zrange(queue.keys.due, 0, -1, withscores=True)
-    put_off = sorted(int(score) - now for _, score in due if score < now + 10_000)
-    assert put_off == [1000, 1000, 1500, 1500, 2000]
+    assert put_off_ms(queue, now) == [1000, 1000, 1500, 1500, 2000]
