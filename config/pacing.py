@@ -16,10 +16,6 @@ class PacingSettings(BaseModel):
     # arrive with the ones on time) but goes back to wait, no attempt spent. At most the margin's
     # share of one second, or a late request could tip a one-second window over.
     late_after: float = Field(0.015, gt=0, le=1)
-    # A sending thread that found every connection busy gathers the ones freed within this many
-    # seconds into one group of tokens (one limiter round trip for the group): longer saves round
-    # trips, but a freed connection idles while the group gathers.
-    gather_seconds: float = Field(0.02, ge=0, le=0.5)
     # AIMD, shared by every worker through Redis: a 429 multiplies the rate by `decrease` (at most
     # once per `hold_seconds`: the other requests already on their way get 429s too), and it climbs
     # back by `recover` of the paced rate per second, never below `floor` of it.

@@ -51,7 +51,6 @@ def loop_client(context: WorkerContext, provider: LoopSingles) -> AsyncHttp:
         provider,
         max_connections=settings.campaigns.concurrency,
         late_after=settings.pacing.late_after,
-        gather_seconds=settings.pacing.gather_seconds,
         on_done=(lambda seconds: telemetry.send_seconds(name, seconds)) if telemetry.enabled else None,
     )
 

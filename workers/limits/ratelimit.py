@@ -150,6 +150,10 @@ class RateLimiter:
             args=[op, repr(limit.paced), repr(recover), now_us, *args],
         )
 
+    def limited(self, provider: str) -> bool:
+        """Whether ``provider`` has a configured limit (its requests are paced)."""
+        return provider in self.limits
+
     def take(self, provider: str, tier: str, count: int) -> Grant:
         """Up to ``count`` tokens in one round trip: the first ``granted`` messages may be sent, each
         at its slot. A provider without a configured limit grants everything at once."""

@@ -20,11 +20,23 @@ import httpx
 
 from smsq.producers.core.records import ATTEMPTS, CALL_PROVIDER
 from smsq.producers.messages.models import Omnimessage
-from smsq.workers.limits.ratelimit import Grant
 from smsq.workers.providers import http
 from smsq.workers.providers.base import LoopSingles, OutboundMessage, SendResult
 from smsq.workers.providers.errors import ProviderError
-from smsq.workers.sending.loop_http import Answer, AsyncHttp, Late, Mark, NotOurs, Reply
+from smsq.workers.sending.loop_http import (
+    MARK_LEAD,
+    NOT_OURS,
+    Answer,
+    AsyncHttp,
+    Deferred,
+    Late,
+    Mark,
+    NoToken,
+    NotOurs,
+    Reply,
+    Take,
+    Token,
+)
 from smsq.workers.sending.single import (
     Decision,
     Outcome,
@@ -35,7 +47,6 @@ from smsq.workers.sending.single import (
     record_outcomes,
 )
 
-TOKENS_PER_TRIP = 50  # rate-limit tokens asked for in one Redis round trip
 # The GIL switch interval in a process whose loop thread paces requests: at CPython's default 5 ms
 # the sending thread (claiming, rendering, recording) held the loop off its slots for more than
 # SMSQ_PACING__LATE_AFTER (15 ms) on a busy host, and late requests are put back, not sent.
@@ -70,27 +81,32 @@ class InFlight:
     items: Sequence[Item]
     provider: LoopSingles
     sender: Sender
-    outbound: list[OutboundMessage]  # what went out of items, in order (the answers are to these)
+    outbound: list[OutboundMessage]  # one per item, in order (the answers are to these)
     client: AsyncHttp
-    groups: list[tuple[int, Future[list[Answer]]]]  # (messages, their answers to come)
-    later: list[Decision]
+    answers: Future[list[Answer]]
 
     def finish(self) -> list[Decision]:
-        answers: list[Answer] = []
-        for size, group in self.groups:
-            try:
-                answers.extend(group.result(timeout=self.client.answer_timeout))
-            except TimeoutError:  # the loop stopped: unanswered, so maybe sent
-                answers.extend([httpx.ReadTimeout("no answer from the event loop in time")] * size)
-        each = zip(self.items, self.outbound, answers, strict=False)
+        # The client's timeouts end every call; this only guards against a stopped loop.
+        wait = self.client.answer_timeout + self.client.timeouts.pool + self.sender.max_inline_wait
+        try:
+            answers: list[Answer] = self.answers.result(timeout=wait)
+        except TimeoutError:  # the loop stopped: unanswered, so maybe sent
+            answers = [httpx.ReadTimeout("no answer from the event loop in time")] * len(self.items)
+        each = zip(self.items, self.outbound, answers, strict=True)
         decisions = [self._decide(item, outbound, answer) for item, outbound, answer in each]
+        deferred = sum(1 for answer in answers if isinstance(answer, Deferred) and answer.wait)
+        if deferred:
+            self.sender.telemetry.limiter_deferred(self.provider.name, deferred)
         # One health count and at most one pause for the whole chunk, not a round trip per call.
         record_outcomes(self.sender, self.provider.name, decisions)
-        return decisions + self.later
+        return decisions
 
     def _decide(self, item: Item, outbound: OutboundMessage, answer: Answer) -> Decision:
         if isinstance(answer, Late):
             return waiting("late for its rate-limit slot", self.sender.store.now_ms(), 0.0)
+        if isinstance(answer, Deferred):
+            due = self.sender.store.now_ms() + int(answer.wait * 1000)
+            return waiting(answer.reason, due, answer.wait)
         if isinstance(answer, NotOurs):
             return not_ours()
         mid, record, message = item
@@ -107,62 +123,77 @@ def start_singles(
     client: AsyncHttp,
     mark: Mark | None = None,
 ) -> InFlight:
-    """Hand each message to the loop as soon as its token is granted, to leave at its token's slot,
-    and return without waiting for the answers; what gets no token within the inline wait goes back
-    to wait (no attempt spent). ``mark``: see ``AsyncHttp.post_many``."""
+    """Hand every message to the loop in one hop and return without waiting for the answers: each
+    request takes the next free connection, then its token and slot (``AsyncHttp.post_many``); what
+    gets no token within the inline wait goes back to wait (no attempt spent). ``mark``: notes on the
+    records that their requests leave now."""
+    outbound = [outbound_for(sender, provider.name, mid, message) for mid, _, message in items]
+    bodies = [provider.single_body(message) for message in outbound]
+    limited = sender.limiter is not None and sender.limiter.limited(provider.name)
+    answers = client.post_many(
+        provider.single_path,
+        bodies,
+        ids=[mid for mid, _, _ in items],
+        take=tokens_for(sender, provider.name, priority, mark) if limited else None,
+        retake=tokens_for(sender, provider.name, priority, mark, late=True) if limited else None,
+        mark=mark,
+        give_up_at=time.monotonic() + sender.max_inline_wait,
+    )
+    return InFlight(items, provider, sender, outbound, client, answers)
 
-    def reslot(late: list[str | None]) -> list[float]:
-        """New slots, now, for requests the loop held past theirs (on its gathering thread)."""
-        sender.telemetry.pacing_late(provider.name, len(late))
-        grant = take_tokens(sender, provider.name, priority, len(late))
-        base = slot_base(sender, grant)
-        return [base + grant.slot(k) for k in range(grant.granted)]
 
-    groups: list[tuple[int, Future[list[Answer]]]] = []
-    later: list[Decision] = []
-    outbound: list[OutboundMessage] = []
-    waited = 0.0
-    sent = 0
-    while sent < len(items):
-        # Tokens only for requests that have a connection to leave on at their slot.
-        wanted = client.reserve(min(TOKENS_PER_TRIP, len(items) - sent))
-        if not wanted:  # every connection busy for the whole pool timeout: the rest waits, unspent
-            later = [waiting("no free connection", sender.store.now_ms(), 0.0)] * (len(items) - sent)
-            break
-        grant = take_tokens(sender, provider.name, priority, wanted)
-        granted = grant.granted
-        client.unreserve(wanted - granted)
-        if granted:
-            # The slots on this process's monotonic clock (the loop's), counted from when the limiter
-            # granted them, not from when this thread got to read the grant (SlotClock says why).
-            base = slot_base(sender, grant)
-            chosen = items[sent : sent + granted]
-            going = [outbound_for(sender, provider.name, mid, message) for mid, _, message in chosen]
-            outbound.extend(going)
-            bodies = [provider.single_body(message) for message in going]
-            slots = [base + grant.slot(k) for k in range(granted)] if grant.interval else None
-            answers = client.post_many(
-                provider.single_path,
-                bodies,
-                slots=slots,
-                mark=mark,
-                ids=[mid for mid, _, _ in chosen],
-                reslot=reslot,
-            )
-            groups.append((granted, answers))
-            sent += granted
-        if granted == wanted:
-            continue
-        if waited + grant.wait > sender.max_inline_wait:
-            # Our own global limit: what has no token goes back to wait; no attempt is spent.
-            due = sender.store.now_ms() + int(grant.wait * 1000)
-            later = [waiting("rate limit", due, grant.wait)] * (len(items) - sent)
-            sender.telemetry.limiter_deferred(provider.name, len(items) - sent)
-            break
-        sender.sleep(grant.wait)
-        sender.telemetry.limiter_wait(provider.name, grant.wait)
-        waited += grant.wait
-    return InFlight(items, provider, sender, outbound, client, groups, later)
+def tokens_for(
+    sender: Sender, provider: str, priority: str, mark: Mark | None, *, late: bool = False
+) -> Take:
+    """Tokens for the requests asking now, in one limiter round trip (on the loop's gathering thread);
+    ``late``: for requests that missed their slot (counted)."""
+    assert sender.limiter is not None
+    limiter = sender.limiter
+
+    def take(ids: list[str | None]) -> list[Token | NoToken | Answer]:
+        if late:
+            sender.telemetry.pacing_late(provider, len(ids))
+        grant = limiter.take(provider, priority, len(ids))
+        # The slots on this process's monotonic clock (the loop's), counted from when the limiter
+        # granted them, not from when this thread got to read the grant (SlotClock says why).
+        base = limiter.slot_clock.base(grant)
+        tokens: list[Token | NoToken | Answer] = [Token(base + grant.slot(k)) for k in range(grant.granted)]
+        if grant.granted < len(ids):
+            sender.telemetry.limiter_wait(provider, grant.wait)
+            tokens += [NoToken(grant.wait)] * (len(ids) - grant.granted)
+        return mark_due(mark, ids, tokens)
+
+    return take
+
+
+def mark_due(
+    mark: Mark | None, ids: Sequence[str | None], tokens: list[Token | NoToken | Answer]
+) -> list[Token | NoToken | Answer]:
+    """The records of tokens due within ``MARK_LEAD`` marked now, in the same call (one more round
+    trip from the same thread): their requests then go straight to the wire. Marking on the loop
+    after the token cost a hop to the gathering thread and back, and when the rate was not what held
+    requests back (every slot now) a fifth of them came late for their slot by it and took a new
+    token (bench/throughput.py's scenario 2). Tokens further ahead are marked by the loop
+    ``MARK_LEAD`` before their slot."""
+    if mark is None:
+        return tokens
+    soon = time.monotonic() + MARK_LEAD
+    due = [
+        k
+        for k, token in enumerate(tokens)
+        if isinstance(token, Token) and token.slot <= soon and ids[k] is not None
+    ]
+    if not due:
+        return tokens
+    try:
+        flags = mark([str(ids[k]) for k in due])
+    except Exception:  # Redis unreachable: the loop's own mark tries again and answers for it
+        return tokens
+    for k, ours in zip(due, flags, strict=True):
+        token = tokens[k]
+        assert isinstance(token, Token)
+        tokens[k] = Token(token.slot, marked=True) if ours else NOT_OURS
+    return tokens
 
 
 class LoopClients:
@@ -187,14 +218,3 @@ def client_for(clients: AsyncHttp | LoopClients | None, provider: object) -> Asy
     if clients is None or not isinstance(provider, LoopSingles):
         return None
     return clients if isinstance(clients, AsyncHttp) else clients.get(provider)
-
-
-def slot_base(sender: Sender, grant: Grant) -> float:
-    """The local monotonic time ``grant``'s slots count from."""
-    return sender.limiter.slot_clock.base(grant) if sender.limiter is not None else time.monotonic()
-
-
-def take_tokens(sender: Sender, provider: str, priority: str, count: int) -> Grant:
-    if sender.limiter is None:
-        return Grant(count, 0.0, 0.0, 0.0)
-    return sender.limiter.take(provider, priority, count)

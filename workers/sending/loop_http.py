@@ -5,8 +5,8 @@ throughput"). aiohttp's errors are translated at this boundary into the httpx er
 layer's rules know. Given an httpx transport (tests: httpx.MockTransport) the loop sends through
 httpx.AsyncClient over it instead, so the HTTP seam stays the one every other test fakes.
 
-Each request leaves on a connection reserved by the sending thread (``reserve``), at its rate-limit
-slot, its record marked before; see ``AsyncHttp.post_many``.
+Each request waits on the loop for a free connection, then for its rate-limit token and slot, its
+record marked just before; see ``AsyncHttp.post_many``.
 """
 
 from __future__ import annotations
@@ -75,24 +75,57 @@ class NotOurs:
 
 
 NOT_OURS: Final = NotOurs()
-Answer = Reply | httpx.HTTPError | Late | NotOurs
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A request not sent because it got no token (or no connection) in the time it may wait: back to
+    wait, no attempt spent; ask again after ``wait`` seconds."""
+
+    reason: str
+    wait: float
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A request's rate-limit token: it may leave at ``slot`` (``time.monotonic()``); ``marked``: its
+    record was already marked as calling (its slot was due), so the loop does not mark it again."""
+
+    slot: float
+    marked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NoToken:
+    """No token for this request now: ask again after ``wait`` seconds."""
+
+    wait: float
+
+
+Answer = Reply | httpx.HTTPError | Late | NotOurs | Deferred
 Post = Callable[[str, bytes], Awaitable[Reply]]
 # Notes on the records of these ids that their requests leave now: one flag per id, False where the
 # record is no longer held by this worker (that request must not leave).
 Mark = Callable[[list[str]], Sequence[bool]]
-# New rate-limit slots (``time.monotonic()``) for these requests (their message ids, or None) that
-# missed theirs: fewer when the limiter has no more tokens now.
-Reslot = Callable[[list[str | None]], Sequence[float]]
+# Rate-limit tokens for these requests (their message ids, or None), one entry each, many requests in
+# one call: a Token, a NoToken, or the request's answer without sending it (its mark found it not ours).
+Take = Callable[[list[str | None]], Sequence["Token | NoToken | Answer"]]
 # A request's record is marked this long before its slot, so the mark's Redis round trip is over by
 # then and the request leaves at its slot (AsyncHttp._paced).
 MARK_LEAD = 0.025
 # A request late for its slot takes a new token this many times before it is put back (LATE): a retry
 # costs one Redis call for many, putting back costs a record write, a schedule entry and a new claim.
 LATE_RETRIES = 3
-# How long a sending thread that found every connection busy gathers freed ones into one group of
-# tokens: a few answers' worth at 100 ms and 50 connections (500 answers/s a process); the default
-# of settings.pacing.gather_seconds.
-GATHER_SECONDS = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """What each request of one ``post_many`` goes through before the wire (see there)."""
+
+    take: Take | None
+    retake: Take | None
+    mark: Mark | None
+    give_up_at: float | None
 
 
 class AsyncHttp:
@@ -110,7 +143,6 @@ class AsyncHttp:
         late_after: float = DEFAULT_LATE_AFTER,
         headers: Mapping[str, str] | None = None,
         encoding: str = "json",
-        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         """``headers``: sent with every request (credentials); ``encoding``: how bodies go, "json" or
         "form" (application/x-www-form-urlencoded)."""
@@ -121,20 +153,14 @@ class AsyncHttp:
         self.on_done = on_done
         self.timeouts = timeouts
         self.late_after = late_after
-        self.gather_seconds = gather_seconds
+        self.max_connections = max_connections
         self.loop = asyncio.new_event_loop()
-        # One request per connection at a time, reserved by the sending thread *before* it takes
-        # rate-limit tokens (``reserve``): a token is only taken for a request that has a connection,
-        # so slots can never outrun connections (they did: at 100,000/s and 100 ms, requests waited
-        # for a connection past their slot, came back LATE and were requeued, 407/s instead of 1,672).
-        # A threading semaphore: taken on the sending thread, given back on the loop's.
-        self._connections = threading.BoundedSemaphore(max_connections)
         self._gatherer = Gatherer(self.loop)
         self._thread = threading.Thread(target=self.loop.run_forever, name="smsq-async-http", daemon=True)
         self._thread.start()
         # Sessions must be made on their loop.
         opened = self._on_loop(self._open(auth, max_connections, transport))
-        self._post, self._close = opened.result(timeout=10)
+        self._post, self._close, self._free = opened.result(timeout=10)
 
     @classmethod
     def for_provider(
@@ -144,7 +170,6 @@ class AsyncHttp:
         max_connections: int,
         late_after: float = DEFAULT_LATE_AFTER,
         on_done: Callable[[float], None] | None = None,
-        gather_seconds: float = GATHER_SECONDS,
     ) -> AsyncHttp:
         """The loop's client for a provider's singles: its own client's base URL, credentials, timeouts."""
         target = provider.loop_target()
@@ -156,7 +181,6 @@ class AsyncHttp:
             max_connections=max_connections,
             late_after=late_after,
             on_done=on_done,
-            gather_seconds=gather_seconds,
         )
 
     @property
@@ -169,7 +193,12 @@ class AsyncHttp:
 
     async def _open(
         self, auth: tuple[str, str] | None, connections: int, transport: httpx.AsyncBaseTransport | None
-    ) -> tuple[Post, Callable[[], Awaitable[None]]]:
+    ) -> tuple[Post, Callable[[], Awaitable[None]], asyncio.Semaphore]:
+        # One request per connection at a time, taken by the request on the loop *before* it asks for
+        # its rate-limit token: a token is only taken for a request that has a connection, so slots
+        # never outrun connections (they did: at 100,000/s and 100 ms, requests waited for a
+        # connection past their slot, came back LATE and were requeued, 407/s instead of 1,672).
+        free = asyncio.Semaphore(connections)
         headers = {"User-Agent": "smsq", **self.headers}
         if transport is not None:
             client = httpx.AsyncClient(
@@ -182,7 +211,7 @@ class AsyncHttp:
                     response.status_code, response.content, response.headers.multi_items(), response.request
                 )
 
-            return post_httpx, client.aclose
+            return post_httpx, client.aclose, free
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=connections),
             headers={**headers, **basic_auth(auth)},
@@ -208,84 +237,77 @@ class AsyncHttp:
             except Exception as exc:  # translated at the boundary; anything else is a bug and re-raised
                 raise as_httpx_error(exc, request) from exc
 
-        return post_aiohttp, session.close
-
-    def reserve(self, wanted: int, wait: float | None = None) -> int:
-        """Reserve up to ``wanted`` connections, waiting up to ``wait`` seconds (default: the pool
-        timeout) for the first; returns how many were reserved (0: none came free in time). Each
-        body given to ``post_many`` must hold one; ``unreserve`` gives back what goes unused.
-
-        When the first had to be waited for (every connection busy: the connections, not the rate,
-        are the limit), more are gathered for up to ``gather_seconds``: one at a time, each reserve
-        would cost a rate-limiter round trip per request instead of per group (scenario 2 went at
-        half the bare client's rate so)."""
-        if wanted <= 0:
-            return 0
-        if self._connections.acquire(blocking=False):
-            busy = False
-        elif self._connections.acquire(timeout=self.timeouts.pool if wait is None else wait):
-            busy = True
-        else:
-            return 0
-        reserved = 1
-        while reserved < wanted and self._connections.acquire(blocking=False):
-            reserved += 1
-        if busy:
-            deadline = time.monotonic() + self.gather_seconds
-            while reserved < wanted and (left := deadline - time.monotonic()) > 0:
-                if not self._connections.acquire(timeout=left):
-                    break
-                reserved += 1
-        return reserved
-
-    def unreserve(self, count: int) -> None:
-        for _ in range(count):
-            self._connections.release()
+        return post_aiohttp, session.close, free
 
     def post_many(
         self,
         path: str,
         bodies: Sequence[Any],
         *,
-        slots: Sequence[float] | None = None,
+        ids: Sequence[str | None] = (),
+        take: Take | None = None,
+        retake: Take | None = None,
         mark: Mark | None = None,
-        ids: Sequence[str] = (),
-        reslot: Reslot | None = None,
+        give_up_at: float | None = None,
     ) -> Future[list[Answer]]:
-        """POST each JSON body to ``path``; one thread hop for the lot. Each answer is the response,
-        the httpx error that ended the call, or ``LATE``. The caller holds one reserved connection
-        per body (``reserve``); each is given back when its request ends.
+        """POST each body to ``path``; one thread hop for the lot, returning at once. Each answer is
+        the response, the httpx error that ended the call, or why it was not sent (``LATE``,
+        ``NOT_OURS``, ``Deferred``).
 
-        ``slots``: when each request may leave (``time.monotonic()``), its rate-limit token's slot; a
-        request that could not leave within ``late_after`` of it is not sent then: sent late it would
-        arrive in a clump with the ones on time. It takes a new slot from ``reslot`` (many requests
-        per call) up to ``LATE_RETRIES`` times, then answers ``LATE``. ``mark(ids)``, with one id per body, is
-        called for each request on its connection ``MARK_LEAD`` before its slot (many per call): a
-        request not yet marked had certainly not started."""
-        try:
-            encoded = [self.encode(body) for body in bodies]
-        except Exception:
-            self.unreserve(len(bodies))  # nothing left: the connections are free again
-            raise
-        return self._on_loop(self._post_all(path, encoded, slots, mark, ids, reslot))
+        Each request waits on the loop for a free connection (``Deferred`` after the pool timeout),
+        then, with ``take``, for its token (many requests per call; ``Deferred`` when it would wait
+        past ``give_up_at``, ``time.monotonic()``), then for its slot: a request that cannot leave
+        within ``late_after`` of it is not sent then (sent late it would arrive in a clump with the
+        ones on time) but takes a new one from ``retake`` (default ``take``), up to ``LATE_RETRIES``
+        times, then answers ``LATE``. ``mark(ids)``, with one id per body, is called for each
+        request ``MARK_LEAD`` before its slot unless its token came marked: a request not yet
+        marked had certainly not started.
+
+        A freed connection takes the next waiting request at once: with the sending thread choosing
+        the requests for freed connections, all of a process's connections went out and came back
+        in one wave, idle between waves while the thread took tokens and marked (88 % busy)."""
+        encoded = [self.encode(body) for body in bodies]
+        names: Sequence[str | None] = ids if ids else [None] * len(bodies)
+        steps = Steps(take, retake or take, mark, give_up_at)
+        return self._on_loop(self._post_all(path, encoded, names, steps))
 
     async def _post_all(
-        self,
-        path: str,
-        bodies: list[bytes],
-        slots: Sequence[float] | None,
-        mark: Mark | None,
-        ids: Sequence[str],
-        reslot: Reslot | None,
+        self, path: str, bodies: list[bytes], ids: Sequence[str | None], steps: Steps
     ) -> list[Answer]:
-        at: Sequence[float | None] = slots if slots is not None else [None] * len(bodies)
-        marks: Sequence[str | None] = ids if mark is not None else [None] * len(bodies)
-        each = zip(bodies, at, marks, strict=True)
-        return list(
-            await asyncio.gather(*(self._paced(path, body, at, mark, mid, reslot) for body, at, mid in each))
-        )
+        each = zip(bodies, ids, strict=True)
+        return list(await asyncio.gather(*(self._request(path, body, mid, steps) for body, mid in each)))
 
-    async def _on_slot(self, slot: float, reslot: Reslot | None, message_id: str | None) -> bool:
+    async def _request(self, path: str, body: bytes, message_id: str | None, steps: Steps) -> Answer:
+        if self._free.locked():
+            try:
+                await asyncio.wait_for(self._free.acquire(), timeout=self.timeouts.pool)
+            except TimeoutError:
+                return Deferred("no free connection", 0.0)
+        else:
+            await self._free.acquire()
+        try:
+            token = Token(0.0) if steps.take is None else await self._token(steps, message_id)
+            if not isinstance(token, Token):
+                return token
+            return await self._paced(path, body, token, message_id, steps)
+        finally:
+            self._free.release()
+
+    async def _token(self, steps: Steps, message_id: str | None) -> Token | Answer:
+        """This request's token, asked for together with every other request asking now."""
+        assert steps.take is not None
+        while True:
+            try:
+                got = await self._gatherer.call(steps.take, message_id)
+            except Exception:  # the limiter unreachable: not sent, put back
+                return Deferred("rate limiter unreachable", 0.0)
+            if not isinstance(got, NoToken):
+                return got if got is not None else Deferred("no token", 0.0)
+            if steps.give_up_at is not None and self.loop.time() + got.wait > steps.give_up_at:
+                return Deferred("rate limit", got.wait)
+            await asyncio.sleep(got.wait)
+
+    async def _on_slot(self, slot: float, retake: Take | None, message_id: str | None) -> bool:
         """Wait for ``slot``; if the loop held the request up past it, for a new one, a few times.
         False: still late (or no new token now): not to be sent."""
         for retry in range(LATE_RETRIES + 1):
@@ -293,25 +315,19 @@ class AsyncHttp:
                 await asyncio.sleep(delay)
             if self.loop.time() - slot <= self.late_after:
                 return True
-            if reslot is None or retry == LATE_RETRIES:
+            if retake is None or retry == LATE_RETRIES:
                 return False
-            new = await self._gatherer.call(reslot, message_id)
-            if new is None:
+            new = await self._gatherer.call(retake, message_id)
+            if not isinstance(new, Token):
                 return False
-            slot = new
+            slot = new.slot
         return False
 
     async def _paced(
-        self,
-        path: str,
-        body: bytes,
-        slot: float | None,
-        mark: Mark | None,
-        message_id: str | None,
-        reslot: Reslot | None,
+        self, path: str, body: bytes, token: Token, message_id: str | None, steps: Steps
     ) -> Answer:
-        """One request on its reserved connection: its record marked ``MARK_LEAD`` before its slot,
-        then the slot, then the wire.
+        """One request on its connection: its record marked ``MARK_LEAD`` before its slot (unless its
+        token came marked), then the slot, then the wire.
 
         The mark comes ahead: the Redis round trip it waits for (gathered with other requests') varies
         by tens of milliseconds on a busy host, and marking at the slot would send every request whose
@@ -319,24 +335,23 @@ class AsyncHttp:
         is the slot and its lateness check. The lead is short, so a lease lost while the request waits
         (recovery gave the message to another worker) is still seen by the mark. A request marked but
         then LATE was not sent; its decision takes the mark back."""
-        try:
-            if slot is not None and mark is not None and (early := slot - MARK_LEAD - self.loop.time()) > 0:
+        paced = steps.take is not None
+        mark = steps.mark if not token.marked and message_id is not None else None
+        if mark is not None:
+            if paced and (early := token.slot - MARK_LEAD - self.loop.time()) > 0:
                 await asyncio.sleep(early)
-            if mark is not None and message_id is not None:
-                try:
-                    if not await self._gatherer.call(mark, message_id):
-                        return NOT_OURS
-                except Exception as exc:  # Redis unreachable: not sent, so nothing is left uncertain
-                    return httpx.ConnectError(f"could not note the call before sending: {exc}")
-            if slot is not None:
-                try:
-                    if not await self._on_slot(slot, reslot, message_id):
-                        return LATE
-                except Exception:  # the limiter unreachable: not sent, put back
+            try:
+                if not await self._gatherer.call(mark, message_id):
+                    return NOT_OURS
+            except Exception as exc:  # Redis unreachable: not sent, so nothing is left uncertain
+                return httpx.ConnectError(f"could not note the call before sending: {exc}")
+        if paced:
+            try:
+                if not await self._on_slot(token.slot, steps.retake, message_id):
                     return LATE
-            return await self._post_one(path, body)
-        finally:
-            self._connections.release()
+            except Exception:  # the limiter unreachable: not sent, put back
+                return LATE
+        return await self._post_one(path, body)
 
     async def _post_one(self, path: str, body: bytes) -> Answer:
         if self.on_done is None:

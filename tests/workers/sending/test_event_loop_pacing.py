@@ -206,3 +206,30 @@ def test_a_request_whose_lease_was_lost_before_its_slot_never_leaves(store: Mess
     record = store.get(taken)
     assert record is not None and (record["status"], record["lease_token"]) == ("sending", "another worker's")
     assert not record.get(CALL_PROVIDER)
+
+
+def test_a_request_whose_slot_is_due_is_marked_with_its_token_once_not_again_by_the_loop(
+    store: MessageStore,
+) -> None:
+    """At a rate far above what goes out, every slot is now: the records are marked in the same call
+    that took their tokens (marking on the loop afterwards made a fifth of scenario 2's requests late
+    for their slot), and each exactly once."""
+    fake = FakeMessente()
+    marked: list[str] = []
+    mark_calling = store.mark_calling
+
+    def counting(ids: list[str], token: str, provider: str) -> list[bool]:
+        marked.extend(ids)
+        return mark_calling(ids, token, provider)
+
+    limiter = RateLimiter(store.redis, {"messente": Limit(10_000, burst=100, high_reserve=0.0)}, prefix="t")
+    sender = dataclasses.replace(sender_for(store, fake), limiter=limiter)
+    client = AsyncHttp("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(fake))
+    _, cid = campaign(store)
+    store.mark_calling = counting  # type: ignore[method-assign]
+    try:
+        send_batch(cid, 1, 5, sender, BatchOptions(chunk=5, use_bulk=False, async_http=client), None)
+    finally:
+        client.close()
+    assert sorted(marked) == sorted(message_id(cid, p) for p in range(1, 6))
+    assert statuses(store, cid) == ["sent"] * 5

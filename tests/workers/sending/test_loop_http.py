@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +16,7 @@ from smsq.producers.campaigns.model import message_id
 from smsq.producers.core.store import MessageStore
 from smsq.workers.campaigns.sending import BatchOptions, send_batch
 from smsq.workers.limits.ratelimit import Limit, RateLimiter
-from smsq.workers.sending.loop_http import AsyncHttp
+from smsq.workers.sending.loop_http import Answer, AsyncHttp, Deferred, NoToken, Token
 from tests.workers.campaigns.test_sending import FakeMessente, campaign, sender_for, statuses
 
 
@@ -120,28 +120,62 @@ def test_a_chunk_in_flight_is_recorded_even_when_starting_the_next_one_fails(
     assert len(fake.requests) == 2
 
 
-def test_with_every_connection_busy_freed_ones_are_gathered_into_one_group() -> None:
-    """One reserve per freed connection would cost a rate-limiter round trip per request: when the
-    connections are the limit, the ones freed within GATHER_SECONDS go out as one group."""
+def test_a_freed_connection_takes_the_next_waiting_request_and_tokens_come_only_with_one() -> None:
+    """Six requests on two connections: never more than two at the provider, the third leaves as soon
+    as the second comes back, while the first is still out (not in waves), and a token is only asked for a request holding a
+    connection, for the requests asking at once in one call."""
+    at_provider = 0
+    most = 0
+    freed = asyncio.Event()
+    asked: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal at_provider, most
+        at_provider += 1
+        most = max(most, at_provider)
+        if request.content == b'"0"':  # the first stays until the third is at the provider
+            await asyncio.wait_for(freed.wait(), timeout=5)
+        elif request.content == b'"2"':
+            freed.set()
+        at_provider -= 1
+        return httpx.Response(201, json={})
+
+    def take(ids: list[str | None]) -> list[Token | NoToken | Answer]:
+        asked.append(len(ids))
+        return [Token(time.monotonic()) for _ in ids]
+
     client = AsyncHttp(
         "https://messente.test/v1",
         Timeouts(),
-        transport=httpx.MockTransport(lambda r: httpx.Response(201)),
-        max_connections=4,
+        transport=httpx.MockTransport(handler),
+        max_connections=2,
+        late_after=60,
     )
     try:
-        assert client.reserve(4) == 4  # all busy now
-
-        def free_one_by_one() -> None:
-            for _ in range(4):
-                time.sleep(0.002)
-                client.unreserve(1)
-
-        freeing = threading.Thread(target=free_one_by_one)
-        freeing.start()
-        assert client.reserve(4) == 4  # not 1: the first, then the three freed just after it
-        freeing.join()
-        client.unreserve(4)
-        assert client.reserve(2) == 2  # free ones: taken at once, nothing waited for
+        answers = client.post_many("omnimessage", [str(n) for n in range(6)], take=take).result(timeout=10)
     finally:
         client.close()
+    assert [getattr(a, "status", a) for a in answers] == [201] * 6
+    assert most == 2
+    assert sum(asked) == 6 and max(asked) <= 2  # a token per request, only for those with a connection
+    assert asked[0] == 2  # the first two asked together: one call
+
+
+def test_a_request_without_a_token_in_the_time_it_may_wait_is_deferred_unsent() -> None:
+    sent: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return httpx.Response(201, json={})
+
+    def take(ids: list[str | None]) -> list[Token | NoToken | Answer]:
+        return [NoToken(0.5) for _ in ids]
+
+    client = AsyncHttp("https://messente.test/v1", Timeouts(), transport=httpx.MockTransport(handler))
+    try:
+        future = client.post_many("omnimessage", ["a"], take=take, give_up_at=time.monotonic() + 0.2)
+        answers = future.result(timeout=10)
+    finally:
+        client.close()
+    assert answers == [Deferred("rate limit", 0.5)]
+    assert sent == []
