@@ -8,6 +8,8 @@ verifying every request with the standardwebhooks library as an app would.
    general worker, its send rate measured alone; then --drain events are made waiting and the same
    campaign is sent again while they drain through the callbacks worker (started with --nice 10, as
    docker-compose.yml runs it, so sends get the CPU first on a shared host). Send rates side by side.
+   The receiver is in this process, on the same cores: --receiver-nice 19 gives it only the CPU
+   nothing else wants, as an app on another host would take none.
 
     .venv/bin/python -m bench.callbacks                            # both, 20,000 and 100,000 events
     .venv/bin/python -m bench.callbacks --scenario throughput --callbacks 5000
@@ -121,7 +123,11 @@ def throughput(args: argparse.Namespace, workdir: Path) -> None:
 def isolation(args: argparse.Namespace, workdir: Path) -> None:
     secret = new_secret()
     receiver = Receiver(secret, latency=args.latency_ms / 1000)
-    with private_redis(workdir) as redis_server, running_receiver(receiver) as url, Stack(workdir) as stack:
+    with (
+        private_redis(workdir) as redis_server,
+        running_receiver(receiver, nice=args.receiver_nice) as url,
+        Stack(workdir) as stack,
+    ):
         stub = start_stub(stack, latency_ms=args.stub_latency_ms)
         env = smsq_env(redis_server.url, stub, callbacks__allow_http="true", callbacks__allow_private="true",
                        campaigns__use_bulk="false", messente__rate_per_second="100000",
@@ -183,6 +189,10 @@ def main() -> None:
     parser.add_argument("--campaign", type=int, default=5_000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--stub-latency-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--receiver-nice", type=int, default=0,
+        help="isolation: run the receiver's thread at this nice (19: as if on another host)",
+    )  # fmt: skip
     parser.add_argument("--set", action="append", default=[], help="extra smsq setting NAME=VALUE")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")

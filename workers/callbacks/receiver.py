@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -120,13 +121,20 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def running_receiver(receiver: Receiver, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``receiver`` on loopback in a thread; yields its base URL once it listens."""
+def running_receiver(receiver: Receiver, host: str = "127.0.0.1", *, nice: int = 0) -> Iterator[str]:
+    """Serve ``receiver`` on loopback in a thread; yields its base URL once it listens. ``nice``: the
+    serving thread's lower CPU priority (Linux keeps one per thread), so a benchmark can let the
+    receiver (an app on another host, in production) have only the CPU nothing else wants."""
     port = free_port(host)
     config = uvicorn.Config(receiver.app(), host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=1, backlog=2048)  # fmt: skip
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"callback-receiver-{port}", daemon=True)
+    def serve() -> None:
+        if nice:
+            os.nice(nice)  # this thread only
+        server.run()
+
+    thread = threading.Thread(target=serve, name=f"callback-receiver-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:

@@ -1,7 +1,8 @@
-"""Campaign singles through asyncio. The worker's main thread stays synchronous: it reserves
-connections, takes rate-limit tokens for as many messages per Redis round trip, and hands each
-granted group to the loop's client (``loop_http.AsyncHttp``) in one hop, then records the answers of
-the previous chunk while this one is in flight (``start_singles`` returns at once).
+"""Campaign singles through asyncio. The worker's main thread stays synchronous: it hands a chunk's
+requests to the loop's client (``loop_http.AsyncHttp``) in one hop, where each waits for a free
+connection and then takes its rate-limit token (the requests asking at once in one Redis round
+trip), then records the answers of the previous chunk while this one is in flight
+(``start_singles`` returns at once).
 
 Singles of a provider that is a ``LoopSingles`` go this way (SMSQ_CAMPAIGNS__ASYNC_SEND=true,
 use_bulk=false). The provider gives each body and reads each answer with the same parse and error
