@@ -284,8 +284,14 @@ class MessageStore:
         if not message_ids:
             return []
         marked = self._mark_calling(args=[self.keys.record_prefix, lease_token, provider, *message_ids])
-        ours = {m.decode() if isinstance(m, bytes) else str(m) for m in marked}
-        return [message_id in ours for message_id in message_ids]
+        return marked_of(marked, message_ids)
+
+    def mark_calling_in(
+        self, pipe: redis.client.Pipeline, message_ids: Sequence[str], lease_token: str, provider: str
+    ) -> None:
+        """``mark_calling`` queued on ``pipe`` (a pipeline of this store's client), to go in one round
+        trip with other commands; ``marked_of`` reads its reply."""
+        self._mark_calling(args=[self.keys.record_prefix, lease_token, provider, *message_ids], client=pipe)
 
     def complete_release(self, message_id: str, claim_score: int) -> bool:
         return bool(self._remove_if_score(keys=[self.keys.schedule], args=[message_id, claim_score]))
@@ -364,3 +370,9 @@ def _printable(payload: object, limit: int = 4000) -> str:
     except (TypeError, ValueError):
         text = repr(payload)
     return text[:limit]
+
+
+def marked_of(reply: Sequence[Any], message_ids: Sequence[str]) -> list[bool]:
+    """One flag per id from mark_calling.lua's reply (the ids it marked)."""
+    ours = {m.decode() if isinstance(m, bytes) else str(m) for m in reply}
+    return [message_id in ours for message_id in message_ids]

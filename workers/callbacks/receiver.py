@@ -129,6 +129,7 @@ def running_receiver(receiver: Receiver, host: str = "127.0.0.1", *, nice: int =
     config = uvicorn.Config(receiver.app(), host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=1, backlog=2048)  # fmt: skip
     server = uvicorn.Server(config)
+
     def serve() -> None:
         if nice:
             os.nice(nice)  # this thread only

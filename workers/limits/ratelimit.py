@@ -20,7 +20,7 @@ bulk never takes the slots an OTP needs and polls always yield to sends.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -142,12 +142,13 @@ class RateLimiter:
         self.slot_clock = SlotClock(clock) if clock is not None else SlotClock()
         self._pace = client.register_script(_PACE)
 
-    def _run(self, provider: str, limit: Limit, op: str, *args: str | int) -> Any:
+    def _run(self, provider: str, limit: Limit, op: str, *args: str | int, client: Any = None) -> Any:
         now_us = int(self.clock() * US) if self.clock is not None else 0
         recover = limit.paced * self.adapt.recover
         return self._pace(
             keys=[self.keys.rate(provider), self.keys.rate_cut(provider)],
             args=[op, repr(limit.paced), repr(recover), now_us, *args],
+            client=client,
         )
 
     def limited(self, provider: str) -> bool:
@@ -160,10 +161,13 @@ class RateLimiter:
         limit = self.limits.get(provider)
         if limit is None or count <= 0:
             return Grant(max(0, count), 0.0, 0.0, 0.0)
-        share = repr(_share(limit, tier))
-        granted, wait_us, first_us, interval_us, now_us = self._run(provider, limit, "take", share, count)
-        first, interval = max(0, int(first_us)) / US, int(interval_us) / US
-        return Grant(int(granted), int(wait_us) / US, first, interval, int(now_us) / US)
+        return grant_of(self._run(provider, limit, "take", repr(_share(limit, tier)), count))
+
+    def take_in(self, pipe: redis.client.Pipeline, provider: str, tier: str, count: int) -> None:
+        """``take`` queued on ``pipe`` (a pipeline of this limiter's client), to go in one round trip
+        with other commands; ``grant_of`` reads its reply. ``provider`` must be ``limited``."""
+        limit = self.limits[provider]
+        self._run(provider, limit, "take", repr(_share(limit, tier)), max(1, count), client=pipe)
 
     def acquire(self, provider: str, tier: str = "regular", cost: int = 1) -> float:
         """One token for ``provider``: returns 0.0 at its slot (having slept until then, a few
@@ -206,6 +210,13 @@ class RateLimiter:
             cut = int(cut_us) / US if int(cut_us) else None
             found[provider] = RateNow(provider, limit.rate_per_second, limit.paced, float(current), cut)
         return found
+
+
+def grant_of(reply: Sequence[Any]) -> Grant:
+    """The Grant in pace.lua's reply to ``take``."""
+    granted, wait_us, first_us, interval_us, now_us = reply
+    first, interval = max(0, int(first_us)) / US, int(interval_us) / US
+    return Grant(int(granted), int(wait_us) / US, first, interval, int(now_us) / US)
 
 
 def _share(limit: Limit, tier: str) -> float:

@@ -31,7 +31,7 @@ from smsq.producers.messages.models import Omnimessage
 from smsq.workers.campaigns.messages import message_from_record
 from smsq.workers.providers.base import BulkProvider, LoopSingles, Provider, SendResult
 from smsq.workers.providers.errors import ProviderError, TransientError
-from smsq.workers.sending.event_loop import LoopClients, client_for, start_singles
+from smsq.workers.sending.event_loop import CallMarks, LoopClients, client_for, start_singles
 from smsq.workers.sending.loop_http import AsyncHttp
 from smsq.workers.sending.recording import write_outcomes
 from smsq.workers.sending.routing import capable_providers, is_test, no_provider_detail, pick
@@ -169,7 +169,9 @@ def start_chunk(
     def calling(ids: list[str], provider: str) -> list[bool]:
         return sender.store.mark_calling(ids, token, provider)
 
-    deliveries = [(group, _deliver(group, sender, options, pool, calling)) for group in groups.values()]
+    deliveries = [
+        (group, _deliver(group, sender, options, pool, calling, token)) for group in groups.values()
+    ]
 
     def complete() -> None:
         for group, decisions in deliveries:
@@ -190,9 +192,11 @@ def _deliver(
     options: BatchOptions,
     pool: ThreadPoolExecutor | None,
     calling: Callable[[list[str], str], list[bool]],
+    lease_token: str,
 ) -> Callable[[], list[Decision]]:
     """The step giving one decision per message, in order: async singles are still in flight when
-    this returns; every other way has its answers already."""
+    this returns; every other way has its answers already. ``calling`` marks records held with
+    ``lease_token`` (for ``provider``) as called."""
     provider = _provider_for(ready, sender)
     if isinstance(provider, list):  # no provider to use: already decided
         return _ready(provider)
@@ -204,7 +208,8 @@ def _deliver(
     if client is not None and isinstance(provider, LoopSingles):
         # The loop marks each record when its request is about to leave (a connection and its slot):
         # one still waiting for either when the worker dies goes back to `queued`, not `unknown`.
-        return start_singles(ready, provider, sender, priority, client, lambda ids: calling(ids, name)).finish
+        marks = CallMarks(sender.store, lease_token, name)
+        return start_singles(ready, provider, sender, priority, client, marks).finish
     # From here on requests may leave: a lease lost after this point means "maybe sent". One whose
     # lease was already lost is not sent (another worker may have it).
     ours = calling([mid for mid, _, _ in ready], name)

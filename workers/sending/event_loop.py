@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import httpx
 
 from smsq.producers.core.records import ATTEMPTS, CALL_PROVIDER
+from smsq.producers.core.store import MessageStore, marked_of
 from smsq.producers.messages.models import Omnimessage
+from smsq.workers.limits.ratelimit import grant_of
 from smsq.workers.providers import http
 from smsq.workers.providers.base import LoopSingles, OutboundMessage, SendResult
 from smsq.workers.providers.errors import ProviderError
@@ -143,18 +145,50 @@ def start_singles(
     return InFlight(items, provider, sender, outbound, client, answers)
 
 
+@dataclass(frozen=True)
+class CallMarks:
+    """The Mark of one chunk's records (held with ``lease_token``), which can also go in a pipeline
+    with the limiter's take when both are on one Redis client."""
+
+    store: MessageStore
+    lease_token: str
+    provider: str
+
+    def __call__(self, ids: list[str]) -> Sequence[bool]:
+        return self.store.mark_calling(ids, self.lease_token, self.provider)
+
+    def take_back(self, ids: list[str]) -> None:
+        """The notes of requests that did not go after all (mark_calling.lua with no provider)."""
+        self.store.mark_calling(ids, self.lease_token, "")
+
+
 def tokens_for(
     sender: Sender, provider: str, priority: str, mark: Mark | None, *, late: bool = False
 ) -> Take:
     """Tokens for the requests asking now, in one limiter round trip (on the loop's gathering thread);
-    ``late``: for requests that missed their slot (counted)."""
+    ``late``: for requests that missed their slot (counted).
+
+    While the last grant was whole and due at once (the rate is not what holds requests back), the
+    records are marked in the same round trip as the take, on trust; what the limiter then did not
+    grant at once has its mark taken back. Otherwise the due ones are marked after it (mark_due)."""
     assert sender.limiter is not None
     limiter = sender.limiter
+    together = isinstance(mark, CallMarks) and mark.store.redis is limiter.redis
+    trusted = [False]  # from the second take on, once one was whole and due
 
     def take(ids: list[str | None]) -> list[Token | NoToken | Answer]:
         if late:
             sender.telemetry.pacing_late(provider, len(ids))
-        grant = limiter.take(provider, priority, len(ids))
+        named = [mid for mid in ids if mid is not None]
+        ours: list[bool] | None = None
+        if trusted[0] and isinstance(mark, CallMarks) and len(named) == len(ids):
+            with limiter.redis.pipeline(transaction=False) as pipe:
+                limiter.take_in(pipe, provider, priority, len(ids))
+                mark.store.mark_calling_in(pipe, named, mark.lease_token, mark.provider)
+                took, noted = pipe.execute()
+            grant, ours = grant_of(took), marked_of(noted, named)
+        else:
+            grant = limiter.take(provider, priority, len(ids))
         # The slots on this process's monotonic clock (the loop's), counted from when the limiter
         # granted them, not from when this thread got to read the grant (SlotClock says why).
         base = limiter.slot_clock.base(grant)
@@ -162,9 +196,38 @@ def tokens_for(
         if grant.granted < len(ids):
             sender.telemetry.limiter_wait(provider, grant.wait)
             tokens += [NoToken(grant.wait)] * (len(ids) - grant.granted)
-        return mark_due(mark, ids, tokens)
+        soon = time.monotonic() + MARK_LEAD
+        trusted[0] = together and all(isinstance(t, Token) and t.slot <= soon for t in tokens)
+        if ours is None:
+            return mark_due(mark, ids, tokens)
+        assert isinstance(mark, CallMarks)
+        return settle_trusted(mark, named, ours, tokens, soon)
 
     return take
+
+
+def settle_trusted(
+    mark: CallMarks, ids: list[str], ours: list[bool], tokens: list[Token | NoToken | Answer], soon: float
+) -> list[Token | NoToken | Answer]:
+    """The tokens of a take whose records were all marked with it: a request not granted, or granted
+    a slot after ``soon``, must not stay marked (a lease lost while it waits would make recovery
+    count it as maybe sent), so those marks are taken back and the loop marks the later ones
+    ``MARK_LEAD`` ahead of their slot; a record found not ours is not sent."""
+    settled: list[Token | NoToken | Answer] = []
+    back: list[str] = []
+    for mid, mine, token in zip(ids, ours, tokens, strict=True):
+        due = isinstance(token, Token) and token.slot <= soon
+        if mine and not due:
+            back.append(mid)
+        if isinstance(token, Token) and not mine:
+            settled.append(NOT_OURS)
+        elif isinstance(token, Token) and due:
+            settled.append(Token(token.slot, marked=True))
+        else:
+            settled.append(token)
+    if back:
+        mark.take_back(back)
+    return settled
 
 
 def mark_due(

@@ -17,7 +17,8 @@ from smsq.producers.core.store import MessageStore
 from smsq.workers.campaigns.sending import BatchOptions, send_batch
 from smsq.workers.limits.ratelimit import Limit, RateLimiter
 from smsq.workers.sending.batch import BatchOutcome
-from smsq.workers.sending.loop_http import AsyncHttp
+from smsq.workers.sending.event_loop import CallMarks, tokens_for
+from smsq.workers.sending.loop_http import NOT_OURS, AsyncHttp, Token
 from smsq.workers.sending.single import Sender
 from tests.workers.campaigns.test_sending import FakeMessente, campaign, sender_for, statuses
 
@@ -233,3 +234,38 @@ def test_a_request_whose_slot_is_due_is_marked_with_its_token_once_not_again_by_
         client.close()
     assert sorted(marked) == sorted(message_id(cid, p) for p in range(1, 6))
     assert statuses(store, cid) == ["sent"] * 5
+
+
+def test_once_grants_come_due_at_once_the_marks_go_with_the_take_and_later_slots_take_theirs_back(
+    store: MessageStore,
+) -> None:
+    """A take whose tokens were all due marks its records on trust in the same round trip as the next
+    take. That one grants slots one interval apart: the due one stays marked, the later ones' marks
+    are taken back (the loop marks them just before their slot), and a record held by another worker
+    is not sent."""
+    for mid in ("a", "b", "c", "d", "e"):
+        store.redis.hset(store.keys.record(mid), mapping={"lease_token": "ours", "status": "sending"})
+    store.redis.hset(store.keys.record("e"), "lease_token", "another worker's")
+    sender = paced_sender(store, FakeMessente())
+    marks = CallMarks(store, "ours", "messente")
+    take = tokens_for(sender, "messente", "high", marks)
+    in_one_trip: list[list[str]] = []
+    mark_calling_in = store.mark_calling_in
+
+    def noting(pipe: object, ids: list[str], token: str, provider: str) -> None:
+        in_one_trip.append(list(ids))
+        mark_calling_in(pipe, ids, token, provider)  # type: ignore[arg-type]
+
+    store.mark_calling_in = noting  # type: ignore[method-assign]
+    first = take(["a"])
+    assert in_one_trip == []  # the first take marks after it (mark_due)
+    assert isinstance(first[0], Token) and first[0].marked
+    second = take(["b", "c", "d", "e"])
+    assert in_one_trip == [["b", "c", "d", "e"]]
+    b, c, d, e = second
+    assert isinstance(b, Token) and b.marked
+    assert isinstance(c, Token) and not c.marked and c.slot > b.slot
+    assert isinstance(d, Token) and not d.marked
+    assert e is NOT_OURS
+    call = {mid: store.redis.hget(store.keys.record(mid), CALL_PROVIDER) for mid in "abcde"}
+    assert call == {"a": "messente", "b": "messente", "c": "", "d": "", "e": None}
