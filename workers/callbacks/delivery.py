@@ -36,7 +36,7 @@ from smsq.workers.callbacks.in_flight import Batch, InFlight, handback
 from smsq.workers.callbacks.queue import CallbackQueue, Claimed, Finished
 from smsq.workers.callbacks.transport import CheckedResolver, check_literal
 from smsq.workers.sending.backoff import backoff_delay
-from smsq.workers.sending.loop_http import as_httpx_error
+from smsq.workers.sending.wire import as_httpx_error
 
 log = logging.getLogger(__name__)
 

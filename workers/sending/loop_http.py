@@ -12,8 +12,6 @@ record marked just before; see ``AsyncHttp.post_many``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import random
 import threading
 import time
@@ -21,7 +19,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -31,8 +28,8 @@ from smsq.config.settings import Timeouts
 from smsq.workers.providers import http
 from smsq.workers.providers.base import LoopSingles
 from smsq.workers.sending.gatherer import Gatherer
+from smsq.workers.sending.wire import CONTENT_TYPES, as_httpx_error, basic_auth, encoder
 
-CONTENT_TYPES: Final = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 # A request this late for its rate-limit slot is not sent (and goes back to wait, no attempt spent):
 # sent late it would arrive together with the ones on time. The pacing margin below the configured
 # rate is what absorbs lateness up to this (settings.pacing.late_after).
@@ -380,33 +377,3 @@ class AsyncHttp:
             self._gatherer.close()
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
-
-
-def basic_auth(auth: tuple[str, str] | None) -> dict[str, str]:
-    """The Authorization header httpx sends for these credentials (aiohttp's ``auth=`` is deprecated)."""
-    if auth is None:
-        return {}
-    return {"Authorization": "Basic " + base64.b64encode(":".join(auth).encode()).decode("ascii")}
-
-
-def as_httpx_error(exc: Exception, request: httpx.Request) -> Exception:
-    """aiohttp's failures as the httpx errors ``http.transport_error`` reads: a connection that was
-    never made is safe to repeat, a timeout or a broken exchange may have reached the provider."""
-    detail = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return httpx.ConnectTimeout(detail, request=request)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(detail, request=request)
-    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return httpx.ReadTimeout(detail, request=request)
-    if isinstance(exc, aiohttp.ClientError):
-        return httpx.ReadError(detail, request=request)
-    return exc
-
-
-def encoder(encoding: str) -> Callable[[Any], bytes]:
-    if encoding == "json":
-        return lambda body: json.dumps(body).encode()
-    if encoding == "form":
-        return lambda body: urlencode(body).encode()
-    raise ValueError(f"unknown body encoding {encoding!r}; use {' or '.join(CONTENT_TYPES)}")
